@@ -1,0 +1,153 @@
+//! Developer tasks for this workspace, run as `cargo xtask <task>`.
+//!
+//! * `test-all`: every check CI runs, failing on the first problem.
+//! * `help`: the list of tasks.
+//!
+//! Only the standard library is used, so the tasks build in seconds.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+/// One step of a task: a name for the summary and the command to run.
+struct Step {
+    name: &'static str,
+    program: &'static str,
+    args: Vec<&'static str>,
+    env: Vec<(&'static str, &'static str)>,
+}
+
+impl Step {
+    fn cargo(name: &'static str, args: &[&'static str]) -> Self {
+        Step {
+            name,
+            program: "cargo",
+            args: args.to_vec(),
+            env: Vec::new(),
+        }
+    }
+
+    fn with_env(mut self, key: &'static str, value: &'static str) -> Self {
+        self.env.push((key, value));
+        self
+    }
+
+    fn describe(&self) -> String {
+        let mut line = String::new();
+        for (k, v) in &self.env {
+            line.push_str(&format!("{k}={v} "));
+        }
+        line.push_str(self.program);
+        for a in &self.args {
+            line.push(' ');
+            line.push_str(a);
+        }
+        line
+    }
+}
+
+/// The steps of `test-all`, in order.
+fn test_all_steps() -> Vec<Step> {
+    vec![
+        Step::cargo("format", &["fmt", "--all", "--check"]),
+        Step::cargo(
+            "clippy",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        Step::cargo("tests", &["test", "--workspace", "--all-features"]),
+        Step::cargo("docs", &["doc", "--workspace", "--no-deps", "--all-features"])
+            .with_env("RUSTDOCFLAGS", "-D warnings"),
+    ]
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask lives one level below the workspace root.
+    let manifest = env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    match manifest {
+        Some(dir) => dir.parent().map(Path::to_path_buf).unwrap_or(dir),
+        None => PathBuf::from("."),
+    }
+}
+
+/// Runs the steps in order, stopping at the first failure, then prints a summary.
+fn run_steps(task: &str, steps: &[Step]) -> ExitCode {
+    let root = workspace_root();
+    let started = Instant::now();
+    let mut results: Vec<(&str, Duration, bool)> = Vec::new();
+    let mut failed = false;
+    for step in steps {
+        println!("\n==> [{task}] {}: {}", step.name, step.describe());
+        let t = Instant::now();
+        let status = Command::new(step.program)
+            .args(&step.args)
+            .envs(step.env.iter().copied())
+            .current_dir(&root)
+            .status();
+        let ok = match status {
+            Ok(s) => s.success(),
+            Err(e) => {
+                eprintln!("could not start `{}`: {e}", step.program);
+                false
+            }
+        };
+        results.push((step.name, t.elapsed(), ok));
+        if !ok {
+            failed = true;
+            break;
+        }
+    }
+    println!("\n==> [{task}] summary");
+    for (name, took, ok) in &results {
+        let mark = if *ok { "ok  " } else { "FAIL" };
+        println!("  {mark} {name:<12} {:>7.1}s", took.as_secs_f64());
+    }
+    for step in steps.iter().skip(results.len()) {
+        println!("  skip {:<12}", step.name);
+    }
+    println!("  total {:.1}s", started.elapsed().as_secs_f64());
+    if failed {
+        println!("[{task}] FAILED");
+        ExitCode::FAILURE
+    } else {
+        println!("[{task}] all checks passed");
+        ExitCode::SUCCESS
+    }
+}
+
+fn help() {
+    println!("usage: cargo xtask <task>");
+    println!();
+    println!("tasks:");
+    println!("  test-all   format, clippy, tests, docs (what CI runs)");
+    println!("  help       this list");
+}
+
+fn main() -> ExitCode {
+    let task = env::args().nth(1);
+    match task.as_deref() {
+        Some("test-all") => run_steps("test-all", &test_all_steps()),
+        Some("help") | Some("--help") | Some("-h") => {
+            help();
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("unknown task `{other}`");
+            help();
+            ExitCode::from(2)
+        }
+        None => {
+            help();
+            ExitCode::from(2)
+        }
+    }
+}
