@@ -65,8 +65,11 @@ fn test_all_steps() -> Vec<Step> {
             ],
         ),
         Step::cargo("tests", &["test", "--workspace", "--all-features"]),
-        Step::cargo("docs", &["doc", "--workspace", "--no-deps", "--all-features"])
-            .with_env("RUSTDOCFLAGS", "-D warnings"),
+        Step::cargo(
+            "docs",
+            &["doc", "--workspace", "--no-deps", "--all-features"],
+        )
+        .with_env("RUSTDOCFLAGS", "-D warnings"),
     ]
 }
 
