@@ -1,0 +1,108 @@
+//! Reconnect backoff: exponential, full jitter, capped; and a tiny seeded random source.
+
+use std::time::Duration;
+
+/// A small, seeded pseudo-random generator (xorshift64*) so jitter is reproducible in tests
+/// and the core never reads a randomness source of its own.
+#[derive(Debug, Clone)]
+pub struct Jitter {
+    state: u64,
+}
+
+impl Jitter {
+    /// A generator from `seed` (any value; 0 is remapped).
+    pub fn new(seed: u64) -> Self {
+        Jitter {
+            state: if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed },
+        }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.state = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A uniformly distributed duration in `[0, max]` (millisecond resolution).
+    pub fn up_to(&mut self, max: Duration) -> Duration {
+        let ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+        if ms == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(self.next_u64() % (ms + 1))
+    }
+}
+
+/// The reconnect policy: delay for attempt `n` is uniform in `[min, min(cap, base·2ⁿ)]`
+/// ("full jitter" with a small floor so a run of failures can never become a hot loop).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backoff {
+    /// The ceiling of the first retry's delay.
+    pub base: Duration,
+    /// The cap (30 s by default).
+    pub cap: Duration,
+    /// The floor of every delay.
+    pub min: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(30),
+            min: Duration::from_millis(250),
+        }
+    }
+}
+
+impl Backoff {
+    /// The ceiling for failure number `attempt` (1 for the first failure).
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let exp = attempt.saturating_sub(1).min(30);
+        let factor = 1u32 << exp;
+        self.base.saturating_mul(factor).min(self.cap).max(self.min)
+    }
+
+    /// The jittered delay for failure number `attempt`.
+    pub fn delay(&self, attempt: u32, jitter: &mut Jitter) -> Duration {
+        let ceiling = self.ceiling(attempt);
+        let span = ceiling.saturating_sub(self.min);
+        self.min + jitter.up_to(span)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceilings_double_then_cap() {
+        let b = Backoff::default();
+        let secs: Vec<u64> = (1..=7).map(|n| b.ceiling(n).as_secs()).collect();
+        assert_eq!(secs, vec![1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(b.ceiling(u32::MAX), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn delays_stay_within_floor_and_ceiling() {
+        let b = Backoff::default();
+        let mut j = Jitter::new(7);
+        for n in 1..50 {
+            let d = b.delay(n, &mut j);
+            assert!(d >= b.min && d <= b.ceiling(n), "attempt {n}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn same_seed_same_sequence() {
+        let b = Backoff::default();
+        let (mut a, mut c) = (Jitter::new(42), Jitter::new(42));
+        let x: Vec<_> = (1..10).map(|n| b.delay(n, &mut a)).collect();
+        let y: Vec<_> = (1..10).map(|n| b.delay(n, &mut c)).collect();
+        assert_eq!(x, y);
+    }
+}

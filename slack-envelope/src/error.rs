@@ -1,0 +1,120 @@
+//! The one error type of this crate.
+
+use std::fmt;
+
+/// Everything that can go wrong in the envelope core.
+///
+/// The core never panics on input: a malformed frame, a misused ack or an unknown connection
+/// each come back as one of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A frame was not valid JSON, or not a JSON object.
+    InvalidJson {
+        /// What serde_json said (position and reason); never the frame's text.
+        detail: String,
+    },
+    /// A frame of a known type lacked a field it needs (for instance an envelope without `envelope_id`).
+    MissingField {
+        /// The frame type (`events_api`, `disconnect`, …).
+        frame_type: String,
+        /// The missing field.
+        field: &'static str,
+    },
+    /// A payload could not be read as the typed view that was asked for.
+    InvalidPayload {
+        /// The view that was asked for (`event_callback`, `slash_command`, …).
+        view: &'static str,
+        /// What serde_json said.
+        detail: String,
+    },
+    /// An ack carried a payload, but Slack does not accept one for this envelope.
+    PayloadNotAccepted {
+        /// The envelope that was acked.
+        envelope_id: String,
+    },
+    /// The envelope was already acked once.
+    AlreadyAcked {
+        /// The envelope that was acked twice.
+        envelope_id: String,
+    },
+    /// No envelope with this id is waiting for an ack (never received, or its connection is gone).
+    UnknownEnvelope {
+        /// The id that was given.
+        envelope_id: String,
+    },
+    /// An ack payload is larger than the configured limit (Slack drops big ones silently).
+    PayloadTooLarge {
+        /// The envelope that was acked.
+        envelope_id: String,
+        /// The payload's size in bytes, serialized.
+        size: usize,
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// An ack payload could not be serialized to JSON.
+    InvalidAckPayload {
+        /// What serde_json said.
+        detail: String,
+    },
+    /// The connection this input refers to is not known to the supervisor (already closed or never opened).
+    UnknownConnection {
+        /// The connection id.
+        conn: u64,
+    },
+    /// The connection cannot send anything any more (it is closing or closed).
+    ConnectionClosing {
+        /// The connection id.
+        conn: u64,
+    },
+    /// A configuration value is out of range.
+    InvalidConfig {
+        /// What is wrong, in words.
+        detail: String,
+    },
+    /// The supervisor has stopped and takes no more input.
+    Stopped,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidJson { detail } => write!(f, "invalid frame: {detail}"),
+            Error::MissingField { frame_type, field } => {
+                write!(f, "`{frame_type}` frame has no `{field}` field")
+            }
+            Error::InvalidPayload { view, detail } => {
+                write!(f, "payload is not a valid {view}: {detail}")
+            }
+            Error::PayloadNotAccepted { envelope_id } => write!(
+                f,
+                "envelope {envelope_id} does not accept a response payload; ack it without one"
+            ),
+            Error::AlreadyAcked { envelope_id } => {
+                write!(f, "envelope {envelope_id} was already acked")
+            }
+            Error::UnknownEnvelope { envelope_id } => {
+                write!(f, "no envelope {envelope_id} is waiting for an ack")
+            }
+            Error::PayloadTooLarge {
+                envelope_id,
+                size,
+                limit,
+            } => write!(
+                f,
+                "ack payload for envelope {envelope_id} is {size} bytes, over the {limit}-byte limit"
+            ),
+            Error::InvalidAckPayload { detail } => {
+                write!(f, "ack payload cannot be serialized: {detail}")
+            }
+            Error::UnknownConnection { conn } => write!(f, "unknown connection #{conn}"),
+            Error::ConnectionClosing { conn } => {
+                write!(f, "connection #{conn} is closing and sends nothing more")
+            }
+            Error::InvalidConfig { detail } => write!(f, "invalid configuration: {detail}"),
+            Error::Stopped => write!(f, "the supervisor has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,557 @@
+//! One connection's session: hello deadline, envelopes and their acks, liveness, the close
+//! handshake. Sans-I/O: fed with `handle_*`, drained with `poll_*`, time passed in.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::ack::{DEFAULT_MAX_ACK_PAYLOAD, ack_frame, payload_to_json};
+use crate::frame::{Disconnect, Envelope, Frame, Hello};
+use crate::{Error, OutFrame};
+
+/// Timing and limits of one connection. The defaults detect a half-open link within 8 s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionConfig {
+    /// How long to wait for `hello` after the socket opens.
+    pub hello_timeout: Duration,
+    /// Send a ping when nothing was received for this long.
+    pub ping_after_quiet: Duration,
+    /// Suspect the link is dead when nothing (no frame, ping or pong) arrived for this long.
+    pub dead_after_silence: Duration,
+    /// Give up on a suspect link entirely (drop it) after this much silence, even without a replacement.
+    pub abort_after_silence: Duration,
+    /// How long a close handshake may take before the socket is dropped.
+    pub close_timeout: Duration,
+    /// Warn when an envelope is still un-acked this long after it arrived (Slack's deadline is 3 s).
+    pub ack_warning_after: Duration,
+    /// Largest ack payload, serialized, in bytes.
+    pub max_ack_payload: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            hello_timeout: Duration::from_secs(10),
+            ping_after_quiet: Duration::from_secs(5),
+            dead_after_silence: Duration::from_secs(8),
+            abort_after_silence: Duration::from_secs(16),
+            close_timeout: Duration::from_secs(2),
+            ack_warning_after: Duration::from_millis(2500),
+            max_ack_payload: DEFAULT_MAX_ACK_PAYLOAD,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Checks that the timings make sense together.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |detail: &str| {
+            Err(Error::InvalidConfig {
+                detail: detail.to_owned(),
+            })
+        };
+        if self.ping_after_quiet.is_zero() || self.dead_after_silence.is_zero() {
+            return bad("liveness intervals must be greater than zero");
+        }
+        if self.ping_after_quiet >= self.dead_after_silence {
+            return bad("ping_after_quiet must be shorter than dead_after_silence");
+        }
+        if self.abort_after_silence < self.dead_after_silence {
+            return bad("abort_after_silence must not be shorter than dead_after_silence");
+        }
+        if self.hello_timeout.is_zero() || self.close_timeout.is_zero() {
+            return bad("hello_timeout and close_timeout must be greater than zero");
+        }
+        Ok(())
+    }
+}
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionState {
+    /// The socket is open; `hello` has not come yet.
+    AwaitingHello,
+    /// `hello` came: envelopes flow.
+    Open,
+    /// A close frame was sent; waiting for the peer's (bounded by `close_timeout`).
+    Closing,
+    /// Over. Nothing more is sent.
+    Closed,
+}
+
+/// Who or what ended a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionEnd {
+    /// The transport reported the socket closed (peer close frame, or the network).
+    Closed {
+        /// The close code, if there was one.
+        code: Option<u16>,
+        /// The close reason.
+        reason: String,
+    },
+    /// The close handshake did not finish in time: drop the socket now.
+    CloseTimedOut,
+}
+
+/// What a session reports.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// `hello` arrived: the connection is ready.
+    Ready(Hello),
+    /// An envelope arrived; ack it with [`Session::ack`].
+    Envelope(Envelope),
+    /// Slack sent `disconnect`.
+    Disconnect(Disconnect),
+    /// A frame of an unknown type without an envelope id (kept, logged, not an error).
+    Unknown {
+        /// Its `type`.
+        frame_type: Option<String>,
+    },
+    /// A frame that could not be read (invalid JSON, missing fields, binary). The connection goes on.
+    InvalidFrame(Error),
+    /// No `hello` within `hello_timeout`; the session has started closing itself.
+    HelloTimeout,
+    /// Nothing arrived for `dead_after_silence`: the link is suspected dead. The session does
+    /// not close itself: replace it first, then close it.
+    Unresponsive {
+        /// How long it has been silent.
+        silence: Duration,
+    },
+    /// A suspected link spoke again.
+    Responsive,
+    /// An envelope is close to Slack's 3 s deadline and still un-acked.
+    AckOverdue {
+        /// The envelope.
+        envelope_id: String,
+        /// How long ago it arrived.
+        age: Duration,
+    },
+    /// A pong answered our ping.
+    Rtt(Duration),
+    /// The session is over (`Closed` state).
+    Ended(SessionEnd),
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    received: Instant,
+    accepts_payload: bool,
+    acked: bool,
+}
+
+/// How many acked envelope ids are remembered to tell "acked twice" from "never seen".
+const RECENTLY_ACKED: usize = 1024;
+
+/// How long an envelope that was never acked is remembered (a late ack is still sent).
+const UNACKED_MEMORY: Duration = Duration::from_secs(60);
+
+/// One Socket Mode connection, without I/O.
+///
+/// Feed it what the socket says (`handle_text`, `handle_ping`, `handle_pong`, `handle_closed`)
+/// and the time (`handle_timeout` at [`Session::poll_timeout`]); send what
+/// [`Session::poll_transmit`] returns; act on [`Session::poll_event`].
+#[derive(Debug)]
+pub struct Session {
+    cfg: SessionConfig,
+    state: SessionState,
+    opened_at: Instant,
+    hello_deadline: Instant,
+    ready_at: Option<Instant>,
+    last_rx: Instant,
+    ping_seq: u64,
+    ping_outstanding: Option<(u64, Instant)>,
+    last_rtt: Option<Duration>,
+    suspected: bool,
+    close_deadline: Option<Instant>,
+    pending: HashMap<String, Pending>,
+    warn_queue: VecDeque<(Instant, String)>,
+    expire_queue: VecDeque<(Instant, String)>,
+    recently_acked: VecDeque<String>,
+    transmits: VecDeque<OutFrame>,
+    events: VecDeque<SessionEvent>,
+}
+
+impl Session {
+    /// A session for a socket that has just opened at `now`.
+    pub fn new(now: Instant, cfg: SessionConfig) -> Self {
+        let hello_deadline = now + cfg.hello_timeout;
+        Session {
+            cfg,
+            state: SessionState::AwaitingHello,
+            opened_at: now,
+            hello_deadline,
+            ready_at: None,
+            last_rx: now,
+            ping_seq: 0,
+            ping_outstanding: None,
+            last_rtt: None,
+            suspected: false,
+            close_deadline: None,
+            pending: HashMap::new(),
+            warn_queue: VecDeque::new(),
+            expire_queue: VecDeque::new(),
+            recently_acked: VecDeque::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// When the socket opened.
+    pub fn opened_at(&self) -> Instant {
+        self.opened_at
+    }
+
+    /// When `hello` arrived.
+    pub fn ready_at(&self) -> Option<Instant> {
+        self.ready_at
+    }
+
+    /// When the last frame (of any kind) arrived.
+    pub fn last_received(&self) -> Instant {
+        self.last_rx
+    }
+
+    /// The last ping round trip.
+    pub fn last_rtt(&self) -> Option<Duration> {
+        self.last_rtt
+    }
+
+    /// Whether the link is currently suspected dead.
+    pub fn is_suspected(&self) -> bool {
+        self.suspected
+    }
+
+    /// Number of envelopes waiting for an ack.
+    pub fn unacked(&self) -> usize {
+        self.pending.values().filter(|p| !p.acked).count()
+    }
+
+    /// Whether this session holds `envelope_id` (acked or not, recently).
+    pub fn knows(&self, envelope_id: &str) -> bool {
+        self.pending.contains_key(envelope_id)
+            || self.recently_acked.iter().any(|id| id == envelope_id)
+    }
+
+    /// A text frame arrived.
+    pub fn handle_text(&mut self, now: Instant, text: String) {
+        self.alive(now);
+        match Frame::parse(text) {
+            Ok(Frame::Hello(hello)) => {
+                if self.state == SessionState::AwaitingHello {
+                    self.state = SessionState::Open;
+                    self.ready_at = Some(now);
+                }
+                self.events.push_back(SessionEvent::Ready(hello));
+            }
+            Ok(Frame::Disconnect(d)) => self.events.push_back(SessionEvent::Disconnect(d)),
+            Ok(Frame::Envelope(env)) => {
+                if !self.pending.contains_key(env.envelope_id()) {
+                    let id = env.envelope_id().to_owned();
+                    self.warn_queue
+                        .push_back((now + self.cfg.ack_warning_after, id.clone()));
+                    self.pending.insert(
+                        id,
+                        Pending {
+                            received: now,
+                            accepts_payload: env.accepts_response_payload(),
+                            acked: false,
+                        },
+                    );
+                }
+                self.events.push_back(SessionEvent::Envelope(env));
+            }
+            Ok(Frame::Unknown { frame_type, .. }) => {
+                self.events.push_back(SessionEvent::Unknown { frame_type })
+            }
+            Err(e) => self.events.push_back(SessionEvent::InvalidFrame(e)),
+        }
+    }
+
+    /// A binary frame arrived (Slack sends none; it counts as life and is reported as invalid).
+    pub fn handle_binary(&mut self, now: Instant, len: usize) {
+        self.alive(now);
+        self.events
+            .push_back(SessionEvent::InvalidFrame(Error::InvalidJson {
+                detail: format!("unexpected binary frame of {len} bytes"),
+            }));
+    }
+
+    /// The peer pinged us (the transport answers with a pong).
+    pub fn handle_ping(&mut self, now: Instant) {
+        self.alive(now);
+    }
+
+    /// A pong arrived.
+    pub fn handle_pong(&mut self, now: Instant, payload: &[u8]) {
+        self.alive(now);
+        if let Some((seq, sent)) = self.ping_outstanding {
+            if payload == seq.to_be_bytes() {
+                let rtt = now.saturating_duration_since(sent);
+                self.last_rtt = Some(rtt);
+                self.ping_outstanding = None;
+                self.events.push_back(SessionEvent::Rtt(rtt));
+            }
+        }
+    }
+
+    /// The transport reports the socket closed (close frame from the peer, or the network).
+    pub fn handle_closed(&mut self, _now: Instant, code: Option<u16>, reason: &str) {
+        if self.state == SessionState::Closed {
+            return;
+        }
+        self.end(SessionEnd::Closed {
+            code,
+            reason: reason.to_owned(),
+        });
+    }
+
+    fn end(&mut self, how: SessionEnd) {
+        self.state = SessionState::Closed;
+        self.close_deadline = None;
+        self.ping_outstanding = None;
+        self.pending.clear();
+        self.warn_queue.clear();
+        self.expire_queue.clear();
+        self.transmits.clear();
+        self.events.push_back(SessionEvent::Ended(how));
+    }
+
+    fn alive(&mut self, now: Instant) {
+        if now > self.last_rx {
+            self.last_rx = now;
+        }
+        if self.suspected {
+            self.suspected = false;
+            self.events.push_back(SessionEvent::Responsive);
+        }
+    }
+
+    /// Starts the close handshake (no-op when already closing or closed).
+    pub fn close(&mut self, now: Instant, code: u16, reason: &str) {
+        if matches!(self.state, SessionState::Closing | SessionState::Closed) {
+            return;
+        }
+        self.state = SessionState::Closing;
+        self.close_deadline = Some(now + self.cfg.close_timeout);
+        self.transmits.push_back(OutFrame::Close {
+            code,
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Acks `envelope_id` without a payload.
+    pub fn ack(&mut self, now: Instant, envelope_id: &str) -> Result<(), Error> {
+        self.ack_json(now, envelope_id, None)
+    }
+
+    /// Acks `envelope_id` with a payload (only when the envelope accepts one).
+    pub fn ack_with_payload<T: serde::Serialize + ?Sized>(
+        &mut self,
+        now: Instant,
+        envelope_id: &str,
+        payload: &T,
+    ) -> Result<(), Error> {
+        let json = payload_to_json(envelope_id, payload, self.cfg.max_ack_payload)?;
+        self.ack_json(now, envelope_id, Some(&json))
+    }
+
+    /// Acks with an already serialized payload (checked for size, inserted as is).
+    pub fn ack_json(
+        &mut self,
+        _now: Instant,
+        envelope_id: &str,
+        payload_json: Option<&str>,
+    ) -> Result<(), Error> {
+        let Some(p) = self.pending.get_mut(envelope_id) else {
+            if self.recently_acked.iter().any(|id| id == envelope_id) {
+                return Err(Error::AlreadyAcked {
+                    envelope_id: envelope_id.to_owned(),
+                });
+            }
+            return Err(Error::UnknownEnvelope {
+                envelope_id: envelope_id.to_owned(),
+            });
+        };
+        if p.acked {
+            return Err(Error::AlreadyAcked {
+                envelope_id: envelope_id.to_owned(),
+            });
+        }
+        if let Some(json) = payload_json {
+            if !p.accepts_payload {
+                return Err(Error::PayloadNotAccepted {
+                    envelope_id: envelope_id.to_owned(),
+                });
+            }
+            if json.len() > self.cfg.max_ack_payload {
+                return Err(Error::PayloadTooLarge {
+                    envelope_id: envelope_id.to_owned(),
+                    size: json.len(),
+                    limit: self.cfg.max_ack_payload,
+                });
+            }
+        }
+        if self.state != SessionState::Open && self.state != SessionState::AwaitingHello {
+            return Err(Error::ConnectionClosing { conn: 0 });
+        }
+        p.acked = true;
+        self.transmits
+            .push_back(OutFrame::Text(ack_frame(envelope_id, payload_json)));
+        self.retire_acked_front();
+        Ok(())
+    }
+
+    /// Moves acked envelopes at the front of the deadline queue out of the way, so the next
+    /// deadline is always an un-acked one (no wake-ups for envelopes already acked).
+    fn retire_acked_front(&mut self) {
+        while let Some((_, id)) = self.warn_queue.front() {
+            let acked = self.pending.get(id).is_none_or(|p| p.acked);
+            if !acked {
+                break;
+            }
+            if let Some((_, id)) = self.warn_queue.pop_front() {
+                self.remember_acked(id);
+            }
+        }
+    }
+
+    fn remember_acked(&mut self, id: String) {
+        self.pending.remove(&id);
+        if self.recently_acked.len() >= RECENTLY_ACKED {
+            self.recently_acked.pop_front();
+        }
+        self.recently_acked.push_back(id);
+    }
+
+    /// Time passed: fire whatever deadline is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            SessionState::Closed => {}
+            SessionState::Closing => {
+                if self.close_deadline.is_some_and(|d| now >= d) {
+                    self.end(SessionEnd::CloseTimedOut);
+                }
+            }
+            SessionState::AwaitingHello => {
+                if now >= self.hello_deadline {
+                    self.events.push_back(SessionEvent::HelloTimeout);
+                    self.close(now, 1002, "no hello");
+                }
+            }
+            SessionState::Open => {
+                let silence = now.saturating_duration_since(self.last_rx);
+                if silence >= self.cfg.dead_after_silence && !self.suspected {
+                    self.suspected = true;
+                    self.events
+                        .push_back(SessionEvent::Unresponsive { silence });
+                }
+                if silence >= self.cfg.ping_after_quiet
+                    && self.ping_outstanding.is_none()
+                    && !self.suspected
+                {
+                    self.ping_seq += 1;
+                    self.ping_outstanding = Some((self.ping_seq, now));
+                    self.transmits
+                        .push_back(OutFrame::Ping(self.ping_seq.to_be_bytes().to_vec()));
+                }
+            }
+        }
+        if self.state == SessionState::Open || self.state == SessionState::AwaitingHello {
+            while let Some((deadline, _)) = self.warn_queue.front() {
+                if *deadline > now {
+                    break;
+                }
+                let Some((_, id)) = self.warn_queue.pop_front() else {
+                    break;
+                };
+                match self.pending.get(&id) {
+                    Some(p) if !p.acked => {
+                        let age = now.saturating_duration_since(p.received);
+                        // Keep it pending (it may still be acked late), stop warning about it,
+                        // and forget it after a while so envelopes never acked cannot pile up.
+                        self.expire_queue
+                            .push_back((p.received + UNACKED_MEMORY, id.clone()));
+                        self.events.push_back(SessionEvent::AckOverdue {
+                            envelope_id: id,
+                            age,
+                        });
+                    }
+                    _ => self.remember_acked(id),
+                }
+            }
+            while let Some((deadline, _)) = self.expire_queue.front() {
+                if *deadline > now {
+                    break;
+                }
+                if let Some((_, id)) = self.expire_queue.pop_front() {
+                    match self.pending.get(&id) {
+                        Some(p) if !p.acked => {
+                            self.pending.remove(&id);
+                        }
+                        _ => self.remember_acked(id),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a suspect link has been silent so long it should be dropped without waiting
+    /// for a replacement.
+    pub fn should_abort(&self, now: Instant) -> bool {
+        self.suspected
+            && now.saturating_duration_since(self.last_rx) >= self.cfg.abort_after_silence
+    }
+
+    /// The next instant at which [`Session::handle_timeout`] has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        };
+        match self.state {
+            SessionState::Closed => return None,
+            SessionState::Closing => {
+                if let Some(d) = self.close_deadline {
+                    consider(d);
+                }
+                return next;
+            }
+            SessionState::AwaitingHello => consider(self.hello_deadline),
+            SessionState::Open => {
+                if self.suspected {
+                    consider(self.last_rx + self.cfg.abort_after_silence);
+                } else {
+                    consider(self.last_rx + self.cfg.dead_after_silence);
+                    if self.ping_outstanding.is_none() {
+                        consider(self.last_rx + self.cfg.ping_after_quiet);
+                    }
+                }
+            }
+        }
+        if let Some((d, _)) = self.warn_queue.front() {
+            consider(*d);
+        }
+        if let Some((d, _)) = self.expire_queue.front() {
+            consider(*d);
+        }
+        next
+    }
+
+    /// The next frame to send.
+    pub fn poll_transmit(&mut self) -> Option<OutFrame> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+}

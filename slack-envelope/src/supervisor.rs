@@ -1,0 +1,1121 @@
+//! The supervisor: policy over up to 10 connections. Pure logic, no I/O.
+//!
+//! It asks the caller to open connections ([`Event::Connect`]) and to drop them
+//! ([`Event::Abort`]), routes frames to each connection's [`Session`], replaces connections
+//! make-before-break (refresh, suspected death), backs off on failures, suppresses duplicate
+//! deliveries across connections and stops for good on fatal reasons.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::backoff::{Backoff, Jitter};
+use crate::dedup::DedupWindow;
+use crate::frame::{DisconnectReason, Envelope, Hello};
+use crate::session::{Session, SessionConfig, SessionEnd, SessionEvent, SessionState};
+use crate::{Error, OutFrame};
+
+/// Slack's limit on connections per app.
+pub const MAX_CONNECTIONS: usize = 10;
+
+/// Identifies one connection (one socket) for the lifetime of a [`Supervisor`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A frame to send on a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Which connection.
+    pub conn: ConnId,
+    /// What to send.
+    pub frame: OutFrame,
+}
+
+/// Settings of the supervisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// How many connections to hold (1 to 10).
+    pub connections: usize,
+    /// Per-connection timing.
+    pub session: SessionConfig,
+    /// Reconnect backoff.
+    pub backoff: Backoff,
+    /// Seed of the jitter (give each process a different one, e.g. from the clock or the pid).
+    pub jitter_seed: u64,
+    /// A connection that stayed ready this long resets the backoff when it ends.
+    pub healthy_after: Duration,
+    /// How long the caller may take to fetch a URL and open a socket before the attempt is abandoned.
+    pub connect_timeout: Duration,
+    /// The least wait after `too_many_websockets`.
+    pub too_many_websockets_delay: Duration,
+    /// How long a delivered `event_id` is remembered (Slack retries for about 5 minutes).
+    pub dedup_window: Duration,
+    /// At most this many ids are remembered.
+    pub dedup_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            connections: 1,
+            session: SessionConfig::default(),
+            backoff: Backoff::default(),
+            jitter_seed: 0x5EED,
+            healthy_after: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(30),
+            too_many_websockets_delay: Duration::from_secs(5),
+            dedup_window: Duration::from_secs(10 * 60),
+            dedup_capacity: 100_000,
+        }
+    }
+}
+
+impl Config {
+    /// Checks every value.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.connections == 0 || self.connections > MAX_CONNECTIONS {
+            return Err(Error::InvalidConfig {
+                detail: format!(
+                    "connections must be between 1 and {MAX_CONNECTIONS}, not {}",
+                    self.connections
+                ),
+            });
+        }
+        if self.dedup_window < Duration::from_secs(6 * 60) {
+            return Err(Error::InvalidConfig {
+                detail: "dedup_window must cover Slack's retries (at least 6 minutes)".to_owned(),
+            });
+        }
+        if self.backoff.cap < self.backoff.min || self.backoff.base.is_zero() {
+            return Err(Error::InvalidConfig {
+                detail: "backoff needs base > 0 and cap >= min".to_owned(),
+            });
+        }
+        self.session.validate()
+    }
+}
+
+/// How a failed connection attempt failed, as the caller saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// A configuration error that retrying cannot fix (`invalid_auth`, `not_allowed_token_type`,
+    /// `token_revoked`, …): stop.
+    Fatal {
+        /// Slack's error code or a description.
+        error: String,
+    },
+    /// Slack asked us to wait (HTTP 429).
+    RateLimited {
+        /// Slack's `Retry-After`.
+        retry_after: Duration,
+        /// A description.
+        error: String,
+    },
+    /// Anything else (network, 5xx, handshake failure): retry with backoff.
+    Transient {
+        /// A description.
+        error: String,
+    },
+}
+
+/// Why a connection ended or is being replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cause {
+    /// Slack sent `disconnect` with this reason.
+    Slack(DisconnectReason),
+    /// Nothing was heard for this long.
+    Unresponsive(Duration),
+    /// No `hello` in time.
+    HelloTimeout,
+    /// The connection was replaced by a newer one.
+    Replaced,
+    /// The socket was closed by the peer or the network.
+    Closed {
+        /// Close code.
+        code: Option<u16>,
+        /// Close reason.
+        reason: String,
+    },
+    /// The close handshake did not finish in time.
+    CloseTimedOut,
+    /// Opening the connection failed.
+    ConnectFailed(String),
+    /// The caller did not report the attempt's outcome within `connect_timeout`.
+    ConnectTimedOut,
+    /// [`Supervisor::shutdown`] was called.
+    Shutdown,
+    /// The supervisor stopped for a fatal reason.
+    Stopping,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Slack(r) => write!(f, "slack sent disconnect ({r})"),
+            Cause::Unresponsive(d) => write!(f, "no traffic for {:.1}s", d.as_secs_f64()),
+            Cause::HelloTimeout => write!(f, "no hello in time"),
+            Cause::Replaced => write!(f, "replaced by a newer connection"),
+            Cause::Closed { code, reason } => match code {
+                Some(c) => write!(f, "closed with code {c} ({reason})"),
+                None => write!(f, "closed ({reason})"),
+            },
+            Cause::CloseTimedOut => write!(f, "close handshake timed out"),
+            Cause::ConnectFailed(e) => write!(f, "connect failed: {e}"),
+            Cause::ConnectTimedOut => write!(f, "connect attempt timed out"),
+            Cause::Shutdown => write!(f, "shutdown"),
+            Cause::Stopping => write!(f, "stopping"),
+        }
+    }
+}
+
+/// Why the supervisor stopped for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// Socket Mode was turned off for the app (`link_disabled`).
+    LinkDisabled,
+    /// A configuration error (bad or revoked token, wrong token type, …).
+    Fatal(String),
+    /// [`Supervisor::shutdown`] was called.
+    Shutdown,
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::LinkDisabled => {
+                write!(f, "socket mode was disabled for this app (link_disabled)")
+            }
+            StopReason::Fatal(e) => write!(f, "fatal error: {e}"),
+            StopReason::Shutdown => write!(f, "shut down"),
+        }
+    }
+}
+
+/// Lifecycle transitions, for logs and observers.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Lifecycle {
+    /// A connection attempt starts (the caller should fetch a URL and connect).
+    Connecting {
+        /// The new connection.
+        conn: ConnId,
+        /// 1 for the first attempt after a success or at start, then counting failures.
+        attempt: u32,
+    },
+    /// The caller reported that the URL was obtained.
+    Authenticated {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The socket is open; waiting for `hello`.
+    Connected {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// `hello` arrived.
+    Ready {
+        /// The connection.
+        conn: ConnId,
+        /// What Slack said.
+        hello: Hello,
+        /// How many connections are ready now.
+        ready_connections: usize,
+    },
+    /// A connection is being closed by us.
+    Disconnecting {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        cause: Cause,
+    },
+    /// A replacement or retry is scheduled.
+    Reconnecting {
+        /// The connection being replaced, if any.
+        replacing: Option<ConnId>,
+        /// Why.
+        cause: Cause,
+        /// How many failures in a row so far (0 for a routine replacement).
+        failures: u32,
+        /// How long until the attempt.
+        delay: Duration,
+    },
+    /// A connection is gone.
+    Disconnected {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        cause: Cause,
+    },
+    /// Something went wrong that does not end anything (an unreadable frame, a late ack, …).
+    Error {
+        /// The connection, if it concerns one.
+        conn: Option<ConnId>,
+        /// What happened.
+        message: String,
+    },
+    /// The supervisor stopped before any connection became ready.
+    UnableToStart {
+        /// Why.
+        reason: StopReason,
+    },
+}
+
+/// What the supervisor asks of the caller or reports.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Open a connection: fetch a fresh URL (`apps.connections.open`) and connect the socket,
+    /// then report with [`Supervisor::handle_connected`] or [`Supervisor::handle_connect_failed`].
+    Connect {
+        /// The id to use for it.
+        conn: ConnId,
+    },
+    /// Drop this connection's socket now (no more frames; its close handshake, if any, is over).
+    Abort {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A request for the application. Ack it ([`Supervisor::ack`]) or, if it cannot be taken,
+    /// [`Supervisor::decline`] it so that Slack's redelivery gets through.
+    Request {
+        /// The connection it came on.
+        conn: ConnId,
+        /// The envelope.
+        envelope: Envelope,
+    },
+    /// A redelivery of something already handed over: it was acked automatically and is not
+    /// handed over again.
+    Duplicate {
+        /// The connection it came on.
+        conn: ConnId,
+        /// Its envelope id.
+        envelope_id: String,
+        /// The `event_id` (or envelope id) that matched.
+        key: String,
+    },
+    /// An envelope is close to Slack's 3 s deadline and still un-acked.
+    AckOverdue {
+        /// The connection.
+        conn: ConnId,
+        /// The envelope.
+        envelope_id: String,
+        /// Its age.
+        age: Duration,
+    },
+    /// A lifecycle transition.
+    Lifecycle(Lifecycle),
+    /// The supervisor has stopped; every connection is gone. Nothing else follows.
+    Stopped(StopReason),
+}
+
+/// Counters, for stats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Envelopes received (duplicates included).
+    pub received: u64,
+    /// Envelopes handed to the application.
+    pub delivered: u64,
+    /// Acks sent (duplicates' automatic acks included).
+    pub acked: u64,
+    /// Redeliveries suppressed.
+    pub duplicates: u64,
+    /// Requests declined by the application (left un-acked for redelivery).
+    pub declined: u64,
+    /// Envelopes that neared the ack deadline un-acked.
+    pub ack_overdue: u64,
+    /// Frames that could not be read.
+    pub invalid_frames: u64,
+    /// Connections that became ready.
+    pub connections_opened: u64,
+    /// Connections opened to replace or retry another (all but the first `connections`).
+    pub reconnects: u64,
+    /// Failed connection attempts.
+    pub connect_failures: u64,
+    /// The last ping round trip on any connection.
+    pub last_rtt: Option<Duration>,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// The caller is fetching a URL and opening the socket.
+    Connecting { deadline: Instant },
+    /// The socket is open.
+    Live(Box<Session>),
+}
+
+#[derive(Debug)]
+struct Slot {
+    phase: Phase,
+    /// Set when this connection is to be replaced (and closed once the replacement is ready).
+    retiring: Option<Cause>,
+    /// Why we closed it, once we did.
+    closing_cause: Option<Cause>,
+}
+
+/// The policy over all connections. See the crate docs for the loop that drives it.
+#[derive(Debug)]
+pub struct Supervisor {
+    cfg: Config,
+    slots: BTreeMap<ConnId, Slot>,
+    next_id: u64,
+    failures: u32,
+    next_attempt_at: Option<Instant>,
+    jitter: Jitter,
+    dedup: DedupWindow,
+    stopping: Option<StopReason>,
+    stopped: bool,
+    ever_ready: bool,
+    stats: Stats,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    started: bool,
+    /// Set when something happened that may change the set of connections.
+    dirty: bool,
+}
+
+impl Supervisor {
+    /// A supervisor with `cfg`. Nothing happens until [`Supervisor::start`].
+    pub fn new(cfg: Config) -> Result<Self, Error> {
+        cfg.validate()?;
+        Ok(Supervisor {
+            jitter: Jitter::new(cfg.jitter_seed),
+            dedup: DedupWindow::new(cfg.dedup_window, cfg.dedup_capacity),
+            cfg,
+            slots: BTreeMap::new(),
+            next_id: 1,
+            failures: 0,
+            next_attempt_at: None,
+            stopping: None,
+            stopped: false,
+            ever_ready: false,
+            stats: Stats::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            started: false,
+            dirty: false,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Starts: asks for the first connection.
+    pub fn start(&mut self, now: Instant) {
+        if !self.started {
+            self.started = true;
+            self.reconcile(now);
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Whether at least one connection is ready and not suspected dead.
+    pub fn is_connected(&self) -> bool {
+        self.slots.values().any(|s| match &s.phase {
+            Phase::Live(sess) => sess.state() == SessionState::Open && !sess.is_suspected(),
+            Phase::Connecting { .. } => false,
+        })
+    }
+
+    /// Number of connections ready (hello received, not closing).
+    pub fn ready_connections(&self) -> usize {
+        self.slots.values().filter(|s| is_ready(s)).count()
+    }
+
+    /// Ids of every connection that exists (connecting, open or closing).
+    pub fn connections(&self) -> Vec<ConnId> {
+        self.slots.keys().copied().collect()
+    }
+
+    /// Whether the supervisor has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// The session of a live connection, for inspection.
+    pub fn session(&self, conn: ConnId) -> Option<&Session> {
+        match self.slots.get(&conn).map(|s| &s.phase) {
+            Some(Phase::Live(sess)) => Some(sess),
+            _ => None,
+        }
+    }
+
+    // ----- inputs -------------------------------------------------------------------------
+
+    /// The caller obtained a URL for `conn` (optional; only for the lifecycle).
+    pub fn handle_authenticated(&mut self, _now: Instant, conn: ConnId) -> Result<(), Error> {
+        match self.slots.get(&conn).map(|s| &s.phase) {
+            Some(Phase::Connecting { .. }) => {
+                self.lifecycle(Lifecycle::Authenticated { conn });
+                Ok(())
+            }
+            _ => Err(Error::UnknownConnection { conn: conn.0 }),
+        }
+    }
+
+    /// The socket of `conn` is open. An error means the attempt was abandoned meanwhile:
+    /// drop the socket.
+    pub fn handle_connected(&mut self, now: Instant, conn: ConnId) -> Result<(), Error> {
+        let session_cfg = self.cfg.session.clone();
+        let Some(slot) = self.slots.get_mut(&conn) else {
+            return Err(Error::UnknownConnection { conn: conn.0 });
+        };
+        if !matches!(slot.phase, Phase::Connecting { .. }) {
+            return Err(Error::UnknownConnection { conn: conn.0 });
+        }
+        slot.phase = Phase::Live(Box::new(Session::new(now, session_cfg)));
+        self.lifecycle(Lifecycle::Connected { conn });
+        self.reconcile(now);
+        Ok(())
+    }
+
+    /// The attempt for `conn` failed before the socket opened.
+    pub fn handle_connect_failed(&mut self, now: Instant, conn: ConnId, failure: ConnectFailure) {
+        let Some(slot) = self.slots.get(&conn) else {
+            return;
+        };
+        if !matches!(slot.phase, Phase::Connecting { .. }) {
+            return;
+        }
+        self.slots.remove(&conn);
+        self.stats.connect_failures += 1;
+        match failure {
+            ConnectFailure::Fatal { error } => {
+                self.lifecycle(Lifecycle::Disconnected {
+                    conn,
+                    cause: Cause::ConnectFailed(error.clone()),
+                });
+                self.stop(now, StopReason::Fatal(error));
+            }
+            ConnectFailure::RateLimited { retry_after, error } => {
+                self.lifecycle(Lifecycle::Disconnected {
+                    conn,
+                    cause: Cause::ConnectFailed(error.clone()),
+                });
+                self.fail(now, None, Cause::ConnectFailed(error), retry_after);
+            }
+            ConnectFailure::Transient { error } => {
+                self.lifecycle(Lifecycle::Disconnected {
+                    conn,
+                    cause: Cause::ConnectFailed(error.clone()),
+                });
+                self.fail(now, None, Cause::ConnectFailed(error), Duration::ZERO);
+            }
+        }
+        self.reconcile(now);
+    }
+
+    /// A text frame arrived on `conn`.
+    pub fn handle_text(&mut self, now: Instant, conn: ConnId, text: String) -> Result<(), Error> {
+        self.with_session(now, conn, |s| s.handle_text(now, text))
+    }
+
+    /// A binary frame arrived on `conn`.
+    pub fn handle_binary(&mut self, now: Instant, conn: ConnId, len: usize) -> Result<(), Error> {
+        self.with_session(now, conn, |s| s.handle_binary(now, len))
+    }
+
+    /// A ping arrived on `conn`.
+    pub fn handle_ping(&mut self, now: Instant, conn: ConnId) -> Result<(), Error> {
+        self.with_session(now, conn, |s| s.handle_ping(now))
+    }
+
+    /// A pong arrived on `conn`.
+    pub fn handle_pong(&mut self, now: Instant, conn: ConnId, payload: &[u8]) -> Result<(), Error> {
+        self.with_session(now, conn, |s| s.handle_pong(now, payload))
+    }
+
+    /// The socket of `conn` closed (close frame, network error, or end of the transport).
+    pub fn handle_closed(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        code: Option<u16>,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let connecting = matches!(
+            self.slots.get(&conn).map(|s| &s.phase),
+            Some(Phase::Connecting { .. })
+        );
+        if connecting {
+            self.handle_connect_failed(
+                now,
+                conn,
+                ConnectFailure::Transient {
+                    error: reason.to_owned(),
+                },
+            );
+            return Ok(());
+        }
+        self.with_session(now, conn, |s| s.handle_closed(now, code, reason))
+    }
+
+    /// Time passed: fire due deadlines. Call it at (or after) [`Supervisor::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let ids: Vec<ConnId> = self.slots.keys().copied().collect();
+        for conn in ids {
+            let mut timed_out = false;
+            let mut abort_suspect = false;
+            if let Some(slot) = self.slots.get_mut(&conn) {
+                match &mut slot.phase {
+                    Phase::Connecting { deadline } => timed_out = now >= *deadline,
+                    Phase::Live(sess) => {
+                        sess.handle_timeout(now);
+                        abort_suspect = sess.should_abort(now);
+                    }
+                }
+            }
+            if timed_out {
+                self.slots.remove(&conn);
+                self.stats.connect_failures += 1;
+                self.push_event(Event::Abort { conn });
+                self.lifecycle(Lifecycle::Disconnected {
+                    conn,
+                    cause: Cause::ConnectTimedOut,
+                });
+                self.fail(now, None, Cause::ConnectTimedOut, Duration::ZERO);
+            } else if abort_suspect {
+                if let Some(slot) = self.slots.remove(&conn) {
+                    let silence = match &slot.phase {
+                        Phase::Live(s) => now.saturating_duration_since(s.last_received()),
+                        Phase::Connecting { .. } => Duration::ZERO,
+                    };
+                    self.push_event(Event::Abort { conn });
+                    self.lifecycle(Lifecycle::Disconnected {
+                        conn,
+                        cause: Cause::Unresponsive(silence),
+                    });
+                }
+            } else {
+                self.drain_session(now, conn);
+            }
+        }
+        self.reconcile(now);
+    }
+
+    /// Acks `envelope_id` without a payload, on the connection it came from.
+    pub fn ack(&mut self, now: Instant, envelope_id: &str) -> Result<(), Error> {
+        self.ack_json(now, envelope_id, None)
+    }
+
+    /// Acks with a payload (only for envelopes with `accepts_response_payload`).
+    pub fn ack_with_payload<T: serde::Serialize + ?Sized>(
+        &mut self,
+        now: Instant,
+        envelope_id: &str,
+        payload: &T,
+    ) -> Result<(), Error> {
+        let json = crate::ack::payload_to_json(
+            envelope_id,
+            payload,
+            self.cfg.session.max_ack_payload,
+        )?;
+        self.ack_json(now, envelope_id, Some(&json))
+    }
+
+    /// Acks with an already serialized payload.
+    pub fn ack_json(
+        &mut self,
+        now: Instant,
+        envelope_id: &str,
+        payload_json: Option<&str>,
+    ) -> Result<(), Error> {
+        let mut found: Option<ConnId> = None;
+        for (id, slot) in &self.slots {
+            if let Phase::Live(sess) = &slot.phase {
+                if sess.knows(envelope_id) {
+                    found = Some(*id);
+                    break;
+                }
+            }
+        }
+        let Some(conn) = found else {
+            return Err(Error::UnknownEnvelope {
+                envelope_id: envelope_id.to_owned(),
+            });
+        };
+        let Some(Slot {
+            phase: Phase::Live(sess),
+            ..
+        }) = self.slots.get_mut(&conn)
+        else {
+            return Err(Error::UnknownConnection { conn: conn.0 });
+        };
+        sess.ack_json(now, envelope_id, payload_json)
+            .map_err(|e| match e {
+                Error::ConnectionClosing { .. } => Error::ConnectionClosing { conn: conn.0 },
+                other => other,
+            })?;
+        self.stats.acked += 1;
+        self.drain_session(now, conn);
+        Ok(())
+    }
+
+    /// The application cannot take this request now: it is left un-acked so that Slack
+    /// redelivers it, and forgotten by duplicate suppression so the redelivery gets through.
+    pub fn decline(&mut self, envelope: &Envelope) {
+        self.dedup.forget(envelope.dedup_key());
+        self.stats.declined += 1;
+    }
+
+    /// Stops taking new requests and closes every connection with code 1000. Acks still
+    /// pending should be sent before this. [`Event::Stopped`] follows once all are closed.
+    pub fn shutdown(&mut self, now: Instant) {
+        if self.stopping.is_none() {
+            self.stop(now, StopReason::Shutdown);
+        }
+    }
+
+    // ----- outputs ------------------------------------------------------------------------
+
+    /// The next frame to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`Supervisor::handle_timeout`] next (`None`: nothing is scheduled).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        for slot in self.slots.values() {
+            match &slot.phase {
+                Phase::Connecting { deadline } => consider(*deadline),
+                Phase::Live(sess) => {
+                    if let Some(t) = sess.poll_timeout() {
+                        consider(t);
+                    }
+                }
+            }
+        }
+        if self.stopping.is_none() && self.started {
+            if let Some(t) = self.next_attempt_at {
+                if self.wants_connection() {
+                    consider(t);
+                }
+            }
+        }
+        next
+    }
+
+    // ----- internals ----------------------------------------------------------------------
+
+    fn push_event(&mut self, e: Event) {
+        self.events.push_back(e);
+    }
+
+    fn lifecycle(&mut self, l: Lifecycle) {
+        self.dirty = true;
+        log::debug!("socket mode: {l:?}");
+        self.events.push_back(Event::Lifecycle(l));
+    }
+
+    fn with_session(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        f: impl FnOnce(&mut Session),
+    ) -> Result<(), Error> {
+        match self.slots.get_mut(&conn).map(|s| &mut s.phase) {
+            Some(Phase::Live(sess)) => f(sess),
+            _ => return Err(Error::UnknownConnection { conn: conn.0 }),
+        }
+        self.drain_session(now, conn);
+        if self.dirty {
+            self.reconcile(now);
+        }
+        Ok(())
+    }
+
+    /// Moves a session's transmits out and acts on its events.
+    fn drain_session(&mut self, now: Instant, conn: ConnId) {
+        loop {
+            let Some(Slot {
+                phase: Phase::Live(sess),
+                ..
+            }) = self.slots.get_mut(&conn)
+            else {
+                return;
+            };
+            while let Some(frame) = sess.poll_transmit() {
+                self.transmits.push_back(Transmit { conn, frame });
+            }
+            let Some(ev) = sess.poll_event() else {
+                return;
+            };
+            self.on_session_event(now, conn, ev);
+        }
+    }
+
+    fn on_session_event(&mut self, now: Instant, conn: ConnId, ev: SessionEvent) {
+        match ev {
+            SessionEvent::Ready(hello) => {
+                self.ever_ready = true;
+                self.stats.connections_opened += 1;
+                if self.stats.connections_opened > self.cfg.connections as u64 {
+                    self.stats.reconnects += 1;
+                }
+                let ready_connections = self.ready_connections();
+                self.lifecycle(Lifecycle::Ready {
+                    conn,
+                    hello,
+                    ready_connections,
+                });
+            }
+            SessionEvent::Envelope(envelope) => self.on_envelope(now, conn, envelope),
+            SessionEvent::Disconnect(d) => self.on_disconnect(now, conn, d.reason),
+            SessionEvent::Unknown { frame_type } => {
+                log::debug!(
+                    "connection {conn}: ignoring frame of unknown type {:?}",
+                    frame_type.as_deref().unwrap_or("(none)")
+                );
+            }
+            SessionEvent::InvalidFrame(e) => {
+                self.stats.invalid_frames += 1;
+                self.lifecycle(Lifecycle::Error {
+                    conn: Some(conn),
+                    message: e.to_string(),
+                });
+            }
+            SessionEvent::HelloTimeout => {
+                self.mark_closing(conn, Cause::HelloTimeout);
+                self.lifecycle(Lifecycle::Disconnecting {
+                    conn,
+                    cause: Cause::HelloTimeout,
+                });
+            }
+            SessionEvent::Unresponsive { silence } => {
+                if self.stopping.is_none() {
+                    self.retire(now, conn, Cause::Unresponsive(silence));
+                }
+            }
+            SessionEvent::Responsive => {
+                // A false alarm: the link is fine. If it was retiring only for being silent,
+                // keep it; any surplus connection is closed by `reconcile`.
+                if let Some(slot) = self.slots.get_mut(&conn) {
+                    if matches!(slot.retiring, Some(Cause::Unresponsive(_))) {
+                        slot.retiring = None;
+                        self.dirty = true;
+                    }
+                }
+            }
+            SessionEvent::AckOverdue { envelope_id, age } => {
+                self.stats.ack_overdue += 1;
+                self.push_event(Event::AckOverdue {
+                    conn,
+                    envelope_id,
+                    age,
+                });
+            }
+            SessionEvent::Rtt(rtt) => self.stats.last_rtt = Some(rtt),
+            SessionEvent::Ended(end) => self.on_ended(now, conn, end),
+        }
+    }
+
+    fn on_envelope(&mut self, now: Instant, conn: ConnId, envelope: Envelope) {
+        self.stats.received += 1;
+        if self.stopping.is_some() {
+            // Not taken: left un-acked so Slack delivers it to a live connection later.
+            return;
+        }
+        if !self.dedup.insert(now, envelope.dedup_key()) {
+            self.stats.duplicates += 1;
+            let envelope_id = envelope.envelope_id().to_owned();
+            let key = envelope.dedup_key().to_owned();
+            if let Some(Slot {
+                phase: Phase::Live(sess),
+                ..
+            }) = self.slots.get_mut(&conn)
+            {
+                if sess.ack(now, &envelope_id).is_ok() {
+                    self.stats.acked += 1;
+                }
+            }
+            log::debug!("connection {conn}: duplicate of {key} acked and suppressed");
+            self.push_event(Event::Duplicate {
+                conn,
+                envelope_id,
+                key,
+            });
+            return;
+        }
+        self.stats.delivered += 1;
+        self.push_event(Event::Request { conn, envelope });
+    }
+
+    fn on_disconnect(&mut self, now: Instant, conn: ConnId, reason: DisconnectReason) {
+        match reason {
+            DisconnectReason::LinkDisabled => {
+                self.stop(now, StopReason::LinkDisabled);
+            }
+            DisconnectReason::TooManyWebsockets => {
+                let cause = Cause::Slack(DisconnectReason::TooManyWebsockets);
+                self.close_conn(now, conn, cause.clone());
+                let floor = self.cfg.too_many_websockets_delay;
+                self.fail(now, Some(conn), cause, floor);
+            }
+            other => {
+                if self.stopping.is_none() {
+                    self.retire(now, conn, Cause::Slack(other));
+                }
+            }
+        }
+    }
+
+    fn on_ended(&mut self, now: Instant, conn: ConnId, end: SessionEnd) {
+        let Some(slot) = self.slots.remove(&conn) else {
+            return;
+        };
+        let (ready_for, was_ready) = match &slot.phase {
+            Phase::Live(s) => (
+                s.ready_at().map(|r| now.saturating_duration_since(r)),
+                s.ready_at().is_some(),
+            ),
+            Phase::Connecting { .. } => (None, false),
+        };
+        let cause = match (&slot.closing_cause, end) {
+            (Some(c), SessionEnd::CloseTimedOut) => {
+                log::debug!("connection {conn}: close handshake timed out after {c}");
+                self.push_event(Event::Abort { conn });
+                c.clone()
+            }
+            (Some(c), SessionEnd::Closed { .. }) => c.clone(),
+            (None, SessionEnd::CloseTimedOut) => {
+                self.push_event(Event::Abort { conn });
+                Cause::CloseTimedOut
+            }
+            (None, SessionEnd::Closed { code, reason }) => Cause::Closed { code, reason },
+        };
+        self.lifecycle(Lifecycle::Disconnected {
+            conn,
+            cause: cause.clone(),
+        });
+        if self.stopping.is_some() {
+            return;
+        }
+        // We closed it on purpose, or it was already being replaced: no failure.
+        let planned = slot.retiring.is_some()
+            || matches!(
+                slot.closing_cause,
+                Some(Cause::Replaced)
+                    | Some(Cause::Slack(DisconnectReason::TooManyWebsockets))
+                    | Some(Cause::HelloTimeout)
+            );
+        if matches!(slot.closing_cause, Some(Cause::HelloTimeout)) {
+            self.fail(now, None, Cause::HelloTimeout, Duration::ZERO);
+        } else if planned {
+            // The replacement is under way (or the failure was already counted).
+        } else if was_ready && ready_for.is_some_and(|d| d >= self.cfg.healthy_after) {
+            self.failures = 0;
+            self.next_attempt_at = None;
+            self.lifecycle(Lifecycle::Reconnecting {
+                replacing: Some(conn),
+                cause,
+                failures: 0,
+                delay: Duration::ZERO,
+            });
+        } else {
+            self.fail(now, Some(conn), cause, Duration::ZERO);
+        }
+    }
+
+    /// Counts a failure and schedules the next attempt with backoff (at least `floor`).
+    fn fail(&mut self, now: Instant, replacing: Option<ConnId>, cause: Cause, floor: Duration) {
+        if self.stopping.is_some() {
+            return;
+        }
+        self.failures = self.failures.saturating_add(1);
+        let delay = self
+            .cfg
+            .backoff
+            .delay(self.failures, &mut self.jitter)
+            .max(floor);
+        let at = now + delay;
+        self.next_attempt_at = Some(self.next_attempt_at.map_or(at, |t| t.max(at)));
+        self.lifecycle(Lifecycle::Reconnecting {
+            replacing,
+            cause,
+            failures: self.failures,
+            delay,
+        });
+    }
+
+    /// Marks `conn` to be replaced; it is closed once enough replacements are ready.
+    fn retire(&mut self, now: Instant, conn: ConnId, cause: Cause) {
+        let Some(slot) = self.slots.get_mut(&conn) else {
+            return;
+        };
+        if slot.retiring.is_some() || slot.closing_cause.is_some() {
+            return;
+        }
+        slot.retiring = Some(cause.clone());
+        let delay = self
+            .next_attempt_at
+            .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
+        self.lifecycle(Lifecycle::Reconnecting {
+            replacing: Some(conn),
+            cause,
+            failures: self.failures,
+            delay,
+        });
+    }
+
+    fn mark_closing(&mut self, conn: ConnId, cause: Cause) {
+        if let Some(slot) = self.slots.get_mut(&conn) {
+            if slot.closing_cause.is_none() {
+                slot.closing_cause = Some(cause);
+            }
+        }
+    }
+
+    /// Starts closing `conn` with code 1000.
+    fn close_conn(&mut self, now: Instant, conn: ConnId, cause: Cause) {
+        let Some(slot) = self.slots.get_mut(&conn) else {
+            return;
+        };
+        if slot.closing_cause.is_some() {
+            return;
+        }
+        slot.closing_cause = Some(cause.clone());
+        match &mut slot.phase {
+            Phase::Live(sess) => {
+                sess.close(now, 1000, "");
+                self.lifecycle(Lifecycle::Disconnecting { conn, cause });
+                self.drain_session(now, conn);
+            }
+            Phase::Connecting { .. } => {
+                self.slots.remove(&conn);
+                self.push_event(Event::Abort { conn });
+                self.lifecycle(Lifecycle::Disconnected { conn, cause });
+            }
+        }
+    }
+
+    fn stop(&mut self, now: Instant, reason: StopReason) {
+        if self.stopping.is_some() {
+            return;
+        }
+        log::info!("socket mode: stopping: {reason}");
+        if !self.ever_ready && reason != StopReason::Shutdown {
+            self.lifecycle(Lifecycle::UnableToStart {
+                reason: reason.clone(),
+            });
+        }
+        self.stopping = Some(reason.clone());
+        let cause = if reason == StopReason::Shutdown {
+            Cause::Shutdown
+        } else {
+            Cause::Stopping
+        };
+        let ids: Vec<ConnId> = self.slots.keys().copied().collect();
+        for conn in ids {
+            self.close_conn(now, conn, cause.clone());
+        }
+        self.reconcile(now);
+    }
+
+    fn active_count(&self) -> usize {
+        self.slots
+            .values()
+            .filter(|s| s.retiring.is_none() && s.closing_cause.is_none())
+            .count()
+    }
+
+    fn wants_connection(&self) -> bool {
+        let connecting = self
+            .slots
+            .values()
+            .any(|s| matches!(s.phase, Phase::Connecting { .. }));
+        !connecting
+            && self.active_count() < self.cfg.connections
+            && self.slots.len() < MAX_CONNECTIONS
+    }
+
+    /// Brings the set of connections in line with the goal.
+    fn reconcile(&mut self, now: Instant) {
+        self.dirty = false;
+        if self.stopped {
+            return;
+        }
+        if let Some(reason) = &self.stopping {
+            if self.slots.is_empty() {
+                self.stopped = true;
+                let reason = reason.clone();
+                self.push_event(Event::Stopped(reason));
+            }
+            return;
+        }
+        if !self.started {
+            return;
+        }
+        // Close what has been replaced: retiring connections once enough others are ready,
+        // then any surplus beyond the goal (oldest first).
+        let ready_active: Vec<ConnId> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| is_ready(s) && s.retiring.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        if ready_active.len() >= self.cfg.connections {
+            let retiring: Vec<ConnId> = self
+                .slots
+                .iter()
+                .filter(|(_, s)| s.retiring.is_some() && s.closing_cause.is_none())
+                .map(|(id, _)| *id)
+                .collect();
+            for conn in retiring {
+                self.close_conn(now, conn, Cause::Replaced);
+            }
+            let surplus = ready_active.len() - self.cfg.connections;
+            for conn in ready_active.into_iter().take(surplus) {
+                self.close_conn(now, conn, Cause::Replaced);
+            }
+        }
+        // Open one more if wanted and allowed.
+        if self.wants_connection() && self.next_attempt_at.is_none_or(|t| now >= t) {
+            self.next_attempt_at = None;
+            let conn = ConnId(self.next_id);
+            self.next_id += 1;
+            self.slots.insert(
+                conn,
+                Slot {
+                    phase: Phase::Connecting {
+                        deadline: now + self.cfg.connect_timeout,
+                    },
+                    retiring: None,
+                    closing_cause: None,
+                },
+            );
+            self.push_event(Event::Connect { conn });
+            self.lifecycle(Lifecycle::Connecting {
+                conn,
+                attempt: self.failures + 1,
+            });
+        }
+    }
+}
+
+fn is_ready(s: &Slot) -> bool {
+    s.closing_cause.is_none()
+        && matches!(&s.phase, Phase::Live(sess) if sess.state() == SessionState::Open && !sess.is_suspected())
+}
