@@ -27,9 +27,8 @@ fn push_json_string(out: &mut String, s: &str) {
 ///
 /// `payload_json` must be serialized JSON (see [`payload_to_json`]); it is inserted as is.
 pub fn ack_frame(envelope_id: &str, payload_json: Option<&str>) -> String {
-    let mut out = String::with_capacity(
-        envelope_id.len() + 20 + payload_json.map_or(0, |p| p.len() + 12),
-    );
+    let mut out =
+        String::with_capacity(envelope_id.len() + 20 + payload_json.map_or(0, |p| p.len() + 12));
     out.push_str("{\"envelope_id\":");
     push_json_string(&mut out, envelope_id);
     if let Some(p) = payload_json {
@@ -82,8 +81,12 @@ mod tests {
     #[test]
     fn payload_limit() {
         let big = "x".repeat(30_000);
-        let err = payload_to_json("e", &serde_json::json!({ "text": big }), DEFAULT_MAX_ACK_PAYLOAD)
-            .unwrap_err();
+        let err = payload_to_json(
+            "e",
+            &serde_json::json!({ "text": big }),
+            DEFAULT_MAX_ACK_PAYLOAD,
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::PayloadTooLarge { limit: 20480, .. }));
     }
 }

@@ -13,7 +13,11 @@ impl Jitter {
     /// A generator from `seed` (any value; 0 is remapped).
     pub fn new(seed: u64) -> Self {
         Jitter {
-            state: if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed },
+            state: if seed == 0 {
+                0x9E37_79B9_7F4A_7C15
+            } else {
+                seed
+            },
         }
     }
 

@@ -426,9 +426,11 @@ fn envelope_fields(
     };
     let kind = EnvelopeKind::from_text(frame_type);
     let payload = match raw.payload {
-        Some(p) => Some(range_within(text, p.get()).ok_or_else(|| Error::InvalidJson {
-            detail: "payload position could not be located".to_owned(),
-        })?),
+        Some(p) => Some(
+            range_within(text, p.get()).ok_or_else(|| Error::InvalidJson {
+                detail: "payload position could not be located".to_owned(),
+            })?,
+        ),
         None if kind == EnvelopeKind::EventsApi
             || kind == EnvelopeKind::SlashCommands
             || kind == EnvelopeKind::Interactive =>
@@ -496,7 +498,8 @@ mod tests {
 
     #[test]
     fn debug_hides_the_payload() {
-        let text = r#"{"envelope_id":"e1","type":"events_api","payload":{"token":"SECRET-VERIFICATION"}}"#;
+        let text =
+            r#"{"envelope_id":"e1","type":"events_api","payload":{"token":"SECRET-VERIFICATION"}}"#;
         let frame = Frame::parse(text).unwrap();
         assert!(!format!("{frame:?}").contains("SECRET"));
     }

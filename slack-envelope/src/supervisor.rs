@@ -621,11 +621,8 @@ impl Supervisor {
         envelope_id: &str,
         payload: &T,
     ) -> Result<(), Error> {
-        let json = crate::ack::payload_to_json(
-            envelope_id,
-            payload,
-            self.cfg.session.max_ack_payload,
-        )?;
+        let json =
+            crate::ack::payload_to_json(envelope_id, payload, self.cfg.session.max_ack_payload)?;
         self.ack_json(now, envelope_id, Some(&json))
     }
 
@@ -803,6 +800,8 @@ impl Supervisor {
                     conn,
                     cause: Cause::HelloTimeout,
                 });
+                // Count the failure now, so the retry waits for its backoff.
+                self.fail(now, None, Cause::HelloTimeout, Duration::ZERO);
             }
             SessionEvent::Unresponsive { silence } => {
                 if self.stopping.is_none() {
@@ -921,9 +920,7 @@ impl Supervisor {
                     | Some(Cause::Slack(DisconnectReason::TooManyWebsockets))
                     | Some(Cause::HelloTimeout)
             );
-        if matches!(slot.closing_cause, Some(Cause::HelloTimeout)) {
-            self.fail(now, None, Cause::HelloTimeout, Duration::ZERO);
-        } else if planned {
+        if planned {
             // The replacement is under way (or the failure was already counted).
         } else if was_ready && ready_for.is_some_and(|d| d >= self.cfg.healthy_after) {
             self.failures = 0;

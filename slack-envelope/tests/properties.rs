@@ -1,0 +1,184 @@
+//! Property tests: no input, however malformed, and no sequence of inputs makes the core panic,
+//! and its invariants hold throughout.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use slack_envelope::{
+    Config, ConnId, ConnectFailure, Event, Frame, MAX_CONNECTIONS, Session, SessionConfig,
+    Supervisor,
+};
+
+fn frame_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        Just(r#"{"type":"hello","num_connections":1}"#.to_owned()),
+        Just(r#"{"type":"disconnect","reason":"warning"}"#.to_owned()),
+        Just(r#"{"type":"disconnect","reason":"refresh_requested"}"#.to_owned()),
+        Just(r#"{"type":"disconnect","reason":"too_many_websockets"}"#.to_owned()),
+        Just(r#"{"type":"disconnect","reason":"link_disabled"}"#.to_owned()),
+        Just(r#"{"type":"disconnect"}"#.to_owned()),
+        Just(r#"{"type":null,"envelope_id":7}"#.to_owned()),
+        (0u8..20, 0u8..20, any::<bool>()).prop_map(|(e, ev, accepts)| format!(
+            r#"{{"envelope_id":"e{e}","type":"events_api","accepts_response_payload":{accepts},"payload":{{"event_id":"Ev{ev}","event":{{"type":"message"}}}}}}"#
+        )),
+        (0u8..20).prop_map(|e| format!(
+            r#"{{"envelope_id":"s{e}","type":"slash_commands","accepts_response_payload":true,"payload":{{"command":"/x"}}}}"#
+        )),
+        "[{}\\[\\]\":,a-z0-9 ]{0,64}",
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Advance(u32),
+    Connected(u64),
+    Failed(u64, u8, u16),
+    Text(u64, String),
+    Binary(u64, usize),
+    Ping(u64),
+    Pong(u64, Vec<u8>),
+    Closed(u64, Option<u16>),
+    Ack(String, bool),
+    Decline(String),
+    Shutdown,
+    TimeoutNow,
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let conn = 0u64..14;
+    prop_oneof![
+        4 => (0u32..40_000).prop_map(Op::Advance),
+        3 => conn.clone().prop_map(Op::Connected),
+        1 => (conn.clone(), 0u8..3, 0u16..120).prop_map(|(c, k, s)| Op::Failed(c, k, s)),
+        6 => (conn.clone(), frame_strategy()).prop_map(|(c, f)| Op::Text(c, f)),
+        1 => (conn.clone(), 0usize..100).prop_map(|(c, n)| Op::Binary(c, n)),
+        1 => conn.clone().prop_map(Op::Ping),
+        1 => (conn.clone(), proptest::collection::vec(any::<u8>(), 0..10)).prop_map(|(c, p)| Op::Pong(c, p)),
+        1 => (conn, proptest::option::of(any::<u16>())).prop_map(|(c, code)| Op::Closed(c, code)),
+        3 => ("[es][0-9]{1,2}", any::<bool>()).prop_map(|(id, p)| Op::Ack(id, p)),
+        1 => "e[0-9]{1,2}".prop_map(Op::Decline),
+        1 => Just(Op::Shutdown),
+        2 => Just(Op::TimeoutNow),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn parsing_never_panics(text in any::<String>()) {
+        let _ = Frame::parse(text);
+    }
+
+    #[test]
+    fn parsing_json_like_input_never_panics(text in frame_strategy()) {
+        if let Ok(Frame::Envelope(e)) = Frame::parse(text) {
+            // Accessors on whatever parsed never panic either.
+            let _ = (e.payload_json(), e.events_api(), e.slash_command(), e.interactive(), e.dedup_key());
+        }
+    }
+
+    #[test]
+    fn a_session_survives_any_input(ops in proptest::collection::vec(op_strategy(), 0..200)) {
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut s = Session::new(now, SessionConfig::default());
+        for op in ops {
+            match op {
+                Op::Advance(ms) => now += Duration::from_millis(u64::from(ms)),
+                Op::Text(_, f) => s.handle_text(now, f),
+                Op::Binary(_, n) => s.handle_binary(now, n),
+                Op::Ping(_) => s.handle_ping(now),
+                Op::Pong(_, p) => s.handle_pong(now, &p),
+                Op::Closed(_, c) => s.handle_closed(now, c, "x"),
+                Op::Ack(id, false) => { let _ = s.ack(now, &id); }
+                Op::Ack(id, true) => { let _ = s.ack_with_payload(now, &id, &serde_json::json!({"text": "t"})); }
+                Op::Shutdown => s.close(now, 1000, ""),
+                _ => s.handle_timeout(now),
+            }
+            while s.poll_transmit().is_some() {}
+            while s.poll_event().is_some() {}
+            if let Some(t) = s.poll_timeout() {
+                prop_assert!(t >= t0);
+            }
+        }
+    }
+
+    #[test]
+    fn the_supervisor_survives_any_sequence(
+        connections in 1usize..=10,
+        ops in proptest::collection::vec(op_strategy(), 0..300),
+    ) {
+        let mut cfg = Config::default();
+        cfg.connections = connections;
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut sup = Supervisor::new(cfg).unwrap();
+        sup.start(now);
+        let mut delivered = 0u64;
+        for op in ops {
+            let c = |n: u64| ConnId(n);
+            match op {
+                Op::Advance(ms) => {
+                    now += Duration::from_millis(u64::from(ms));
+                }
+                Op::TimeoutNow => {
+                    if let Some(t) = sup.poll_timeout() {
+                        now = now.max(t);
+                    }
+                    sup.handle_timeout(now);
+                }
+                Op::Connected(n) => { let _ = sup.handle_connected(now, c(n)); }
+                Op::Failed(n, kind, secs) => {
+                    let f = match kind {
+                        0 => ConnectFailure::Transient { error: "x".into() },
+                        1 => ConnectFailure::RateLimited { retry_after: Duration::from_secs(u64::from(secs)), error: "ratelimited".into() },
+                        _ => ConnectFailure::Fatal { error: "invalid_auth".into() },
+                    };
+                    sup.handle_connect_failed(now, c(n), f);
+                }
+                Op::Text(n, f) => { let _ = sup.handle_text(now, c(n), f); }
+                Op::Binary(n, len) => { let _ = sup.handle_binary(now, c(n), len); }
+                Op::Ping(n) => { let _ = sup.handle_ping(now, c(n)); }
+                Op::Pong(n, p) => { let _ = sup.handle_pong(now, c(n), &p); }
+                Op::Closed(n, code) => { let _ = sup.handle_closed(now, c(n), code, "bye"); }
+                Op::Ack(id, false) => { let _ = sup.ack(now, &id); }
+                Op::Ack(id, true) => { let _ = sup.ack_with_payload(now, &id, &serde_json::json!({"text": "t"})); }
+                Op::Decline(id) => {
+                    let frame = format!(r#"{{"envelope_id":"{id}","type":"events_api","payload":{{"event_id":"Ev{id}"}}}}"#);
+                    if let Ok(Frame::Envelope(e)) = Frame::parse(frame) {
+                        sup.decline(&e);
+                    }
+                }
+                Op::Shutdown => sup.shutdown(now),
+            }
+            while sup.poll_transmit().is_some() {}
+            while let Some(e) = sup.poll_event() {
+                if matches!(e, Event::Request { .. }) {
+                    delivered += 1;
+                }
+            }
+            // Invariants.
+            prop_assert!(sup.connections().len() <= MAX_CONNECTIONS);
+            let st = sup.stats();
+            prop_assert_eq!(st.delivered, delivered);
+            prop_assert!(st.delivered + st.duplicates <= st.received);
+            if sup.is_stopped() {
+                prop_assert!(sup.connections().is_empty());
+                prop_assert_eq!(sup.poll_timeout(), None);
+            }
+            if let Some(t) = sup.poll_timeout() {
+                // Deadlines are never absurdly far: at most the connect timeout or a backoff cap away.
+                prop_assert!(t <= now + Duration::from_secs(3600));
+            }
+        }
+    }
+}
