@@ -1,3 +1,47 @@
-//! `slack-web`: see the crate README. This crate is being built; its API is not stable yet.
+//! Blocking Slack Web API client on [`ureq`]: typed methods, typed errors, `Retry-After`,
+//! per-channel rate limiting and an outgoing queue.
+//!
+//! ```
+//! use slack_web::{BotToken, Message, PostMessage, WebClient};
+//! # let slack = slack_testkit::FakeSlack::start()?;
+//! # let bot_token = slack.bot_token();
+//! # let api_url = slack.api_url();
+//! let token: BotToken = bot_token.parse()?;
+//! let client = WebClient::builder(token)
+//!     .base_url(api_url) // default: https://slack.com/api/
+//!     .allow_insecure_http(true) // only for a local fake Slack
+//!     .build()?;
+//! let posted = client.chat_post_message(&PostMessage::new("C123", Message::text("Hello!")))?;
+//! client.reactions_add(&posted.channel, "eyes", &posted.ts)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! * [`WebClient`]: cheap to clone, one connection pool; base URL, timeouts, extra root
+//!   certificates, proxy (`HTTPS_PROXY`/`NO_PROXY` or explicit), retry policy.
+//! * Tokens ([`AppToken`], [`BotToken`], [`UserToken`]) are checked by prefix, redacted when
+//!   printed, and only ever sent in the `Authorization` header.
+//! * [`Error`] tells fatal configuration errors ([`Error::is_fatal_auth`]) from retryable
+//!   ones ([`Error::is_retryable`], [`Error::retry_after`]).
+//! * [`RateLimiter`] is pure logic (time passed in); the client and its [`Outbox`] share one.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod client;
+mod error;
+mod limiter;
+mod outbox;
+mod token;
+mod types;
+
+pub use client::{
+    DEFAULT_BASE_URL, EnvLookup, IDEMPOTENT_METHODS, JSON_CONTENT_TYPE, ProxyConfig, RetryPolicy,
+    WebClient, WebClientBuilder, WebStats, is_idempotent,
+};
+pub use error::{Error, FATAL_AUTH_ERRORS, TransportKind};
+pub use limiter::{LimiterConfig, POST_MESSAGE, Rate, RateLimiter, Tier};
+pub use outbox::{FlushReport, Outbox, OutboxConfig, OutboxStats, QueueError, Unsent};
+pub use token::{ApiToken, AppToken, BotToken, TokenError, TokenKind, UserToken};
+pub use types::{
+    AuthTest, EphemeralRef, Message, MessageRef, PostEphemeral, PostMessage, ResponseMessage,
+    UpdateMessage, ViewId, ViewRef,
+};
