@@ -1,3 +1,163 @@
-//! `slack-transport`: see the crate README. This crate is being built; its API is not stable yet.
+//! A blocking, threaded WebSocket transport for Slack Socket Mode.
+//!
+//! [`connect`] opens a WebSocket (TCP, optional HTTP CONNECT proxy, rustls TLS with the
+//! Mozilla roots plus optional extra roots, tungstenite) and hands back a [`Connection`]: a
+//! crossbeam sender of [`Outgoing`] frames and a receiver of [`Incoming`] events, moved by
+//! two named threads ([`IoThreads`]). The transport moves frames and decides nothing: it
+//! does not parse JSON, ack envelopes, ping on a schedule or reconnect (that is
+//! `slack-envelope`'s job). It answers the peer's pings and bounds the close handshake.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use slack_transport::{Config, Incoming, Outgoing};
+//!
+//! // A fake Slack on loopback, with its own certificate authority.
+//! let slack = slack_testkit::FakeSlack::builder().tls(true).start()?;
+//! let ca = slack.ca_pem().ok_or("the fake has no CA")?;
+//! let config = Config::default()
+//!     .add_root_certs_pem(ca)
+//!     .proxy(slack_transport::ProxyConfig::None);
+//! let (conn, threads) = slack_transport::connect(&slack.ws_url(), &config)?;
+//!
+//! // Slack says hello first.
+//! if let Incoming::Text(hello) = conn.receiver.recv_timeout(Duration::from_secs(5))? {
+//!     assert!(hello.contains("\"hello\""));
+//! }
+//! conn.sender.send(Outgoing::Close { code: 1000, reason: String::new() })?;
+//! while let Ok(event) = conn.receiver.recv_timeout(Duration::from_secs(5)) {
+//!     if let Incoming::Closed { by, .. } = event {
+//!         assert_eq!(by, slack_transport::ClosedBy::Local);
+//!         break;
+//!     }
+//! }
+//! drop(conn);
+//! threads.join()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! URLs are secrets (the `ticket` query parameter): they appear in logs and errors with
+//! their query replaced by `?<redacted>`, and proxy passwords never appear at all.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod config;
+mod error;
+mod io;
+mod proxy;
+mod stream;
+mod url;
+
+use std::time::Instant;
+
+pub use config::{Config, ProxyConfig};
+pub use error::Error;
+pub use io::{ClosedBy, Connection, Incoming, IoThreads, Outgoing};
+
+use stream::{Stream, Tcp};
+use url::WsUrl;
+
+/// Opens a WebSocket to `url` (`wss://`, or `ws://` when allowed) and starts its threads.
+///
+/// Blocks for DNS, the TCP connect (each address bounded by
+/// [`Config::connect_timeout`]) and the proxy + TLS + WebSocket handshakes (together bounded
+/// by [`Config::handshake_timeout`]). The proxy comes from [`Config::proxy`] (by default the
+/// `HTTPS_PROXY` / `NO_PROXY` family of environment variables).
+pub fn connect(url: &str, config: &Config) -> Result<(Connection, IoThreads), Error> {
+    connect_with_env(url, config, &|name| std::env::var(name).ok())
+}
+
+/// [`connect`] with the environment read through `lookup` (tests inject their own).
+pub(crate) fn connect_with_env(
+    url: &str,
+    config: &Config,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Connection, IoThreads), Error> {
+    let target = WsUrl::parse(url)?;
+    if !target.secure && !config.allow_insecure_ws {
+        return Err(Error::InsecureUrlRefused);
+    }
+    // Configuration errors before any network traffic.
+    let tls = if target.secure {
+        Some(stream::client_config(config)?)
+    } else {
+        None
+    };
+    let proxy = proxy::choose(&config.proxy, &target, lookup)?;
+    let label = target.redacted();
+    match &proxy {
+        Some(p) => log::debug!("connecting to {label} through proxy {p:?}"),
+        None => log::debug!("connecting to {label}"),
+    }
+
+    let (dial_host, dial_port) = match &proxy {
+        Some(p) => (p.host.as_str(), p.port),
+        None => (target.host.as_str(), target.port),
+    };
+    let tcp = stream::tcp_connect(dial_host, dial_port, config)?;
+    let timeout = config.handshake_timeout;
+    let mut tcp = Tcp::Blocking {
+        stream: tcp,
+        deadline: Instant::now() + timeout,
+    };
+    if let Some(p) = &proxy {
+        proxy::tunnel(&mut tcp, &target.authority(), p).map_err(|e| match e {
+            Error::Io(io) => stream::map_handshake_io(io, &target.host, timeout),
+            other => other,
+        })?;
+        log::debug!("proxy tunnel to {} open", target.authority());
+    }
+    let stream = match tls {
+        Some(tls) => Stream::Tls(Box::new(stream::tls_handshake(
+            tls,
+            &target.host,
+            tcp,
+            timeout,
+        )?)),
+        None => Stream::Plain(tcp),
+    };
+
+    let ws_config = tungstenite::protocol::WebSocketConfig::default()
+        .max_frame_size(Some(config.max_frame_size))
+        .max_message_size(Some(config.max_message_size))
+        .max_write_buffer_size(config.max_write_buffer_size.max(256 * 1024));
+    let (mut ws, _response) =
+        tungstenite::client::client_with_config(target.full(), stream, Some(ws_config))
+            .map_err(|e| handshake_error(e, &target.host, timeout))?;
+    ws.get_mut().tcp_mut().make_polled()?;
+    io::spawn(ws, config.close_timeout, label)
+}
+
+fn handshake_error(
+    e: tungstenite::HandshakeError<tungstenite::ClientHandshake<Stream>>,
+    host: &str,
+    timeout: std::time::Duration,
+) -> Error {
+    let e = match e {
+        tungstenite::HandshakeError::Interrupted(_) => {
+            return Error::HandshakeTimeout { timeout };
+        }
+        tungstenite::HandshakeError::Failure(e) => e,
+    };
+    match e {
+        tungstenite::Error::Http(response) => Error::Handshake {
+            status: response.status().as_u16(),
+            reason: response
+                .status()
+                .canonical_reason()
+                .unwrap_or("")
+                .to_owned(),
+        },
+        tungstenite::Error::Io(io) => stream::map_handshake_io(io, host, timeout),
+        tungstenite::Error::Url(u) => Error::InvalidUrl {
+            reason: u.to_string(),
+        },
+        tungstenite::Error::HttpFormat(f) => Error::InvalidUrl {
+            reason: f.to_string(),
+        },
+        other => Error::HandshakeFailed {
+            reason: other.to_string(),
+        },
+    }
+}
