@@ -305,6 +305,8 @@ pub(crate) fn from_ureq(method: &str, e: ureq::Error) -> Error {
             K::InvalidData if io.to_string().to_ascii_lowercase().contains("certificate") => {
                 TransportKind::Tls
             }
+            // std's resolver reports getaddrinfo failures as uncategorized I/O errors.
+            _ if io.to_string().contains("failed to lookup address") => TransportKind::Dns,
             _ => TransportKind::Io,
         },
         ureq::Error::RequireHttpsOnly(_) => {
