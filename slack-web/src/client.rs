@@ -763,7 +763,7 @@ impl WebClient {
                     .limiter()
                     .try_acquire(method, call.channel.as_deref(), now);
                 if let Err(wait) = acquired {
-                    if waited + wait > policy.max_rate_limit_wait {
+                    if waited.saturating_add(wait) > policy.max_rate_limit_wait {
                         return Err(Error::RateLimited {
                             method: method.into(),
                             retry_after: wait,
@@ -772,7 +772,7 @@ impl WebClient {
                     log::debug!("slack-web: {method} paced, waiting {wait:?}");
                     self.count_rate_limit_wait();
                     std::thread::sleep(wait);
-                    waited += wait;
+                    waited = waited.saturating_add(wait);
                     continue;
                 }
             }
@@ -796,7 +796,7 @@ impl WebClient {
                             .on_rate_limited(method, retry_after, Instant::now());
                     }
                     if rl_retries >= policy.rate_limit_retries
-                        || waited + retry_after > policy.max_rate_limit_wait
+                        || waited.saturating_add(retry_after) > policy.max_rate_limit_wait
                     {
                         return Err(err);
                     }
@@ -807,7 +807,7 @@ impl WebClient {
                         // Paced calls wait in the limiter at the top of the loop.
                         self.count_rate_limit_wait();
                         std::thread::sleep(retry_after);
-                        waited += retry_after;
+                        waited = waited.saturating_add(retry_after);
                     }
                 }
                 e if e.is_retryable()

@@ -242,7 +242,11 @@ impl RateLimiter {
 
     /// Records a 429 for `method`: nobody calls it again until `retry_after` has passed.
     pub fn on_rate_limited(&mut self, method: &str, retry_after: Duration, now: Instant) {
-        let until = now + retry_after;
+        // A huge Retry-After saturates at a day instead of overflowing the clock.
+        let until = now
+            .checked_add(retry_after)
+            .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+            .unwrap_or(now);
         let entry = self.paused.entry(method.to_owned()).or_insert(until);
         *entry = (*entry).max(until);
     }
@@ -368,6 +372,9 @@ mod tests {
         // A shorter second 429 does not shorten the pause.
         l.on_rate_limited(POST_MESSAGE, SEC, t0 + 10 * SEC);
         assert_eq!(l.paused_for(POST_MESSAGE, t0 + 10 * SEC), Some(20 * SEC));
+        // An absurd Retry-After does not overflow the clock.
+        l.on_rate_limited("x.y", Duration::MAX, t0);
+        assert!(l.paused_for("x.y", t0).is_some());
         // Over at t0 + 30 s.
         assert_eq!(l.paused_for(POST_MESSAGE, t0 + 30 * SEC), None);
         assert_eq!(

@@ -367,7 +367,9 @@ impl Outbox {
             st.closing = Some(d);
         }
         self.shared.changed.notify_all();
-        let give_up = deadline + self.shared.config.shutdown_grace;
+        let give_up = deadline
+            .checked_add(self.shared.config.shutdown_grace)
+            .unwrap_or(deadline);
         let mut st = self.shared.lock();
         while !st.stopped {
             let now = Instant::now();
