@@ -1,6 +1,7 @@
 //! Developer tasks for this workspace, run as `cargo xtask <task>`.
 //!
 //! * `test-all`: every check CI runs, failing on the first problem.
+//! * `interop`: the official Python Slack SDK against the testkit's `fake-slack` (see `interop.rs`).
 //! * `help`: the list of tasks.
 //!
 //! Only the standard library is used, so the tasks build in seconds.
@@ -10,6 +11,8 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
+
+mod interop;
 
 /// One step of a task: a name for the summary and the command to run.
 struct Step {
@@ -65,6 +68,7 @@ fn test_all_steps() -> Vec<Step> {
             ],
         ),
         Step::cargo("tests", &["test", "--workspace", "--all-features"]),
+        Step::cargo("interop", &["xtask", "interop"]),
         Step::cargo(
             "docs",
             &["doc", "--workspace", "--no-deps", "--all-features"],
@@ -131,7 +135,8 @@ fn help() {
     println!("usage: cargo xtask <task>");
     println!();
     println!("tasks:");
-    println!("  test-all   format, clippy, tests, docs (what CI runs)");
+    println!("  test-all   format, clippy, tests, interop, docs (what CI runs)");
+    println!("  interop    the Python Slack SDK against the testkit's fake-slack");
     println!("  help       this list");
 }
 
@@ -139,6 +144,13 @@ fn main() -> ExitCode {
     let task = env::args().nth(1);
     match task.as_deref() {
         Some("test-all") => run_steps("test-all", &test_all_steps()),
+        Some("interop") => {
+            if interop::run(&workspace_root()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Some("help") | Some("--help") | Some("-h") => {
             help();
             ExitCode::SUCCESS
