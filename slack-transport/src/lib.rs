@@ -161,3 +161,65 @@ fn handshake_error(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// The proxy comes from an injected environment (never the process's own).
+    #[test]
+    fn proxy_and_no_proxy_from_injected_environment() {
+        let slack = slack_testkit::FakeSlack::builder()
+            .tls(true)
+            .start()
+            .unwrap();
+        let proxy = slack_testkit::Proxy::start(Some(("bob", "pw"))).unwrap();
+        let config = Config::default()
+            .add_root_certs_pem(slack.ca_pem().unwrap())
+            .close_timeout(Duration::from_millis(300));
+        let proxy_url = proxy.url();
+
+        let env = |name: &str| (name == "https_proxy").then(|| proxy_url.clone());
+        let (conn, threads) = connect_with_env(&slack.ws_url(), &config, &env).unwrap();
+        assert!(matches!(
+            conn.receiver.recv_timeout(Duration::from_secs(10)),
+            Ok(Incoming::Text(_))
+        ));
+        assert_eq!(proxy.tunnels().len(), 1);
+        drop(conn);
+        threads.join().unwrap();
+
+        let env = |name: &str| match name {
+            "HTTPS_PROXY" => Some(proxy_url.clone()),
+            "NO_PROXY" => Some("example.com, 127.0.0.0/8".to_owned()),
+            _ => None,
+        };
+        let (conn, threads) = connect_with_env(&slack.ws_url(), &config, &env).unwrap();
+        assert!(matches!(
+            conn.receiver.recv_timeout(Duration::from_secs(10)),
+            Ok(Incoming::Text(_))
+        ));
+        assert_eq!(proxy.tunnels().len(), 1, "NO_PROXY must bypass the proxy");
+        drop(conn);
+        threads.join().unwrap();
+    }
+
+    #[test]
+    fn configuration_errors_come_before_any_network_traffic() {
+        let bad_pem = Config::default().add_root_certs_pem("not a pem");
+        assert!(matches!(
+            connect_with_env("wss://192.0.2.1/", &bad_pem, &|_| None),
+            Err(Error::InvalidRootCertificate { .. })
+        ));
+        let bad_proxy = Config::default().proxy(ProxyConfig::Explicit("socks5://p:1".into()));
+        assert!(matches!(
+            connect_with_env("wss://192.0.2.1/", &bad_proxy, &|_| None),
+            Err(Error::InvalidProxy { .. })
+        ));
+        assert!(matches!(
+            connect_with_env("https://192.0.2.1/", &Config::default(), &|_| None),
+            Err(Error::InvalidUrl { .. })
+        ));
+    }
+}
