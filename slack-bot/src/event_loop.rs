@@ -1,0 +1,676 @@
+//! The event loop: one thread that owns the envelope supervisor and carries out what it asks.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded, unbounded};
+use slack_envelope::{
+    ConnId, ConnectFailure, Envelope, Event, Lifecycle, OutFrame, StopReason, Supervisor,
+};
+use slack_transport::{Connection, Incoming, IoThreads, Outgoing};
+use slack_web::{AppToken, Outbox, Unsent, WebClient};
+
+use crate::handler::{Context, Reply, Router};
+use crate::{BotEvent, Shared};
+
+/// Messages to the loop from the connect threads, the workers and the handle.
+pub(crate) enum LoopMsg {
+    Authenticated(ConnId),
+    Connected(ConnId, Connection, IoThreads),
+    ConnectFailed(ConnId, ConnectFailure),
+    /// A handler finished a request that accepts a payload.
+    Done {
+        envelope_id: String,
+        reply: Reply,
+    },
+    Shutdown,
+}
+
+/// A job for the worker pool.
+struct Job {
+    envelope: Envelope,
+    /// Whether the loop waits for the handler's reply to ack.
+    wants_reply: bool,
+}
+
+/// Everything the loop needs, moved into its thread.
+pub(crate) struct LoopParts {
+    pub(crate) supervisor: Supervisor,
+    pub(crate) app_token: AppToken,
+    pub(crate) web: WebClient,
+    pub(crate) outbox: Option<Arc<Outbox>>,
+    pub(crate) transport: slack_transport::Config,
+    pub(crate) debug_reconnects: bool,
+    pub(crate) router: Router,
+    pub(crate) workers: usize,
+    pub(crate) queue_bound: usize,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) bot_user_id: Option<Arc<str>>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) inbox: Receiver<LoopMsg>,
+    pub(crate) inbox_tx: Sender<LoopMsg>,
+    pub(crate) events: Sender<BotEvent>,
+}
+
+/// What a finished run reports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RunReport {
+    /// Why it stopped.
+    pub reason: StopReason,
+    /// Outbox messages that could not be sent before the deadline.
+    pub unsent: Vec<Unsent>,
+    /// Workers still busy at the deadline (their threads were left to finish on their own).
+    pub workers_left_running: usize,
+}
+
+struct Link {
+    sender: Sender<Outgoing>,
+    receiver: Receiver<Incoming>,
+    threads: IoThreads,
+}
+
+struct Loop {
+    p: LoopParts,
+    links: HashMap<ConnId, Link>,
+    /// Links the supervisor has let go of, still being closed.
+    closing: Vec<Link>,
+    connect_threads: Vec<JoinHandle<()>>,
+    jobs: Option<Sender<Job>>,
+    worker_threads: Vec<JoinHandle<()>>,
+    /// Envelopes whose ack waits for the handler's reply.
+    awaiting_reply: HashSet<String>,
+    draining: bool,
+    drain_deadline: Option<Instant>,
+    stopped: Option<StopReason>,
+}
+
+pub(crate) fn run(p: LoopParts) -> RunReport {
+    let (job_tx, job_rx) = bounded::<Job>(p.queue_bound);
+    let mut worker_threads = Vec::new();
+    for i in 0..p.workers {
+        let rx = job_rx.clone();
+        let ctx = WorkerCtx {
+            router: p.router.clone(),
+            web: p.web.clone(),
+            outbox: p.outbox.clone(),
+            bot_user_id: p.bot_user_id.clone(),
+            inbox: p.inbox_tx.clone(),
+            shared: p.shared.clone(),
+        };
+        match std::thread::Builder::new()
+            .name(format!("slack-worker-{i}"))
+            .spawn(move || worker(rx, ctx))
+        {
+            Ok(h) => worker_threads.push(h),
+            Err(e) => log::error!("could not start worker thread {i}: {e}"),
+        }
+    }
+    let mut l = Loop {
+        p,
+        links: HashMap::new(),
+        closing: Vec::new(),
+        connect_threads: Vec::new(),
+        jobs: Some(job_tx),
+        worker_threads,
+        awaiting_reply: HashSet::new(),
+        draining: false,
+        drain_deadline: None,
+        stopped: None,
+    };
+    l.main();
+    l.finish()
+}
+
+impl Loop {
+    fn main(&mut self) {
+        let now = Instant::now();
+        self.p.supervisor.start(now);
+        self.pump(now);
+        while self.stopped.is_none() {
+            self.wait_once();
+            let now = Instant::now();
+            self.check_drain(now);
+            self.pump(now);
+            self.publish();
+        }
+    }
+
+    /// Waits for one input (a frame, a message, or the next deadline) and feeds it in.
+    fn wait_once(&mut self) {
+        let mut deadline = self.p.supervisor.poll_timeout();
+        if let Some(d) = self.drain_deadline {
+            deadline = Some(deadline.map_or(d, |x| x.min(d)));
+        }
+        let ids: Vec<ConnId> = self.links.keys().copied().collect();
+        let mut sel = Select::new();
+        let inbox_idx = sel.recv(&self.p.inbox);
+        for id in &ids {
+            if let Some(link) = self.links.get(id) {
+                sel.recv(&link.receiver);
+            }
+        }
+        let closing_base = ids.len() + 1;
+        for link in &self.closing {
+            sel.recv(&link.receiver);
+        }
+        let oper = match deadline {
+            Some(d) => match sel.select_deadline(d) {
+                Ok(op) => op,
+                Err(_) => {
+                    self.p.supervisor.handle_timeout(Instant::now());
+                    return;
+                }
+            },
+            None => sel.select(),
+        };
+        let idx = oper.index();
+        if idx == inbox_idx {
+            match oper.recv(&self.p.inbox) {
+                Ok(msg) => self.on_msg(msg),
+                Err(_) => self.stop_now(),
+            }
+        } else if idx < closing_base {
+            let Some(conn) = ids.get(idx - 1).copied() else {
+                return;
+            };
+            let Some(link) = self.links.get(&conn) else {
+                return;
+            };
+            let msg = oper.recv(&link.receiver);
+            self.on_incoming(conn, msg.ok());
+        } else {
+            let i = idx - closing_base;
+            let Some(link) = self.closing.get(i) else {
+                return;
+            };
+            match oper.recv(&link.receiver) {
+                Ok(Incoming::Closed { .. }) | Err(_) => {
+                    let link = self.closing.swap_remove(i);
+                    join_link(link);
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn on_msg(&mut self, msg: LoopMsg) {
+        let now = Instant::now();
+        match msg {
+            LoopMsg::Authenticated(conn) => {
+                let _ = self.p.supervisor.handle_authenticated(now, conn);
+            }
+            LoopMsg::Connected(conn, connection, threads) => {
+                let link = Link {
+                    sender: connection.sender,
+                    receiver: connection.receiver,
+                    threads,
+                };
+                if self.p.supervisor.handle_connected(now, conn).is_ok() {
+                    self.links.insert(conn, link);
+                } else {
+                    // The attempt was abandoned meanwhile: close this socket.
+                    let _ = link.sender.send(Outgoing::Close {
+                        code: 1000,
+                        reason: String::new(),
+                    });
+                    self.closing.push(link);
+                }
+            }
+            LoopMsg::ConnectFailed(conn, failure) => {
+                self.p.supervisor.handle_connect_failed(now, conn, failure);
+            }
+            LoopMsg::Done { envelope_id, reply } => {
+                if self.awaiting_reply.remove(&envelope_id) {
+                    self.ack_reply(now, &envelope_id, reply);
+                } else {
+                    log::warn!(
+                        "handler for envelope {envelope_id} answered after its ack was sent; its reply is dropped"
+                    );
+                }
+            }
+            LoopMsg::Shutdown => self.begin_shutdown(now),
+        }
+    }
+
+    fn ack_reply(&mut self, now: Instant, envelope_id: &str, reply: Reply) {
+        let result = match &reply {
+            Reply::Ack => self.p.supervisor.ack(now, envelope_id),
+            Reply::Payload(v) => self.p.supervisor.ack_with_payload(now, envelope_id, v),
+        };
+        if let Err(e) = result {
+            match e {
+                slack_envelope::Error::PayloadTooLarge { .. }
+                | slack_envelope::Error::PayloadNotAccepted { .. }
+                | slack_envelope::Error::InvalidAckPayload { .. } => {
+                    log::warn!("{e}; sending a plain ack instead");
+                    if let Err(e) = self.p.supervisor.ack(now, envelope_id) {
+                        log::warn!("ack of {envelope_id} failed: {e}");
+                    }
+                }
+                other => log::warn!("ack of {envelope_id} failed: {other}"),
+            }
+        }
+    }
+
+    fn on_incoming(&mut self, conn: ConnId, msg: Option<Incoming>) {
+        let now = Instant::now();
+        let sup = &mut self.p.supervisor;
+        let closed = match msg {
+            Some(Incoming::Text(text)) => {
+                let _ = sup.handle_text(now, conn, text);
+                false
+            }
+            Some(Incoming::Binary(b)) => {
+                let _ = sup.handle_binary(now, conn, b.len());
+                false
+            }
+            Some(Incoming::Ping { at }) => {
+                let _ = sup.handle_ping(at.max(now), conn);
+                false
+            }
+            Some(Incoming::Pong { at, payload }) => {
+                let _ = sup.handle_pong(at.max(now), conn, &payload);
+                false
+            }
+            Some(Incoming::Error(e)) => {
+                log::warn!("connection {conn}: {e}");
+                false
+            }
+            Some(Incoming::Closed { code, reason, by }) => {
+                log::debug!("connection {conn} closed by {by:?}: {code:?} {reason}");
+                let _ = sup.handle_closed(now, conn, code, &reason);
+                true
+            }
+            None => {
+                let _ = sup.handle_closed(now, conn, None, "transport ended");
+                true
+            }
+        };
+        if closed {
+            if let Some(link) = self.links.remove(&conn) {
+                join_link(link);
+            }
+        }
+    }
+
+    /// Carries out everything the supervisor asked for.
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(t) = self.p.supervisor.poll_transmit() {
+                progressed = true;
+                let Some(link) = self.links.get(&t.conn) else {
+                    continue;
+                };
+                let out = match t.frame {
+                    OutFrame::Text(s) => Outgoing::Text(s),
+                    OutFrame::Ping(p) => Outgoing::Ping(p),
+                    OutFrame::Close { code, reason } => Outgoing::Close { code, reason },
+                };
+                let _ = link.sender.send(out);
+            }
+            while let Some(ev) = self.p.supervisor.poll_event() {
+                progressed = true;
+                self.on_event(now, ev);
+            }
+            if !progressed {
+                break;
+            }
+        }
+        self.connect_threads.retain(|h| !h.is_finished());
+    }
+
+    fn on_event(&mut self, now: Instant, ev: Event) {
+        match ev {
+            Event::Connect { conn } => self.spawn_connect(conn),
+            Event::Abort { conn } => {
+                if let Some(link) = self.links.remove(&conn) {
+                    // Dropping our sender makes the transport close and end its threads.
+                    let Link {
+                        sender,
+                        receiver,
+                        threads,
+                    } = link;
+                    drop(sender);
+                    let (dead_tx, _) = unbounded();
+                    self.closing.push(Link {
+                        sender: dead_tx,
+                        receiver,
+                        threads,
+                    });
+                }
+            }
+            Event::Request { conn, envelope } => self.dispatch(now, conn, envelope),
+            Event::Duplicate { conn, key, .. } => {
+                log::debug!("connection {conn}: redelivery of {key} suppressed");
+            }
+            Event::AckOverdue {
+                conn,
+                envelope_id,
+                age,
+            } => {
+                if self.awaiting_reply.remove(&envelope_id) {
+                    log::warn!(
+                        "handler for envelope {envelope_id} has not answered after {:.1}s; sending an empty ack before Slack's 3 s deadline",
+                        age.as_secs_f64()
+                    );
+                    if let Err(e) = self.p.supervisor.ack(now, &envelope_id) {
+                        log::warn!("ack of {envelope_id} failed: {e}");
+                    }
+                } else {
+                    log::warn!(
+                        "connection {conn}: envelope {envelope_id} still un-acked after {:.1}s",
+                        age.as_secs_f64()
+                    );
+                }
+            }
+            Event::Lifecycle(l) => self.on_lifecycle(l),
+            Event::Stopped(reason) => {
+                log::info!("socket mode stopped: {reason}");
+                self.send_event(BotEvent::Stopped(reason.clone()));
+                self.stopped = Some(reason);
+            }
+            other => log::debug!("unhandled supervisor event {other:?}"),
+        }
+    }
+
+    fn on_lifecycle(&mut self, l: Lifecycle) {
+        match &l {
+            Lifecycle::Ready {
+                conn,
+                ready_connections,
+                hello,
+            } => log::info!(
+                "connection {conn} ready ({ready_connections} ready; slack refreshes it in about {}s)",
+                hello.approximate_connection_time().unwrap_or(0)
+            ),
+            Lifecycle::Disconnected { conn, cause } => {
+                log::info!("connection {conn} disconnected: {cause}")
+            }
+            Lifecycle::Reconnecting {
+                cause,
+                failures,
+                delay,
+                ..
+            } => log::info!(
+                "reconnecting ({cause}; {failures} failures in a row; next attempt in {:.1}s)",
+                delay.as_secs_f64()
+            ),
+            Lifecycle::UnableToStart { reason } => log::error!("unable to start: {reason}"),
+            Lifecycle::Error { conn, message } => match conn {
+                Some(c) => log::warn!("connection {c}: {message}"),
+                None => log::warn!("{message}"),
+            },
+            other => log::debug!("{other:?}"),
+        }
+        self.send_event(BotEvent::Lifecycle(l));
+    }
+
+    fn send_event(&self, e: BotEvent) {
+        if let Err(TrySendError::Full(_)) = self.p.events.try_send(e) {
+            log::debug!("lifecycle channel full (nobody reads it?); event dropped");
+        }
+    }
+
+    fn dispatch(&mut self, now: Instant, conn: ConnId, envelope: Envelope) {
+        if self.draining {
+            // Not taken: left un-acked so Slack redelivers it (to us after a restart, or to
+            // another instance).
+            self.p.supervisor.decline(&envelope);
+            return;
+        }
+        let envelope_id = envelope.envelope_id().to_owned();
+        let wants_reply = envelope.accepts_response_payload();
+        let Some(jobs) = &self.jobs else {
+            self.p.supervisor.decline(&envelope);
+            return;
+        };
+        match jobs.try_send(Job {
+            envelope,
+            wants_reply,
+        }) {
+            Ok(()) => {
+                if wants_reply {
+                    self.awaiting_reply.insert(envelope_id);
+                } else if let Err(e) = self.p.supervisor.ack(now, &envelope_id) {
+                    log::warn!("connection {conn}: ack of {envelope_id} failed: {e}");
+                }
+            }
+            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
+                self.p.shared.queue_full.fetch_add(1, Ordering::Relaxed);
+                log::warn!(
+                    "worker queue full ({} waiting): envelope {envelope_id} left un-acked for Slack to redeliver",
+                    self.p.queue_bound
+                );
+                self.p.supervisor.decline(&job.envelope);
+            }
+        }
+    }
+
+    fn spawn_connect(&mut self, conn: ConnId) {
+        let web = self.p.web.clone();
+        let app_token = self.p.app_token.clone();
+        let transport = self.p.transport.clone();
+        let debug = self.p.debug_reconnects;
+        let inbox = self.p.inbox_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("slack-connect-{}", conn.0))
+            .spawn(move || {
+                let msg = connect(conn, &web, &app_token, &transport, debug, &inbox);
+                let _ = inbox.send(msg);
+            });
+        match spawned {
+            Ok(h) => self.connect_threads.push(h),
+            Err(e) => {
+                self.p.supervisor.handle_connect_failed(
+                    Instant::now(),
+                    conn,
+                    ConnectFailure::Transient {
+                        error: format!("could not start a thread: {e}"),
+                    },
+                );
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self, now: Instant) {
+        if self.draining {
+            return;
+        }
+        log::info!("shutting down: taking no new requests");
+        self.draining = true;
+        self.drain_deadline = Some(now + self.p.shutdown_timeout / 2);
+        self.check_drain(now);
+    }
+
+    /// Once in-flight handler replies are in (or the drain deadline passed), closes the
+    /// connections.
+    fn check_drain(&mut self, now: Instant) {
+        if !self.draining {
+            return;
+        }
+        let deadline_passed = self.drain_deadline.is_some_and(|d| now >= d);
+        if self.awaiting_reply.is_empty() || deadline_passed {
+            for id in std::mem::take(&mut self.awaiting_reply) {
+                log::warn!("shutdown: handler for {id} did not answer in time; plain ack");
+                let _ = self.p.supervisor.ack(now, &id);
+            }
+            self.pump(now);
+            self.drain_deadline = None;
+            self.p.supervisor.shutdown(now);
+        }
+    }
+
+    fn stop_now(&mut self) {
+        let now = Instant::now();
+        self.begin_shutdown(now);
+    }
+
+    fn publish(&self) {
+        let sup = &self.p.supervisor;
+        self.p
+            .shared
+            .connected
+            .store(sup.is_connected(), Ordering::Relaxed);
+        if let Ok(mut s) = self.p.shared.core.lock() {
+            s.stats = sup.stats().clone();
+            s.ready = sup.ready_connections();
+        }
+    }
+
+    fn finish(mut self) -> RunReport {
+        self.publish();
+        let reason = self.stopped.clone().unwrap_or(StopReason::Shutdown);
+        let deadline = Instant::now() + self.p.shutdown_timeout;
+        // Workers: no new jobs; let the running ones finish until the deadline.
+        self.jobs = None;
+        let mut left = 0;
+        for h in std::mem::take(&mut self.worker_threads) {
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            } else {
+                left += 1;
+            }
+        }
+        if left > 0 {
+            log::warn!("{left} handler(s) still running at the shutdown deadline; not waiting");
+        }
+        let unsent = match &self.p.outbox {
+            Some(outbox) => outbox.shutdown(deadline.max(Instant::now() + Duration::from_secs(1))),
+            None => Vec::new(),
+        };
+        if !unsent.is_empty() {
+            log::warn!(
+                "{} queued message(s) could not be sent before shutdown",
+                unsent.len()
+            );
+        }
+        for (_, link) in self.links.drain() {
+            drop(link.sender);
+            let _ = link.threads.join();
+        }
+        for link in self.closing.drain(..) {
+            join_link(link);
+        }
+        for h in self.connect_threads.drain(..) {
+            // Connect attempts are bounded by the web and transport timeouts.
+            let _ = h.join();
+        }
+        self.p.shared.connected.store(false, Ordering::Relaxed);
+        RunReport {
+            reason,
+            unsent,
+            workers_left_running: left,
+        }
+    }
+}
+
+fn join_link(link: Link) {
+    drop(link.sender);
+    drop(link.receiver);
+    if let Err(e) = link.threads.join() {
+        log::debug!("transport threads ended with: {e}");
+    }
+}
+
+/// Fetches a URL and opens the socket (on a short-lived thread).
+fn connect(
+    conn: ConnId,
+    web: &WebClient,
+    app_token: &AppToken,
+    transport: &slack_transport::Config,
+    debug_reconnects: bool,
+    inbox: &Sender<LoopMsg>,
+) -> LoopMsg {
+    let url = match web.apps_connections_open(app_token) {
+        Ok(url) => url,
+        Err(e) => {
+            let failure = if e.is_fatal_config() || e.is_fatal_auth() {
+                ConnectFailure::Fatal {
+                    error: e.to_string(),
+                }
+            } else if let Some(retry_after) = e.retry_after() {
+                ConnectFailure::RateLimited {
+                    retry_after,
+                    error: e.to_string(),
+                }
+            } else {
+                ConnectFailure::Transient {
+                    error: e.to_string(),
+                }
+            };
+            return LoopMsg::ConnectFailed(conn, failure);
+        }
+    };
+    let _ = inbox.send(LoopMsg::Authenticated(conn));
+    let url = if debug_reconnects {
+        format!("{url}&debug_reconnects=true")
+    } else {
+        url
+    };
+    match slack_transport::connect(&url, transport) {
+        Ok((connection, threads)) => LoopMsg::Connected(conn, connection, threads),
+        Err(e) => LoopMsg::ConnectFailed(
+            conn,
+            ConnectFailure::Transient {
+                error: e.to_string(),
+            },
+        ),
+    }
+}
+
+struct WorkerCtx {
+    router: Router,
+    web: WebClient,
+    outbox: Option<Arc<Outbox>>,
+    bot_user_id: Option<Arc<str>>,
+    inbox: Sender<LoopMsg>,
+    shared: Arc<Shared>,
+}
+
+fn worker(jobs: Receiver<Job>, w: WorkerCtx) {
+    while let Ok(job) = jobs.recv() {
+        let envelope_id = job.envelope.envelope_id().to_owned();
+        let handler = w.router.find(&job.envelope);
+        let ctx = Context {
+            envelope: job.envelope,
+            web: w.web.clone(),
+            outbox: w.outbox.clone(),
+            bot_user_id: w.bot_user_id.clone(),
+        };
+        let reply = match handler {
+            None => Reply::Ack,
+            Some(h) => match catch_unwind(AssertUnwindSafe(|| h(&ctx))) {
+                Ok(Ok(reply)) => {
+                    w.shared.handled.fetch_add(1, Ordering::Relaxed);
+                    reply
+                }
+                Ok(Err(e)) => {
+                    w.shared.handler_errors.fetch_add(1, Ordering::Relaxed);
+                    log::warn!("handler for envelope {envelope_id} failed: {e}");
+                    Reply::Ack
+                }
+                Err(_) => {
+                    w.shared.handler_errors.fetch_add(1, Ordering::Relaxed);
+                    log::error!("handler for envelope {envelope_id} panicked");
+                    Reply::Ack
+                }
+            },
+        };
+        if job.wants_reply {
+            let _ = w.inbox.send(LoopMsg::Done { envelope_id, reply });
+        } else if matches!(reply, Reply::Payload(_)) {
+            log::warn!(
+                "handler returned a payload for envelope {envelope_id}, which does not accept one; ignored"
+            );
+        }
+    }
+}
