@@ -4,20 +4,29 @@
 //!
 //! A plain blocking socket cannot be woken while a thread sits in `read()`: a frame queued by
 //! the caller (an ack that must leave within Slack's 3 s) would wait until the next incoming
-//! frame, or we would need a polling tick. So the socket is non-blocking and owned by one
-//! I/O thread (`slack-ws-io`) that sleeps in `mio::Poll` until the socket is readable or
-//! writable, or until a `mio::Waker` is poked. crossbeam channels cannot be registered with
-//! mio, so a second small thread (`slack-ws-wake`) blocks on the caller's `Outgoing`
-//! receiver, moves whatever is queued to the I/O thread's inbox and pokes the waker (once per
-//! batch). An idle connection therefore wakes no thread at all, and an outgoing frame is
-//! written as soon as it is sent.
+//! frame, or we would need a polling tick. So the socket is non-blocking, and its state (the
+//! tungstenite `WebSocket`, TLS included) sits behind a mutex that no thread holds while it
+//! sleeps:
+//!
+//! * `slack-ws-io` sleeps in `mio::Poll` until the socket is readable or writable, or until
+//!   the `mio::Waker` is poked; then it reads frames into the `Incoming` channel, writes
+//!   whatever is still buffered (pongs, close replies, frames that met a full socket) and
+//!   runs the close deadline.
+//! * `slack-ws-write` blocks on the caller's `Outgoing` receiver (crossbeam channels cannot
+//!   be registered with mio) and writes each batch of frames straight to the socket, so an
+//!   ack costs one thread wake-up, not two. If the socket is full the rest stays buffered
+//!   and `slack-ws-io` finishes it when the socket turns writable; it pokes the waker only
+//!   when `slack-ws-io` must change what it waits for (a close deadline, the end).
+//!
+//! An idle connection therefore wakes no thread at all, and an outgoing frame is written as
+//! soon as it is sent.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token, Waker};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -104,13 +113,13 @@ pub struct Connection {
     pub receiver: Receiver<Incoming>,
 }
 
-/// The connection's two named threads (`slack-ws-io` and `slack-ws-wake`).
+/// The connection's two named threads (`slack-ws-io` and `slack-ws-write`).
 ///
 /// Dropping this detaches them; they still end when the connection ends.
 #[derive(Debug)]
 pub struct IoThreads {
     io: JoinHandle<Result<(), Error>>,
-    wake: JoinHandle<()>,
+    write: JoinHandle<()>,
 }
 
 impl IoThreads {
@@ -124,15 +133,15 @@ impl IoThreads {
                 thread: IO_THREAD.to_owned(),
             }),
         };
-        let wake = self.wake.join().map_err(|_| Error::ThreadPanicked {
-            thread: WAKE_THREAD.to_owned(),
+        let write = self.write.join().map_err(|_| Error::ThreadPanicked {
+            thread: WRITE_THREAD.to_owned(),
         });
-        io.and(wake)
+        io.and(write)
     }
 }
 
 const IO_THREAD: &str = "slack-ws-io";
-const WAKE_THREAD: &str = "slack-ws-wake";
+const WRITE_THREAD: &str = "slack-ws-write";
 const SOCKET: Token = Token(0);
 const WAKE: Token = Token(1);
 /// Messages read before the I/O thread looks at the outgoing queue again (fairness: a flood
@@ -146,7 +155,7 @@ pub(crate) fn spawn(
     label: String,
 ) -> Result<(Connection, IoThreads), Error> {
     let poll = Poll::new()?;
-    let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+    let waker = Waker::new(poll.registry(), WAKE)?;
     match ws.get_mut().tcp_mut() {
         Tcp::Polled(sock) => {
             poll.registry()
@@ -158,63 +167,132 @@ pub(crate) fn spawn(
     }
     let (out_tx, out_rx) = crossbeam_channel::unbounded::<Outgoing>();
     let (in_tx, in_rx) = crossbeam_channel::unbounded::<Incoming>();
-    let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded::<Outgoing>();
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
 
-    let io_loop = IoLoop {
-        ws,
-        poll,
-        _waker: Arc::clone(&waker),
-        incoming: in_tx,
-        inbox: inbox_rx,
-        inbox_open: true,
-        _stop: stop_tx,
-        close_timeout,
-        label,
-        readable: true,
-        writable: true,
-        phase: Phase::Open,
-    };
+    let shared = Arc::new(Shared {
+        inner: Mutex::new(Inner {
+            ws,
+            incoming: in_tx,
+            close_timeout,
+            label,
+            readable: true,
+            writable: true,
+            phase: Phase::Open,
+            ended: None,
+            done: false,
+        }),
+        waker,
+    });
+    let io_shared = Arc::clone(&shared);
     let io = std::thread::Builder::new()
         .name(IO_THREAD.to_owned())
-        .spawn(move || io_loop.run())?;
-    let wake = std::thread::Builder::new()
-        .name(WAKE_THREAD.to_owned())
-        .spawn(move || forward(&out_rx, inbox_tx, &stop_rx, &waker))?;
+        .spawn(move || io_thread(&io_shared, poll, stop_tx))?;
+    let write = std::thread::Builder::new()
+        .name(WRITE_THREAD.to_owned())
+        .spawn(move || write_thread(&shared, &out_rx, &stop_rx))?;
     Ok((
         Connection {
             sender: out_tx,
             receiver: in_rx,
         },
-        IoThreads { io, wake },
+        IoThreads { io, write },
     ))
 }
 
-/// The `slack-ws-wake` thread: moves frames from the caller to the I/O thread's inbox and
-/// pokes its waker. Ends when the caller drops every sender (after telling the I/O thread,
-/// by dropping the inbox) or when the I/O thread ends (the `stop` channel disconnects).
-fn forward(out: &Receiver<Outgoing>, inbox: Sender<Outgoing>, stop: &Receiver<()>, waker: &Waker) {
+/// What both threads share. The waker lives here so that it outlives every wake-up (a
+/// dropped `Waker` closes its eventfd and a pending wake-up would be lost).
+struct Shared {
+    inner: Mutex<Inner>,
+    waker: Waker,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic in the other thread is reported by `IoThreads::join`; keep going meanwhile.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn wake(&self) {
+        if let Err(e) = self.waker.wake() {
+            log::warn!("cannot wake the websocket i/o thread: {e}");
+        }
+    }
+}
+
+/// The `slack-ws-io` thread. `_stop` is dropped when it ends, which ends `slack-ws-write`.
+fn io_thread(shared: &Shared, mut poll: Poll, _stop: Sender<()>) -> Result<(), Error> {
+    let mut events = Events::with_capacity(8);
+    let end = loop {
+        let timeout = {
+            let mut inner = shared.lock();
+            if let Some(end) = inner.turn() {
+                break end;
+            }
+            if inner.readable {
+                continue; // the read batch was cut short: more is waiting
+            }
+            inner.poll_timeout()
+        };
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => break shared.lock().network_end(Error::Io(e)),
+        }
+        let mut inner = shared.lock();
+        for event in &events {
+            if event.token() == SOCKET {
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    inner.readable = true;
+                }
+                if event.is_writable() || event.is_write_closed() || event.is_error() {
+                    inner.writable = true;
+                }
+            }
+        }
+    };
+    shared.lock().finish(end)
+}
+
+/// The `slack-ws-write` thread: writes the caller's frames, a batch at a time. Ends when the
+/// caller drops every sender (after starting the close) or when `slack-ws-io` ends (the
+/// `stop` channel disconnects).
+fn write_thread(shared: &Shared, out: &Receiver<Outgoing>, stop: &Receiver<()>) {
     loop {
         crossbeam_channel::select! {
-            recv(out) -> msg => match msg {
-                Ok(msg) => {
-                    if inbox.send(msg).is_err() {
-                        return;
-                    }
-                    // Move the rest of the batch too, then wake the I/O thread once.
-                    while let Ok(msg) = out.try_recv() {
-                        if inbox.send(msg).is_err() {
-                            return;
+            recv(out) -> msg => {
+                let mut inner = shared.lock();
+                if inner.done {
+                    return;
+                }
+                let was_open = matches!(inner.phase, Phase::Open);
+                let disconnected = msg.is_err();
+                match msg {
+                    Ok(msg) => {
+                        inner.outgoing(msg);
+                        // The rest of the batch too, then one flush.
+                        while inner.ended.is_none() {
+                            match out.try_recv() {
+                                Ok(msg) => inner.outgoing(msg),
+                                Err(_) => break,
+                            }
                         }
+                        inner.flush_from_writer();
                     }
-                    if let Err(e) = waker.wake() {
-                        log::warn!("cannot wake the websocket i/o thread: {e}");
-                        return;
+                    Err(_) => {
+                        log::debug!("websocket {}: connection dropped, closing", inner.label);
+                        inner.start_close_or_end(1000, String::new());
+                        inner.flush_from_writer();
                     }
                 }
-                Err(_) => {
-                    drop(inbox);
-                    let _ = waker.wake();
+                // slack-ws-io must learn of a new close deadline or of the end.
+                let wake = inner.ended.is_some() || (was_open && !matches!(inner.phase, Phase::Open));
+                drop(inner);
+                if wake {
+                    shared.wake();
+                }
+                if disconnected {
                     return;
                 }
             },
@@ -255,18 +333,10 @@ impl End {
     }
 }
 
-struct IoLoop {
+/// The connection's state, behind `Shared::inner`.
+struct Inner {
     ws: WebSocket<Stream>,
-    poll: Poll,
-    /// Kept alive as long as the poll: if the wake thread dropped the last `Waker` right
-    /// after waking, its eventfd would close and the wake-up could be lost.
-    _waker: Arc<Waker>,
     incoming: Sender<Incoming>,
-    inbox: Receiver<Outgoing>,
-    /// False once the caller dropped every sender (the inbox disconnected).
-    inbox_open: bool,
-    /// Dropped when this thread ends, which ends the wake thread.
-    _stop: Sender<()>,
     close_timeout: Duration,
     /// The redacted URL, for logs.
     label: String,
@@ -275,16 +345,52 @@ struct IoLoop {
     /// Edge-triggered readiness: true until a write returns `WouldBlock`.
     writable: bool,
     phase: Phase,
+    /// Set by `slack-ws-write` when a write ends the connection; `slack-ws-io` reports it.
+    ended: Option<End>,
+    /// `Closed` was sent: nothing more happens.
+    done: bool,
 }
 
 fn would_block(e: &tungstenite::Error) -> bool {
     matches!(e, tungstenite::Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
 }
 
-impl IoLoop {
-    fn run(mut self) -> Result<(), Error> {
-        log::debug!("websocket {} open", self.label);
-        let end = self.event_loop();
+impl Inner {
+    /// One turn of `slack-ws-io` after a wake-up: the end (if `slack-ws-write` found it),
+    /// the close deadline, frames from the peer, then whatever is buffered for the wire.
+    fn turn(&mut self) -> Option<End> {
+        if let Some(end) = self.ended.take() {
+            return Some(end);
+        }
+        if let Some(end) = self.check_deadline() {
+            return Some(end);
+        }
+        if self.readable {
+            if let Some(end) = self.read_batch() {
+                return Some(end);
+            }
+        }
+        if self.writable {
+            if let Some(end) = self.flush() {
+                return Some(end);
+            }
+        }
+        None
+    }
+
+    /// How long `slack-ws-io` may sleep: forever while open, until the deadline when closing.
+    fn poll_timeout(&self) -> Option<Duration> {
+        match &self.phase {
+            Phase::Open => None,
+            Phase::Closing { deadline } | Phase::Replying { deadline, .. } => {
+                Some(deadline.saturating_duration_since(Instant::now()))
+            }
+        }
+    }
+
+    /// Sends the one `Closed` event and disconnects the receiver.
+    fn finish(&mut self, end: End) -> Result<(), Error> {
+        self.done = true;
         log::debug!(
             "websocket {} closed by {:?}: {:?} {}",
             self.label,
@@ -292,8 +398,10 @@ impl IoLoop {
             end.code,
             end.reason
         );
+        let (dead, _) = crossbeam_channel::bounded(0);
+        let incoming = std::mem::replace(&mut self.incoming, dead);
         // The receiver may be gone (the caller dropped the Connection): nothing to tell then.
-        let _ = self.incoming.send(Incoming::Closed {
+        let _ = incoming.send(Incoming::Closed {
             code: end.code,
             reason: end.reason,
             by: end.by,
@@ -301,52 +409,33 @@ impl IoLoop {
         end.result
     }
 
-    fn event_loop(&mut self) -> End {
-        let mut events = Events::with_capacity(8);
-        loop {
-            if let Some(end) = self.check_deadline() {
-                return end;
-            }
-            // 1. Frames the caller queued.
-            if let Some(end) = self.drain_inbox() {
-                return end;
-            }
-            // 2. Frames from the peer.
-            if self.readable {
-                if let Some(end) = self.read_batch() {
-                    return end;
-                }
-            }
-            // 3. Everything buffered (frames, pongs, close) onto the wire.
-            if self.writable {
-                if let Some(end) = self.flush() {
-                    return end;
-                }
-            }
-            // 4. Sleep until the socket or the waker has news (or the close deadline).
-            if self.readable {
-                continue; // the read batch was cut short: more is waiting
-            }
-            let timeout = match &self.phase {
-                Phase::Open => None,
-                Phase::Closing { deadline } | Phase::Replying { deadline, .. } => {
-                    Some(deadline.saturating_duration_since(Instant::now()))
-                }
-            };
-            match self.poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return self.network_end(Error::Io(e)),
-            }
-            for event in &events {
-                if event.token() == SOCKET {
-                    if event.is_readable() || event.is_read_closed() || event.is_error() {
-                        self.readable = true;
-                    }
-                    if event.is_writable() || event.is_write_closed() || event.is_error() {
-                        self.writable = true;
-                    }
-                }
+    /// Handles one frame from the caller (in `slack-ws-write`).
+    fn outgoing(&mut self, msg: Outgoing) {
+        if self.ended.is_some() {
+            return;
+        }
+        let end = match msg {
+            Outgoing::Text(text) => self.write(Message::Text(text.into())),
+            Outgoing::Ping(payload) => self.write(Message::Ping(payload.into())),
+            Outgoing::Close { code, reason } => self.start_close(code, reason),
+        };
+        if end.is_some() {
+            self.ended = end;
+        }
+    }
+
+    fn start_close_or_end(&mut self, code: u16, reason: String) {
+        if self.ended.is_none() {
+            self.ended = self.start_close(code, reason);
+        }
+    }
+
+    /// Flushes after a batch from the caller, unless the socket is known to be full
+    /// (`slack-ws-io` finishes the job when it turns writable).
+    fn flush_from_writer(&mut self) {
+        if self.ended.is_none() && self.writable && !matches!(self.phase, Phase::Replying { .. }) {
+            if let Some(end) = self.flush() {
+                self.ended = Some(end);
             }
         }
     }
@@ -373,35 +462,6 @@ impl IoLoop {
             }),
             _ => None,
         }
-    }
-
-    fn drain_inbox(&mut self) -> Option<End> {
-        while self.inbox_open {
-            match self.inbox.try_recv() {
-                Ok(Outgoing::Text(text)) => {
-                    if let Some(end) = self.write(Message::Text(text.into())) {
-                        return Some(end);
-                    }
-                }
-                Ok(Outgoing::Ping(payload)) => {
-                    if let Some(end) = self.write(Message::Ping(payload.into())) {
-                        return Some(end);
-                    }
-                }
-                Ok(Outgoing::Close { code, reason }) => {
-                    if let Some(end) = self.start_close(code, reason) {
-                        return Some(end);
-                    }
-                }
-                Err(TryRecvError::Empty) => return None,
-                Err(TryRecvError::Disconnected) => {
-                    log::debug!("websocket {}: connection dropped, closing", self.label);
-                    self.inbox_open = false;
-                    return self.start_close(1000, String::new());
-                }
-            }
-        }
-        None
     }
 
     /// Queues a frame (tungstenite buffers it; `flush` sends the batch).

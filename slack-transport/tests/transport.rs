@@ -491,7 +491,7 @@ fn threads_end_when_the_peer_goes_away_even_if_the_sender_is_kept() {
     let (conn, threads, id) = open(&slack, &config_for(&slack));
     slack.fault(id, Fault::Close(1001)).unwrap();
     wait_closed(&conn);
-    // `conn.sender` is still alive: the wake thread must end anyway.
+    // `conn.sender` is still alive: the write thread must end anyway.
     join_within(threads, WAIT).unwrap();
     assert!(conn.sender.send(Outgoing::Text("late".into())).is_err());
 }
