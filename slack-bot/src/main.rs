@@ -1,3 +1,504 @@
-//! The `slack-bot` binary: the reference bot (see `slack_bot::reference`). `slack-bot demo`
-//! runs it against the embedded fake Slack.
-fn main() {}
+//! The `slack-bot` binary: the reference bot (see `slack_bot::reference`) for minimal hosts.
+//! `slack-bot demo` runs the same bot against the embedded fake Slack and prints a transcript.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod demo;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use slack_bot::{Bot, BotEvent, Error};
+
+const HELP: &str = "\
+slack-bot: a Slack Socket Mode bot (the reference behaviours: eyes reaction, mention reply,
+hello-shortcut modal, member welcome, file received)
+
+USAGE:
+    slack-bot [OPTIONS]          run against Slack
+    slack-bot demo               run against the built-in fake Slack and print a transcript
+
+OPTIONS:
+    --connections <N>            connections to hold, 1 to 10 [env: SLACK_CONNECTIONS] [default: 1]
+    --app-token-file <PATH>      read the xapp- token from a file (mode 600) [env: SLACK_APP_TOKEN_FILE]
+    --bot-token-file <PATH>      read the xoxb- token from a file (mode 600) [env: SLACK_BOT_TOKEN_FILE]
+    --ca-file <PATH>             also trust these PEM root certificates [env: SLACK_CA_FILE]
+    --proxy <URL>                HTTP CONNECT proxy, http://[user:pass@]host:port
+                                 [default: HTTPS_PROXY / https_proxy / ALL_PROXY, minus NO_PROXY]
+    --debug-reconnects           ask Slack to refresh connections every ~6 minutes
+    -h, --help                   this text
+    -V, --version                the version
+
+ENVIRONMENT:
+    SLACK_APP_TOKEN              app-level token (xapp-…), needs connections:write
+    SLACK_BOT_TOKEN              bot token (xoxb-…)
+    BOT_USER_ID                  the bot's user id (else asked with auth.test)
+    SLACK_API_URL                Web API base URL [default: https://slack.com/api/]
+    SLACK_ALLOW_INSECURE=1       allow plain http:// and ws:// (a local fake Slack)
+    RUST_LOG                     log filter [default: info]
+    SLACK_DEBUG=1, WEBSOCKET_DEBUG=1   debug logging
+";
+
+/// Everything the binary is configured with, read and checked before any network call.
+#[derive(Debug)]
+struct Settings {
+    app_token: String,
+    bot_token: String,
+    bot_user_id: Option<String>,
+    connections: usize,
+    api_url: Option<String>,
+    allow_insecure: bool,
+    ca_pem: Option<Vec<u8>>,
+    proxy: Option<String>,
+    debug_reconnects: bool,
+}
+
+/// Reads a variable from a lookup (the process environment, or a map in tests).
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn flag_value(args: &[String], i: &mut usize, name: &str) -> Result<String, String> {
+    *i += 1;
+    args.get(*i)
+        .cloned()
+        .ok_or_else(|| format!("{name} needs a value (see --help)"))
+}
+
+/// Reads a token file, refusing one that others can read.
+fn read_token_file(path: &Path, what: &str) -> Result<String, String> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "the {what} file {} can be read by others (mode {:o}); run `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ));
+        }
+    }
+    let _ = meta;
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))
+}
+
+fn token(
+    env: Env<'_>,
+    var: &str,
+    file_flag: Option<PathBuf>,
+    file_var: &str,
+    prefix: &str,
+) -> Result<String, String> {
+    let file = file_flag.or_else(|| env(file_var).map(PathBuf::from));
+    let value = match file {
+        Some(path) => read_token_file(&path, var)?,
+        None => env(var).ok_or_else(|| {
+            format!("{var} is not set: give the {prefix} token in {var} or in a file ({file_var})")
+        })?,
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        return Err(format!("{var} is empty: it must be a {prefix} token"));
+    }
+    if !value.starts_with(prefix) {
+        let looks_like = ["xapp-", "xoxb-", "xoxp-"]
+            .iter()
+            .find(|p| value.starts_with(**p))
+            .map_or("an unknown kind of token".to_owned(), |p| {
+                format!("a {p} token")
+            });
+        return Err(format!(
+            "{var} must be a {prefix} token, but it looks like {looks_like}"
+        ));
+    }
+    Ok(value)
+}
+
+fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
+    let mut connections: Option<String> = None;
+    let mut app_file = None;
+    let mut bot_file = None;
+    let mut ca_file = env("SLACK_CA_FILE").map(PathBuf::from);
+    let mut proxy = None;
+    let mut debug_reconnects = false;
+    let mut i = 0;
+    while i < args.len() {
+        let a = args.get(i).map(String::as_str).unwrap_or("");
+        match a {
+            "--connections" => connections = Some(flag_value(args, &mut i, a)?),
+            "--app-token-file" => app_file = Some(PathBuf::from(flag_value(args, &mut i, a)?)),
+            "--bot-token-file" => bot_file = Some(PathBuf::from(flag_value(args, &mut i, a)?)),
+            "--ca-file" => ca_file = Some(PathBuf::from(flag_value(args, &mut i, a)?)),
+            "--proxy" => proxy = Some(flag_value(args, &mut i, a)?),
+            "--debug-reconnects" => debug_reconnects = true,
+            other => return Err(format!("unknown argument `{other}` (see --help)")),
+        }
+        i += 1;
+    }
+    let connections = connections.or_else(|| env("SLACK_CONNECTIONS"));
+    let connections = match connections {
+        None => 1,
+        Some(s) => match s.trim().parse::<usize>() {
+            Ok(n) if (1..=10).contains(&n) => n,
+            _ => {
+                return Err(format!(
+                    "--connections must be a number from 1 to 10 (Slack allows 10), not `{s}`"
+                ));
+            }
+        },
+    };
+    let app_token = token(
+        env,
+        "SLACK_APP_TOKEN",
+        app_file,
+        "SLACK_APP_TOKEN_FILE",
+        "xapp-",
+    )?;
+    let bot_token = token(
+        env,
+        "SLACK_BOT_TOKEN",
+        bot_file,
+        "SLACK_BOT_TOKEN_FILE",
+        "xoxb-",
+    )?;
+    if let Some(p) = &proxy {
+        check_proxy(p)?;
+    }
+    let allow_insecure = env("SLACK_ALLOW_INSECURE").is_some_and(|v| v == "1" || v == "true");
+    let api_url = env("SLACK_API_URL").filter(|s| !s.trim().is_empty());
+    if let Some(url) = &api_url {
+        let secure = url.starts_with("https://");
+        let plain = url.starts_with("http://");
+        if !secure && !plain {
+            return Err(format!(
+                "SLACK_API_URL must start with https:// (or http:// with SLACK_ALLOW_INSECURE=1), not `{url}`"
+            ));
+        }
+        if plain && !allow_insecure {
+            return Err(
+                "SLACK_API_URL is plain http://: set SLACK_ALLOW_INSECURE=1 to allow that (tokens would travel unencrypted)"
+                    .to_owned(),
+            );
+        }
+    }
+    let ca_pem = match ca_file {
+        Some(p) => Some(
+            std::fs::read(&p)
+                .map_err(|e| format!("cannot read the CA file {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    Ok(Settings {
+        app_token,
+        bot_token,
+        bot_user_id: env("BOT_USER_ID").filter(|s| !s.trim().is_empty()),
+        connections,
+        api_url,
+        allow_insecure,
+        ca_pem,
+        proxy,
+        debug_reconnects,
+    })
+}
+
+fn check_proxy(p: &str) -> Result<(), String> {
+    let rest = p.strip_prefix("http://").ok_or_else(|| {
+        "the proxy URL must look like http://[user:pass@]host:port (HTTP CONNECT)".to_owned()
+    })?;
+    let host = rest.rsplit('@').next().unwrap_or("");
+    let host = host.trim_end_matches('/');
+    if host.is_empty() || host.contains('/') || host.contains(' ') {
+        return Err(
+            "the proxy URL must look like http://[user:pass@]host:port (HTTP CONNECT)".to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn init_logging() {
+    let debug = ["SLACK_DEBUG", "WEBSOCKET_DEBUG"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|x| x == "1" || x == "true"));
+    let default = if debug { "debug" } else { "info" };
+    let mut b = env_logger::Builder::new();
+    b.parse_filters(&std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_owned()));
+    if debug {
+        b.filter_module("slack_bot", log::LevelFilter::Debug)
+            .filter_module("slack_envelope", log::LevelFilter::Debug)
+            .filter_module("slack_transport", log::LevelFilter::Debug)
+            .filter_module("slack_web", log::LevelFilter::Debug);
+    }
+    // ureq's protocol layer dumps raw request headers (the bearer token) at trace level:
+    // never let it log, whatever RUST_LOG says.
+    b.filter_module("ureq_proto", log::LevelFilter::Off);
+    let _ = b.try_init();
+}
+
+fn run(settings: Settings) -> Result<(), Error> {
+    let mut builder = Bot::builder(&settings.app_token, &settings.bot_token)?
+        .connections(settings.connections)
+        .allow_insecure(settings.allow_insecure)
+        .debug_reconnects(settings.debug_reconnects);
+    if let Some(url) = &settings.api_url {
+        builder = builder.api_url(url.clone());
+    }
+    if let Some(pem) = &settings.ca_pem {
+        builder = builder.add_root_certs_pem(pem);
+    }
+    if let Some(p) = &settings.proxy {
+        builder = builder.proxy(p.clone());
+    }
+    let bot_user_id = match settings.bot_user_id.clone() {
+        Some(id) => Some(id),
+        None => {
+            // Ask Slack who we are (so mentions and our own messages are recognised).
+            let web = builder_web(&settings)?;
+            match web.auth_test() {
+                Ok(me) => Some(me.user_id),
+                Err(e) if e.is_fatal_auth() => {
+                    return Err(Error::Stopped(
+                        slack_bot::slack_envelope::StopReason::Fatal(format!(
+                            "SLACK_BOT_TOKEN was refused by auth.test: {e}"
+                        )),
+                    ));
+                }
+                Err(e) => {
+                    log::warn!("auth.test failed ({e}); set BOT_USER_ID to recognise mentions");
+                    None
+                }
+            }
+        }
+    };
+    if let Some(id) = bot_user_id {
+        log::info!("bot user id: {id}");
+        builder = builder.bot_user_id(id);
+    }
+    let bot = slack_bot::reference::install(builder).start()?;
+    let stopper = bot.stopper();
+    if let Err(e) = ctrlc::set_handler(move || stopper.stop()) {
+        log::warn!("cannot catch Ctrl-C ({e}); stop with SIGKILL only");
+    }
+    let events = bot.events();
+    let mut last_stats = std::time::Instant::now();
+    loop {
+        match events.recv_timeout(Duration::from_secs(5)) {
+            Ok(BotEvent::Stopped(_)) => break,
+            Ok(_) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        }
+        if last_stats.elapsed() >= Duration::from_secs(60) {
+            last_stats = std::time::Instant::now();
+            let s = bot.stats();
+            log::info!(
+                "stats: {} connected, {} reconnects, rtt {}, up {}s, received {}, acked {}, delivered {}, duplicates {}, queue full {}, sent {}, rate-limit waits {}",
+                s.connections,
+                s.reconnects,
+                s.last_ping_rtt
+                    .map_or("-".to_owned(), |d| format!("{}ms", d.as_millis())),
+                s.uptime.as_secs(),
+                s.received,
+                s.acked,
+                s.delivered,
+                s.duplicates,
+                s.queue_full,
+                s.messages_sent,
+                s.rate_limit_waits
+            );
+        }
+    }
+    let report = bot.wait()?;
+    if !report.unsent.is_empty() {
+        log::warn!(
+            "{} message(s) could not be sent before shutdown",
+            report.unsent.len()
+        );
+    }
+    log::info!("stopped");
+    Ok(())
+}
+
+fn builder_web(settings: &Settings) -> Result<slack_bot::slack_web::WebClient, Error> {
+    let token = slack_bot::slack_web::BotToken::new(&settings.bot_token).map_err(Error::Token)?;
+    let mut b = slack_bot::slack_web::WebClient::builder(token)
+        .allow_insecure_http(settings.allow_insecure);
+    if let Some(url) = &settings.api_url {
+        b = b.base_url(url.clone());
+    }
+    if let Some(pem) = &settings.ca_pem {
+        b = b.add_root_certificates_pem(pem);
+    }
+    if let Some(p) = &settings.proxy {
+        b = b.proxy(slack_bot::slack_web::ProxyConfig::url(p.clone()));
+    }
+    b.build().map_err(Error::Web)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("-h") | Some("--help") | Some("help") => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Some("-V") | Some("--version") => {
+            println!("slack-bot {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some("demo") => {
+            init_logging_quiet();
+            return match demo::run() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("demo failed: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let settings = match parse_settings(&args, &env) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("slack-bot: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging();
+    match run(settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("slack-bot: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The demo prints its own transcript; logs only show warnings unless RUST_LOG says otherwise.
+fn init_logging_quiet() {
+    let mut b = env_logger::Builder::new();
+    b.parse_filters(&std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()));
+    b.filter_module("ureq_proto", log::LevelFilter::Off);
+    let _ = b.try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(args: &[&str], vars: &[(&str, &str)]) -> Result<Settings, String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env = move |k: &str| map.get(k).cloned();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse_settings(&args, &env)
+    }
+
+    const OK: [(&str, &str); 2] = [
+        ("SLACK_APP_TOKEN", "xapp-1-A1-1-abc"),
+        ("SLACK_BOT_TOKEN", "xoxb-1-abc"),
+    ];
+
+    #[test]
+    fn good_settings() {
+        let s = parse(&["--connections", "3"], &OK).unwrap();
+        assert_eq!(s.connections, 3);
+        assert!(!format!("{:?}", s.api_url).contains("xoxb"));
+    }
+
+    #[test]
+    fn bad_tokens_name_the_variable_and_the_prefix() {
+        let e = parse(&[], &[("SLACK_BOT_TOKEN", "xoxb-1")]).unwrap_err();
+        assert!(e.contains("SLACK_APP_TOKEN") && e.contains("xapp-"), "{e}");
+        let e = parse(
+            &[],
+            &[("SLACK_APP_TOKEN", "xoxb-1"), ("SLACK_BOT_TOKEN", "xoxb-1")],
+        )
+        .unwrap_err();
+        assert!(e.contains("SLACK_APP_TOKEN must be a xapp- token"), "{e}");
+        assert!(e.contains("xoxb-"), "{e}");
+        let e = parse(
+            &[],
+            &[("SLACK_APP_TOKEN", "xapp-1"), ("SLACK_BOT_TOKEN", "  ")],
+        )
+        .unwrap_err();
+        assert!(e.contains("SLACK_BOT_TOKEN is empty"), "{e}");
+        // The message never repeats the token's secret part.
+        let e = parse(
+            &[],
+            &[
+                ("SLACK_APP_TOKEN", "xoxp-SECRET"),
+                ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ],
+        )
+        .unwrap_err();
+        assert!(!e.contains("SECRET"), "{e}");
+    }
+
+    #[test]
+    fn connections_out_of_range() {
+        for n in ["0", "11", "x", "-1"] {
+            let e = parse(&["--connections", n], &OK).unwrap_err();
+            assert!(e.contains("1 to 10"), "{e}");
+        }
+        assert!(parse(&["--connections"], &OK).is_err());
+    }
+
+    #[test]
+    fn insecure_api_url_needs_opt_in() {
+        let mut vars = OK.to_vec();
+        vars.push(("SLACK_API_URL", "http://127.0.0.1:1/api/"));
+        assert!(
+            parse(&[], &vars)
+                .unwrap_err()
+                .contains("SLACK_ALLOW_INSECURE")
+        );
+        vars.push(("SLACK_ALLOW_INSECURE", "1"));
+        assert!(parse(&[], &vars).is_ok());
+    }
+
+    #[test]
+    fn invalid_proxy_url() {
+        for p in ["socks5://h:1", "http://", "proxy:8080"] {
+            let e = parse(&["--proxy", p], &OK).unwrap_err();
+            assert!(e.contains("proxy URL"), "{p}: {e}");
+        }
+        assert!(parse(&["--proxy", "http://u:p@proxy:3128"], &OK).is_ok());
+    }
+
+    #[test]
+    fn unknown_flag() {
+        assert!(parse(&["--nope"], &OK).unwrap_err().contains("--nope"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn token_files_must_be_private_and_missing_ones_are_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("slack-bot-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("app-token");
+        std::fs::write(&f, "xapp-1-file\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let path = f.to_string_lossy().to_string();
+        let vars = [("SLACK_BOT_TOKEN", "xoxb-1")];
+        let e = parse(&["--app-token-file", &path], &vars).unwrap_err();
+        assert!(e.contains("chmod 600") && e.contains(&path), "{e}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let s = parse(&["--app-token-file", &path], &vars).unwrap();
+        assert_eq!(s.app_token, "xapp-1-file");
+        let missing = dir.join("missing").to_string_lossy().to_string();
+        let e = parse(&["--app-token-file", &missing], &vars).unwrap_err();
+        assert!(e.contains(&missing), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
