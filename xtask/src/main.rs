@@ -68,6 +68,10 @@ fn test_all_steps() -> Vec<Step> {
             ],
         ),
         Step::cargo("tests", &["test", "--workspace", "--all-features"]),
+        Step::cargo(
+            "demo",
+            &["run", "--quiet", "--package", "slack-bot", "--", "demo"],
+        ),
         Step::cargo("interop", &["xtask", "interop"]),
         Step::cargo(
             "docs",
@@ -135,7 +139,7 @@ fn help() {
     println!("usage: cargo xtask <task>");
     println!();
     println!("tasks:");
-    println!("  test-all   format, clippy, tests, interop, docs (what CI runs)");
+    println!("  test-all   format, clippy, tests, the demo, interop, docs (what CI runs)");
     println!("  interop    the Python Slack SDK against the testkit's fake-slack");
     println!("  help       this list");
 }
