@@ -1,6 +1,11 @@
 //! Measures the core alone: parse + dedup + ack of a ~1.2 KB `events_api` message envelope,
 //! through the supervisor, on one core. Run with `cargo run --release -p slack-envelope --example core_throughput [N]`.
-#![allow(clippy::print_stdout, clippy::expect_used, clippy::unwrap_used)]
+#![allow(
+    clippy::print_stdout,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic
+)]
 
 use std::time::{Duration, Instant};
 
