@@ -41,7 +41,7 @@ use crate::stream::{Stream, Tcp};
 pub enum Outgoing {
     /// A text frame (an ack, for Socket Mode).
     Text(String),
-    /// A ping frame with this payload (at most 125 bytes).
+    /// A ping frame with this payload (at most 125 bytes; longer payloads are cut).
     Ping(Vec<u8>),
     /// Starts the close handshake with this code (normally 1000) and reason (at most 123
     /// bytes; longer reasons are cut). Frames already sent go out first. Frames sent after
@@ -187,9 +187,19 @@ pub(crate) fn spawn(
     let io = std::thread::Builder::new()
         .name(IO_THREAD.to_owned())
         .spawn(move || io_thread(&io_shared, poll, stop_tx))?;
-    let write = std::thread::Builder::new()
+    let write_shared = Arc::clone(&shared);
+    let write = match std::thread::Builder::new()
         .name(WRITE_THREAD.to_owned())
-        .spawn(move || write_thread(&shared, &out_rx, &stop_rx))?;
+        .spawn(move || write_thread(&write_shared, &out_rx, &stop_rx))
+    {
+        Ok(handle) => handle,
+        Err(e) => {
+            // No writer: close, so that slack-ws-io ends by itself.
+            shared.lock().start_close_or_end(1001, String::new());
+            shared.wake();
+            return Err(Error::Io(e));
+        }
+    };
     Ok((
         Connection {
             sender: out_tx,
@@ -416,7 +426,10 @@ impl Inner {
         }
         let end = match msg {
             Outgoing::Text(text) => self.write(Message::Text(text.into())),
-            Outgoing::Ping(payload) => self.write(Message::Ping(payload.into())),
+            Outgoing::Ping(mut payload) => {
+                payload.truncate(125); // the protocol's limit for control frames
+                self.write(Message::Ping(payload.into()))
+            }
             Outgoing::Close { code, reason } => self.start_close(code, reason),
         };
         if end.is_some() {

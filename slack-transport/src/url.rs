@@ -74,10 +74,19 @@ impl WsUrl {
         host_port(&self.host, self.port)
     }
 
-    /// The full URL, secret query included: only for the handshake request.
+    /// The full URL, secret query included: only for the handshake request. A default port
+    /// is left out, so that the `Host` header is the bare host name.
     pub(crate) fn full(&self) -> String {
         let scheme = if self.secure { "wss" } else { "ws" };
-        format!("{scheme}://{}{}", self.authority(), self.path_and_query)
+        let default_port = if self.secure { 443 } else { 80 };
+        let authority = if self.port == default_port {
+            host_port(&self.host, self.port)
+                .rsplit_once(':')
+                .map_or_else(|| self.host.clone(), |(h, _)| h.to_owned())
+        } else {
+            self.authority()
+        };
+        format!("{scheme}://{authority}{}", self.path_and_query)
     }
 
     /// The URL with its query replaced by `?<redacted>`: safe for logs.
@@ -186,8 +195,13 @@ mod tests {
         assert!(!format!("{u:?}").contains("abc"));
         assert_eq!(
             u.full(),
-            "wss://wss-primary.slack.com:443/link/?ticket=abc&app_id=A1"
+            "wss://wss-primary.slack.com/link/?ticket=abc&app_id=A1"
         );
+        assert_eq!(
+            WsUrl::parse("ws://[::1]:80/").unwrap().full(),
+            "ws://[::1]/"
+        );
+        assert_eq!(WsUrl::parse("ws://h:81/").unwrap().full(), "ws://h:81/");
     }
 
     #[test]
