@@ -109,7 +109,7 @@ fn slash_command_and_interactive_helpers() {
     assert_eq!(calls[0].body["text"], "later");
 
     let fixture: serde_json::Value = serde_json::from_str(include_str!(
-        "../../../shared/fixtures/interactive_view_submission.json"
+        "fixtures/interactive_view_submission.json"
     ))
     .unwrap_or_else(|_| json!({"type": "view_submission", "view": {"id": "V1"}}));
     let id = slack.send_interactive(fixture).unwrap();
