@@ -297,7 +297,7 @@ struct RawFrame<'a> {
     #[serde(borrow, default)]
     envelope_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    payload: Option<&'a RawValue>,
+    payload: Option<PayloadScan<'a>>,
     #[serde(default)]
     accepts_response_payload: Option<bool>,
     #[serde(default)]
@@ -314,11 +314,150 @@ struct RawFrame<'a> {
     connection_info: Option<ConnectionInfo>,
 }
 
-/// Only the `event_id` of an `events_api` payload; every other field is skipped, not built.
-#[derive(Deserialize)]
-struct EventIdPeek<'a> {
-    #[serde(borrow, default)]
+/// The payload, read in one pass: its top-level values are borrowed as raw JSON (so nothing
+/// is built), the top-level `event_id` is kept, and the payload's own text is located from its
+/// first key and last value. Scanning the payload once instead of twice (once to skip it, once
+/// to find `event_id`) is most of the core's cost per envelope.
+#[derive(Default)]
+struct PayloadScan<'a> {
+    /// The first key, when borrowed from the frame (it starts just after its opening quote).
+    first_key: Option<&'a str>,
+    /// The last value's raw text.
+    last_value: Option<&'a str>,
+    /// The top-level `event_id`, if the payload is an object that has one.
     event_id: Option<Cow<'a, str>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for PayloadScan<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScanVisitor)
+    }
+}
+
+struct ScanVisitor;
+
+/// A map key, borrowed from the frame when it has no escapes (serde's `Cow<str>` always copies).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ScanVisitor {
+    type Value = PayloadScan<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut scan = PayloadScan::default();
+        let mut first = true;
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if first {
+                first = false;
+                if let Cow::Borrowed(k) = key {
+                    scan.first_key = Some(k);
+                }
+            }
+            let value = map.next_value::<&'de RawValue>()?;
+            if key == "event_id" {
+                scan.event_id = serde_json::from_str::<Option<Cow<'de, str>>>(value.get())
+                    .ok()
+                    .flatten();
+            }
+            scan.last_value = Some(value.get());
+        }
+        Ok(scan)
+    }
+
+    // Anything but an object: consumed, and located the slow way by the caller.
+    fn visit_borrowed_str<E: serde::de::Error>(self, _v: &'de str) -> Result<Self::Value, E> {
+        Ok(PayloadScan::default())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _v: &str) -> Result<Self::Value, E> {
+        Ok(PayloadScan::default())
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _v: bool) -> Result<Self::Value, E> {
+        Ok(PayloadScan::default())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _v: i64) -> Result<Self::Value, E> {
+        Ok(PayloadScan::default())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _v: u64) -> Result<Self::Value, E> {
+        Ok(PayloadScan::default())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _v: f64) -> Result<Self::Value, E> {
+        Ok(PayloadScan::default())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(PayloadScan::default())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(PayloadScan::default())
+    }
+}
+
+/// The range of an object in `text` from its first key (just after the key's opening quote)
+/// and its last raw value: only spaces may stand between `{` and the key's quote, and between
+/// the value and `}`. `None` when that is not what the text shows.
+fn object_range(text: &str, first_key: &str, last_value: &str) -> Option<Range<usize>> {
+    let key = range_within(text, first_key)?;
+    let value = range_within(text, last_value)?;
+    let bytes = text.as_bytes();
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let quote = key.start.checked_sub(1)?;
+    if bytes.get(quote) != Some(&b'"') {
+        return None;
+    }
+    let mut start = quote;
+    loop {
+        start = start.checked_sub(1)?;
+        match bytes.get(start)? {
+            b'{' => break,
+            b if is_space(*b) => continue,
+            _ => return None,
+        }
+    }
+    let mut end = value.end;
+    loop {
+        match bytes.get(end)? {
+            b'}' => break,
+            b if is_space(*b) => end += 1,
+            _ => return None,
+        }
+    }
+    Some(start..end + 1)
+}
+
+/// The slow way to locate a payload (non-objects, `{}`, escaped first keys).
+#[derive(Deserialize)]
+struct SlowPayload<'a> {
+    #[serde(borrow, default)]
+    payload: Option<&'a RawValue>,
 }
 
 /// Where `inner` (a slice of `outer`) starts and ends inside `outer`.
@@ -425,12 +564,23 @@ fn envelope_fields(
         }
     };
     let kind = EnvelopeKind::from_text(frame_type);
-    let payload = match raw.payload {
-        Some(p) => Some(
-            range_within(text, p.get()).ok_or_else(|| Error::InvalidJson {
+    let payload = match &raw.payload {
+        Some(scan) => {
+            let fast = match (scan.first_key, scan.last_value) {
+                (Some(k), Some(v)) => object_range(text, k, v),
+                _ => None,
+            };
+            let range = match fast {
+                Some(r) => Some(r),
+                None => serde_json::from_str::<SlowPayload<'_>>(text)
+                    .ok()
+                    .and_then(|p| p.payload)
+                    .and_then(|p| range_within(text, p.get())),
+            };
+            Some(range.ok_or_else(|| Error::InvalidJson {
                 detail: "payload position could not be located".to_owned(),
-            })?,
-        ),
+            })?)
+        }
         None if kind == EnvelopeKind::EventsApi
             || kind == EnvelopeKind::SlashCommands
             || kind == EnvelopeKind::Interactive =>
@@ -442,10 +592,8 @@ fn envelope_fields(
         }
         None => None,
     };
-    let event_id = match (&kind, raw.payload) {
-        (EnvelopeKind::EventsApi, Some(p)) => serde_json::from_str::<EventIdPeek<'_>>(p.get())
-            .ok()
-            .and_then(|peek| peek.event_id.map(Cow::into_owned)),
+    let event_id = match (&kind, &raw.payload) {
+        (EnvelopeKind::EventsApi, Some(scan)) => scan.event_id.as_deref().map(str::to_owned),
         _ => None,
     };
     Ok(EnvelopeFields {
@@ -502,5 +650,60 @@ mod tests {
             r#"{"envelope_id":"e1","type":"events_api","payload":{"token":"SECRET-VERIFICATION"}}"#;
         let frame = Frame::parse(text).unwrap();
         assert!(!format!("{frame:?}").contains("SECRET"));
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+
+    #[test]
+    fn fast_path_locates_the_payload() {
+        let text = r#"{"envelope_id":"e1","payload":{ "token":"t","event":{"a":[1,{"b":"}"}]},"event_id":"Ev9" , "x":"y" },"type":"events_api"}"#;
+        let raw: RawFrame<'_> = serde_json::from_str(text).unwrap();
+        let scan = raw.payload.as_ref().unwrap();
+        let r = object_range(text, scan.first_key.unwrap(), scan.last_value.unwrap()).unwrap();
+        assert_eq!(
+            &text[r],
+            r#"{ "token":"t","event":{"a":[1,{"b":"}"}]},"event_id":"Ev9" , "x":"y" }"#
+        );
+        assert_eq!(scan.event_id.as_deref(), Some("Ev9"));
+    }
+}
+
+#[cfg(test)]
+mod scan_equivalence {
+    use super::*;
+
+    /// The one-pass payload location agrees with serde_json's own `RawValue`, whatever the
+    /// payload's shape and spacing.
+    #[test]
+    fn fast_and_slow_paths_agree() {
+        let payloads = [
+            r#"{"event_id":"Ev1","event":{"type":"message"}}"#,
+            r#"{ "a" : 1 , "event_id" : "Ev2" }"#,
+            "{\n\t\"k\\\"q\":[1,2,{\"}\":\"{\"}],\"event_id\":\"Ev\\u0033\"\r\n}",
+            r#"{}"#,
+            r#"{ }"#,
+            r#""just a string""#,
+            r#"[1,2,3]"#,
+            r#"12.5"#,
+            r#"{"\u0061":1}"#,
+        ];
+        for p in payloads {
+            let text =
+                format!(r#"{{"envelope_id":"e","type":"events_api","payload": {p} ,"x":1}}"#);
+            let Ok(Frame::Envelope(env)) = Frame::parse(text.clone()) else {
+                panic!("{text}");
+            };
+            let slow: SlowPayload<'_> = serde_json::from_str(&text).unwrap();
+            assert_eq!(env.payload_json(), slow.payload.unwrap().get(), "{text}");
+        }
+        let Ok(Frame::Envelope(env)) = Frame::parse(
+            r#"{"envelope_id":"e","type":"events_api","payload":{"k\"q":1,"event_id":"Ev\u0033"}}"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(env.event_id(), Some("Ev3"));
     }
 }
