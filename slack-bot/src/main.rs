@@ -232,10 +232,16 @@ fn init_logging() {
             .filter_module("slack_transport", log::LevelFilter::Debug)
             .filter_module("slack_web", log::LevelFilter::Debug);
     }
-    // ureq's protocol layer dumps raw request headers (the bearer token) at trace level:
-    // never let it log, whatever RUST_LOG says.
-    b.filter_module("ureq_proto", log::LevelFilter::Off);
+    quiet_secret_loggers(&mut b);
     let _ = b.try_init();
+}
+
+/// Dependencies that log secrets at trace level, capped whatever `RUST_LOG` says: ureq's
+/// protocol layer dumps raw request headers (the bearer token), and tungstenite logs the
+/// handshake request (the socket URL's single-use ticket).
+fn quiet_secret_loggers(b: &mut env_logger::Builder) {
+    b.filter_module("ureq_proto", log::LevelFilter::Off);
+    b.filter_module("tungstenite::handshake", log::LevelFilter::Debug);
 }
 
 fn run(settings: Settings) -> Result<(), Error> {
@@ -384,7 +390,7 @@ fn main() -> ExitCode {
 fn init_logging_quiet() {
     let mut b = env_logger::Builder::new();
     b.parse_filters(&std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()));
-    b.filter_module("ureq_proto", log::LevelFilter::Off);
+    quiet_secret_loggers(&mut b);
     let _ = b.try_init();
 }
 
