@@ -194,3 +194,25 @@ fn full_queue_leaves_envelopes_unacked_and_redelivery_succeeds() {
         "handled more than once: {seen:?}"
     );
 }
+
+#[test]
+fn shutdown_waits_for_a_handler_answering_in_the_ack() {
+    let slack = FakeSlack::start().unwrap();
+    let (entered_tx, entered) = crossbeam_channel::bounded::<()>(1);
+    let bot = builder(&slack)
+        .on_command("/work", move |_| {
+            let _ = entered_tx.send(());
+            std::thread::sleep(Duration::from_millis(400));
+            Ok(Reply::Payload(json!({"text": "done"})))
+        })
+        .start()
+        .unwrap();
+    slack.wait_for_connections(1, SOON).unwrap();
+    let id = slack.send_slash_command("/work", "").unwrap();
+    entered.recv_timeout(SOON).unwrap();
+    // Shut down while the handler runs: its answer still goes out in the ack.
+    let report = bot.shutdown().unwrap();
+    assert_eq!(report.workers_left_running, 0);
+    let ack = slack.wait_for_ack(&id, SOON).unwrap();
+    assert_eq!(ack.payload, Some(json!({"text": "done"})));
+}
