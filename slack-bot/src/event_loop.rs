@@ -54,6 +54,8 @@ pub(crate) struct LoopParts {
     pub(crate) inbox: Receiver<LoopMsg>,
     pub(crate) inbox_tx: Sender<LoopMsg>,
     pub(crate) events: Sender<BotEvent>,
+    /// The same channel's receiving end, to drop the oldest event when nobody reads.
+    pub(crate) events_rx: Receiver<BotEvent>,
 }
 
 /// What a finished run reports.
@@ -134,6 +136,12 @@ impl Loop {
         while self.stopped.is_none() {
             self.wait_once();
             let now = Instant::now();
+            // `select_deadline` picks a ready operation even when the deadline has passed, so
+            // a steady stream of frames would otherwise starve the core's timers (the ack
+            // deadline's empty ack, liveness).
+            if self.p.supervisor.poll_timeout().is_some_and(|d| now >= d) {
+                self.p.supervisor.handle_timeout(now);
+            }
             self.check_drain(now);
             self.pump(now);
             self.publish();
@@ -412,8 +420,13 @@ impl Loop {
     }
 
     fn send_event(&self, e: BotEvent) {
-        if let Err(TrySendError::Full(_)) = self.p.events.try_send(e) {
-            log::debug!("lifecycle channel full (nobody reads it?); event dropped");
+        // Bounded: when nobody reads, the oldest event makes room, so the latest ones (the
+        // final `Stopped` above all) are always there to read.
+        let mut e = e;
+        while let Err(TrySendError::Full(back)) = self.p.events.try_send(e) {
+            log::debug!("lifecycle channel full (nobody reads it?); oldest event dropped");
+            let _ = self.p.events_rx.try_recv();
+            e = back;
         }
     }
 
@@ -563,6 +576,17 @@ impl Loop {
         for h in self.connect_threads.drain(..) {
             // Connect attempts are bounded by the web and transport timeouts.
             let _ = h.join();
+        }
+        // A socket that opened after the loop stopped listening: close it and join its threads
+        // rather than leave them to the channel's drop.
+        for msg in self.p.inbox.try_iter() {
+            if let LoopMsg::Connected(_, connection, threads) = msg {
+                join_link(Link {
+                    sender: connection.sender,
+                    receiver: connection.receiver,
+                    threads,
+                });
+            }
         }
         self.p.shared.connected.store(false, Ordering::Relaxed);
         RunReport {

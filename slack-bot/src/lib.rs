@@ -464,6 +464,7 @@ impl BotBuilder {
             inbox,
             inbox_tx: inbox_tx.clone(),
             events: events_tx,
+            events_rx: events.clone(),
         };
         // Handlers post with the retrying client.
         let parts = event_loop::LoopParts {

@@ -216,3 +216,32 @@ fn shutdown_waits_for_a_handler_answering_in_the_ack() {
     let ack = slack.wait_for_ack(&id, SOON).unwrap();
     assert_eq!(ack.payload, Some(json!({"text": "done"})));
 }
+
+#[test]
+fn slow_handler_gets_its_empty_ack_under_a_flood_of_events() {
+    let slack = FakeSlack::start().unwrap();
+    let bot = builder(&slack)
+        .on_command("/slow", |_| {
+            std::thread::sleep(Duration::from_millis(4000));
+            Ok(Reply::Payload(json!({"text": "too late"})))
+        })
+        .start()
+        .unwrap();
+    slack.wait_for_connections(1, SOON).unwrap();
+    let sent = Instant::now();
+    let id = slack.send_slash_command("/slow", "").unwrap();
+    // Keep the event loop busy past the ack deadline: its timers must still fire.
+    let mut n = 0;
+    while sent.elapsed() < Duration::from_millis(3200) {
+        slack
+            .send_event(common::message("C1", "flood", &format!("15.{n}")))
+            .unwrap();
+        n += 1;
+    }
+    let ack = slack.wait_for_ack(&id, SOON).unwrap();
+    let took = ack.at.saturating_duration_since(sent);
+    println!("{n} events sent; slow command acked after {took:?}");
+    assert!(took < Duration::from_secs(3), "acked after {took:?}");
+    assert_eq!(ack.retry_attempt, 0);
+    bot.shutdown().unwrap();
+}

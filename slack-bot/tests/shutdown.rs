@@ -102,6 +102,16 @@ fn shutdown_joins_every_thread_and_loses_no_queued_message() {
         assert!(!c.open, "{c:?}");
     }
 
+    // Stopping while a connection is still being opened leaves nothing behind either.
+    for i in 0..5 {
+        let bot = builder(&slack).start().unwrap();
+        std::thread::sleep(Duration::from_millis(i * 3));
+        bot.shutdown().unwrap();
+    }
+    wait_until(SOON, "every socket to close", || {
+        slack.open_connections().is_empty()
+    });
+
     slack.shutdown();
     wait_until(Duration::from_secs(5), "every thread to end", || {
         thread_count() == before
