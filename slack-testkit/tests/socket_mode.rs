@@ -108,10 +108,9 @@ fn slash_command_and_interactive_helpers() {
     let calls = slack.wait_for_calls("response_url", 6, T).unwrap();
     assert_eq!(calls[0].body["text"], "later");
 
-    let fixture: serde_json::Value = serde_json::from_str(include_str!(
-        "fixtures/interactive_view_submission.json"
-    ))
-    .unwrap_or_else(|_| json!({"type": "view_submission", "view": {"id": "V1"}}));
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/interactive_view_submission.json"))
+            .unwrap_or_else(|_| json!({"type": "view_submission", "view": {"id": "V1"}}));
     let id = slack.send_interactive(fixture).unwrap();
     let env = read_json(&mut ws);
     assert_eq!(env["type"], "interactive");
