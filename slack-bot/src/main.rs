@@ -238,10 +238,11 @@ fn init_logging() {
 
 /// Dependencies that log secrets at trace level, capped whatever `RUST_LOG` says: ureq's
 /// protocol layer dumps raw request headers (the bearer token), and tungstenite logs the
-/// handshake request (the socket URL's single-use ticket).
+/// handshake request (the socket URL's single-use ticket) and every received frame (payloads
+/// carry Slack's verification `token`).
 fn quiet_secret_loggers(b: &mut env_logger::Builder) {
     b.filter_module("ureq_proto", log::LevelFilter::Off);
-    b.filter_module("tungstenite::handshake", log::LevelFilter::Debug);
+    b.filter_module("tungstenite", log::LevelFilter::Debug);
 }
 
 fn run(settings: Settings) -> Result<(), Error> {
