@@ -41,7 +41,11 @@ struct Job {
 pub(crate) struct LoopParts {
     pub(crate) supervisor: Supervisor,
     pub(crate) app_token: AppToken,
+    /// The client handlers use (retries 429s and idempotent failures).
     pub(crate) web: WebClient,
+    /// The client for `apps.connections.open`: no retries of its own, since the core's
+    /// backoff paces connection attempts.
+    pub(crate) connect_web: WebClient,
     pub(crate) outbox: Option<Arc<Outbox>>,
     pub(crate) transport: slack_transport::Config,
     pub(crate) debug_reconnects: bool,
@@ -466,7 +470,7 @@ impl Loop {
     }
 
     fn spawn_connect(&mut self, conn: ConnId) {
-        let web = self.p.web.clone();
+        let web = self.p.connect_web.clone();
         let app_token = self.p.app_token.clone();
         let transport = self.p.transport.clone();
         let debug = self.p.debug_reconnects;

@@ -200,10 +200,6 @@ impl Router {
         self.routes.push((route, handler));
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.routes.is_empty()
-    }
-
     fn keys(&self, env: &Envelope) -> Keys {
         let mut k = Keys {
             event_type: None,

@@ -451,7 +451,8 @@ impl BotBuilder {
         let parts = event_loop::LoopParts {
             supervisor,
             app_token: self.app_token.clone(),
-            web: connect_web,
+            web: web.clone(),
+            connect_web,
             outbox: outbox.clone(),
             transport,
             debug_reconnects: self.debug_reconnects,
@@ -466,12 +467,6 @@ impl BotBuilder {
             events: events_tx,
             events_rx: events.clone(),
         };
-        // Handlers post with the retrying client.
-        let parts = event_loop::LoopParts {
-            web: web.clone(),
-            ..parts
-        };
-        let _ = &self.router.is_empty();
         let thread = std::thread::Builder::new()
             .name("slack-event-loop".to_owned())
             .spawn(move || event_loop::run(parts))

@@ -224,15 +224,16 @@ fn init_logging() {
         .iter()
         .any(|v| std::env::var(v).is_ok_and(|x| x == "1" || x == "true"));
     let default = if debug { "debug" } else { "info" };
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_owned());
     let mut b = env_logger::Builder::new();
-    b.parse_filters(&std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_owned()));
+    b.parse_filters(&filter);
     if debug {
         b.filter_module("slack_bot", log::LevelFilter::Debug)
             .filter_module("slack_envelope", log::LevelFilter::Debug)
             .filter_module("slack_transport", log::LevelFilter::Debug)
             .filter_module("slack_web", log::LevelFilter::Debug);
     }
-    quiet_secret_loggers(&mut b);
+    quiet_secret_loggers(&mut b, &filter);
     let _ = b.try_init();
 }
 
@@ -240,9 +241,12 @@ fn init_logging() {
 /// protocol layer dumps raw request headers (the bearer token), and tungstenite logs the
 /// handshake request (the socket URL's single-use ticket) and every received frame (payloads
 /// carry Slack's verification `token`).
-fn quiet_secret_loggers(b: &mut env_logger::Builder) {
+fn quiet_secret_loggers(b: &mut env_logger::Builder, filter: &str) {
     b.filter_module("ureq_proto", log::LevelFilter::Off);
-    b.filter_module("tungstenite", log::LevelFilter::Debug);
+    // Only a cap: setting it when trace is not asked for would raise tungstenite to debug.
+    if filter.to_ascii_lowercase().contains("trace") {
+        b.filter_module("tungstenite", log::LevelFilter::Debug);
+    }
 }
 
 fn run(settings: Settings) -> Result<(), Error> {
@@ -389,9 +393,10 @@ fn main() -> ExitCode {
 
 /// The demo prints its own transcript; logs only show warnings unless RUST_LOG says otherwise.
 fn init_logging_quiet() {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
     let mut b = env_logger::Builder::new();
-    b.parse_filters(&std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()));
-    quiet_secret_loggers(&mut b);
+    b.parse_filters(&filter);
+    quiet_secret_loggers(&mut b, &filter);
     let _ = b.try_init();
 }
 
