@@ -2,6 +2,10 @@
 //!
 //! * `test-all`: every check CI runs, failing on the first problem.
 //! * `interop`: the official Python Slack SDK against the testkit's `fake-slack` (see `interop.rs`).
+//! * `bench`: the performance figures written to `BENCHMARKS.md` (see `bench.rs`).
+//! * `soak`: a bounded soak run with faults injected (see `soak.rs`).
+//! * `examples`: runs the examples that can run against the testkit (see `examples.rs`).
+//! * `package`: `cargo package` for every library crate and the MSRV build (see `package.rs`).
 //! * `help`: the list of tasks.
 //!
 //! Only the standard library is used, so the tasks build in seconds.
@@ -12,7 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+mod bench;
+mod examples;
 mod interop;
+mod package;
+mod soak;
 
 /// One step of a task: a name for the summary and the command to run.
 struct Step {
@@ -72,12 +80,16 @@ fn test_all_steps() -> Vec<Step> {
             "demo",
             &["run", "--quiet", "--package", "slack-bot", "--", "demo"],
         ),
+        Step::cargo("examples", &["xtask", "examples"]),
+        Step::cargo("bench-smoke", &["xtask", "bench", "--smoke"]),
+        Step::cargo("soak-smoke", &["xtask", "soak", "--seconds", "15"]),
         Step::cargo("interop", &["xtask", "interop"]),
         Step::cargo(
             "docs",
             &["doc", "--workspace", "--no-deps", "--all-features"],
         )
         .with_env("RUSTDOCFLAGS", "-D warnings"),
+        Step::cargo("package", &["xtask", "package"]),
     ]
 }
 
@@ -141,7 +153,27 @@ fn help() {
     println!("tasks:");
     println!("  test-all   format, clippy, tests, the demo, interop, docs (what CI runs)");
     println!("  interop    the Python Slack SDK against the testkit's fake-slack");
+    println!("  bench      performance figures (release build), written to BENCHMARKS.md");
+    println!("             --smoke: a few hundred envelopes, writes nothing (run by test-all)");
+    println!(
+        "  soak       events with random faults for --seconds N (default 120); reports losses"
+    );
+    println!("  examples   runs the examples that can run against the testkit");
+    println!("  package    `cargo package` for every library crate, and the MSRV build");
     println!("  help       this list");
+}
+
+/// The arguments after the task name.
+fn rest() -> Vec<String> {
+    env::args().skip(2).collect()
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn main() -> ExitCode {
@@ -155,6 +187,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Some("bench") => exit(bench::run(&workspace_root(), &rest())),
+        Some("soak") => exit(soak::run(&workspace_root(), &rest())),
+        Some("examples") => exit(examples::run(&workspace_root(), &rest())),
+        Some("package") => exit(package::run(&workspace_root(), &rest())),
         Some("help") | Some("--help") | Some("-h") => {
             help();
             ExitCode::SUCCESS

@@ -1,0 +1,2 @@
+//! Placeholder: run through `cargo xtask soak`.
+fn main() {}
