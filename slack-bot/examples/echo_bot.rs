@@ -47,7 +47,10 @@ fn echo(ctx: &Context) -> HandlerResult {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let against_testkit = std::env::args().any(|a| a == "--against-testkit");
-    match (std::env::var("SLACK_APP_TOKEN"), std::env::var("SLACK_BOT_TOKEN")) {
+    match (
+        std::env::var("SLACK_APP_TOKEN"),
+        std::env::var("SLACK_BOT_TOKEN"),
+    ) {
         (Ok(app), Ok(bot)) if !against_testkit => run_against_slack(&app, &bot),
         _ => {
             if !against_testkit {
@@ -93,8 +96,14 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
         call.arg("text").unwrap_or("?"),
         call.arg("thread_ts").unwrap_or("-")
     );
-    check(call.arg("text") == Some("You said: hello there"), "echo text")?;
-    check(call.arg("thread_ts") == Some("1700000000.000100"), "echo in the thread")?;
+    check(
+        call.arg("text") == Some("You said: hello there"),
+        "echo text",
+    )?;
+    check(
+        call.arg("thread_ts") == Some("1700000000.000100"),
+        "echo in the thread",
+    )?;
 
     // A bot's message (our own echo, as Slack would send it back) is acked and ignored.
     let id = slack.send_event(json!({

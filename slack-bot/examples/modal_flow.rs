@@ -85,7 +85,10 @@ fn submit(ctx: &Context) -> HandlerResult {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let against_testkit = std::env::args().any(|a| a == "--against-testkit");
-    match (std::env::var("SLACK_APP_TOKEN"), std::env::var("SLACK_BOT_TOKEN")) {
+    match (
+        std::env::var("SLACK_APP_TOKEN"),
+        std::env::var("SLACK_BOT_TOKEN"),
+    ) {
         (Ok(app), Ok(bot)) if !against_testkit => {
             env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
                 .init();
@@ -139,8 +142,14 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     slack.wait_for_ack(&id, WAIT)?;
     let open = slack.wait_for_call("views.open", WAIT)?;
     println!("shortcut {SHORTCUT} -> views.open");
-    check(open.arg("trigger_id") == Some("1111.2222.abcd"), "the shortcut's trigger id")?;
-    check(open.body["view"]["callback_id"] == MODAL, "the feedback modal")?;
+    check(
+        open.arg("trigger_id") == Some("1111.2222.abcd"),
+        "the shortcut's trigger id",
+    )?;
+    check(
+        open.body["view"]["callback_id"] == MODAL,
+        "the feedback modal",
+    )?;
 
     // 2. A too-short answer: the ack carries the field error, the modal stays open.
     let id = submission(&slack, "meh")?;
@@ -148,7 +157,10 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     let payload = ack.payload.ok_or("the ack carries no payload")?;
     println!("submit \"meh\" -> {payload}");
     check(payload["response_action"] == "errors", "validation error")?;
-    check(payload["errors"][BLOCK].is_string(), "error under the field")?;
+    check(
+        payload["errors"][BLOCK].is_string(),
+        "error under the field",
+    )?;
 
     // 3. A good answer: the modal closes and the user is thanked.
     let id = submission(&slack, "More examples, please!")?;
@@ -157,7 +169,10 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     println!("submit \"More examples, please!\" -> {payload}");
     check(payload["response_action"] == "clear", "modal closed")?;
     let thanks = slack.wait_for_call("chat.postMessage", WAIT)?;
-    println!("-> chat.postMessage to {}", thanks.arg("channel").unwrap_or("?"));
+    println!(
+        "-> chat.postMessage to {}",
+        thanks.arg("channel").unwrap_or("?")
+    );
     check(thanks.arg("channel") == Some("U111"), "thanks in a DM")?;
 
     let report = bot.shutdown()?;

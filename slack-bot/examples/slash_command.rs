@@ -58,7 +58,10 @@ fn deploy(ctx: &Context) -> HandlerResult {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let against_testkit = std::env::args().any(|a| a == "--against-testkit");
-    match (std::env::var("SLACK_APP_TOKEN"), std::env::var("SLACK_BOT_TOKEN")) {
+    match (
+        std::env::var("SLACK_APP_TOKEN"),
+        std::env::var("SLACK_BOT_TOKEN"),
+    ) {
         (Ok(app), Ok(bot)) if !against_testkit => {
             env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
                 .init();
@@ -94,9 +97,14 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     let ack = slack.wait_for_ack(&id, WAIT)?;
     let payload = ack.payload.ok_or("the ack carries no payload")?;
     println!("/deploy staging -> ack payload {payload}");
-    check(payload["response_type"] == "in_channel", "visible to the channel")?;
     check(
-        payload["text"].as_str().is_some_and(|t| t.contains("staging")),
+        payload["response_type"] == "in_channel",
+        "visible to the channel",
+    )?;
+    check(
+        payload["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("staging")),
         "names the environment",
     )?;
 
@@ -104,7 +112,10 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     let ack = slack.wait_for_ack(&id, WAIT)?;
     let payload = ack.payload.ok_or("the ack carries no payload")?;
     println!("/deploy mars    -> ack payload {payload}");
-    check(payload["response_type"] == "ephemeral", "only the user sees it")?;
+    check(
+        payload["response_type"] == "ephemeral",
+        "only the user sees it",
+    )?;
 
     bot.shutdown()?;
     // Answered in the ack: no Web API call was needed.

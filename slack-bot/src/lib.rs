@@ -40,6 +40,23 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Acks
+//!
+//! An envelope is acked as soon as the bounded worker queue takes it. Slash commands,
+//! `view_submission` and `block_suggestion` accept a payload: they are acked with the
+//! handler's [`Reply::Payload`], or empty (with a warning) if the handler has not answered by
+//! [`slack_envelope::SessionConfig::ack_warning_after`] (2.5 s), before Slack's 3 s deadline.
+//! When the queue is full the envelope is left un-acked, logged and counted, so Slack
+//! redelivers it; the reader never blocks. Redeliveries of an `event_id` already handled are
+//! acked and not handed over again.
+//!
+//! # Examples
+//!
+//! In the repository: `examples/echo_bot.rs`, `examples/slash_command.rs` (answered in the
+//! ack), `examples/modal_flow.rs` (shortcut, `views.open`, validation errors), each runnable
+//! with `--against-testkit`; and `tests/example_user_bot.rs`, how to test your own bot with
+//! `slack-testkit`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

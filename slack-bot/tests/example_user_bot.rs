@@ -5,7 +5,12 @@
 //! Each test starts a fake Slack on 127.0.0.1, points the bot at it, plays what Slack would
 //! send, and checks what the bot answered: acks (with their payloads) and Web API calls. Every
 //! wait has a timeout, so a broken bot fails the test instead of hanging it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::time::Duration;
 
@@ -28,7 +33,8 @@ mod my_bot {
                 };
                 if let (Some(channel), Some(ts)) = (m.channel, m.ts) {
                     let reply = Message::text("On it!").thread_ts(ts);
-                    ctx.web().chat_post_message(&PostMessage::new(channel, reply))?;
+                    ctx.web()
+                        .chat_post_message(&PostMessage::new(channel, reply))?;
                 }
                 Ok(Reply::Ack)
             })

@@ -112,7 +112,9 @@ fn run(target: &Target, stop: &AtomicBool) -> Result<StopReason, Box<dyn Error>>
                     sup.ack(Instant::now(), envelope.envelope_id())?;
                     requests.push(envelope);
                 }
-                Event::Duplicate { envelope_id, key, .. } => {
+                Event::Duplicate {
+                    envelope_id, key, ..
+                } => {
                     println!("redelivery {envelope_id} of {key}: acked, not handled again");
                 }
                 Event::Abort { conn } => {
@@ -151,7 +153,9 @@ fn run(target: &Target, stop: &AtomicBool) -> Result<StopReason, Box<dyn Error>>
         // 4. Read until the next deadline, sharing the wait between the sockets.
         let wait = sup
             .poll_timeout()
-            .map_or(Duration::from_millis(50), |t| t.saturating_duration_since(now))
+            .map_or(Duration::from_millis(50), |t| {
+                t.saturating_duration_since(now)
+            })
             .clamp(Duration::from_millis(1), Duration::from_millis(50));
         if links.is_empty() {
             std::thread::sleep(wait);
@@ -184,7 +188,10 @@ fn run(target: &Target, stop: &AtomicBool) -> Result<StopReason, Box<dyn Error>>
                 }
                 Ok(Message::Frame(_)) => {}
                 Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => {
                     links.remove(&conn);
                     sup.handle_closed(now, conn, None, &e.to_string())?;
@@ -205,7 +212,12 @@ fn handle(target: &Target, envelope: &Envelope) {
     if let SlackEvent::AppMention(m) = callback.event {
         if let Some(channel) = m.channel {
             let body = json!({"channel": channel, "text": "Hello! How can I help?"});
-            match post(&target.api_url, "chat.postMessage", &target.bot_token, &body) {
+            match post(
+                &target.api_url,
+                "chat.postMessage",
+                &target.bot_token,
+                &body,
+            ) {
                 Ok((_, _, answer)) if answer["ok"] == true => {}
                 Ok((status, _, answer)) => eprintln!("chat.postMessage: {status} {answer}"),
                 Err(e) => eprintln!("chat.postMessage: {e}"),
@@ -282,7 +294,8 @@ fn post(
     body: &Value,
 ) -> io::Result<(u16, Headers, Value)> {
     let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-    let addr = host_port(api_url, "http://").ok_or_else(|| invalid("SLACK_API_URL must be http://"))?;
+    let addr =
+        host_port(api_url, "http://").ok_or_else(|| invalid("SLACK_API_URL must be http://"))?;
     let path = api_url
         .strip_prefix("http://")
         .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
@@ -316,7 +329,10 @@ fn post(
         }
         if let Some((k, v)) = header.split_once(':') {
             if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().map_err(|_| invalid("bad content-length"))?;
+                length = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("bad content-length"))?;
             }
             headers.push((k.to_owned(), v.trim().to_owned()));
         }
@@ -339,7 +355,8 @@ fn against_the_fake() -> Result<(), Box<dyn Error>> {
         bot_token: slack.bot_token(),
     };
     let stop = AtomicBool::new(false);
-    let mention = json!({"type": "app_mention", "channel": "C111", "user": "U111", "text": "<@U0BOT> hi"});
+    let mention =
+        json!({"type": "app_mention", "channel": "C111", "user": "U111", "text": "<@U0BOT> hi"});
     let (script, reason) = std::thread::scope(|s| {
         let script = s.spawn(|| {
             let result = (|| -> Result<(), slack_testkit::Error> {
@@ -350,13 +367,19 @@ fn against_the_fake() -> Result<(), Box<dyn Error>> {
                 slack.wait_for_call("chat.postMessage", WAIT)?;
                 // Slack redelivers it (new envelope id, same event_id): acked, not answered again.
                 let payload = slack.event_callback(mention.clone());
-                let first = slack.send_envelope(json!({"type": "events_api", "payload": payload}))?;
-                let again = slack.send_envelope(json!({"type": "events_api", "payload": payload,
+                let first =
+                    slack.send_envelope(json!({"type": "events_api", "payload": payload}))?;
+                let again = slack
+                    .send_envelope(json!({"type": "events_api", "payload": payload,
                     "retry_attempt": 1, "retry_reason": "timeout"}))?;
                 slack.wait_for_ack(&first, WAIT)?;
                 slack.wait_for_ack(&again, WAIT)?;
                 // A routine refresh: the new connection says hello before the old one closes.
-                let old = slack.open_connections().first().copied().ok_or(slack_testkit::Error::Timeout("a connection".into()))?;
+                let old = slack
+                    .open_connections()
+                    .first()
+                    .copied()
+                    .ok_or(slack_testkit::Error::Timeout("a connection".into()))?;
                 slack.disconnect(old, "refresh_requested")?;
                 slack.wait_for_close(old, WAIT)?;
                 slack.wait_for_connections(1, WAIT)?;

@@ -62,6 +62,10 @@
 //!
 //! The typed views of payloads live in [`payload`]; a single connection can also be driven
 //! alone with [`Session`].
+//!
+//! `examples/tungstenite_loop.rs` in the repository is a whole bot on this crate alone: a
+//! blocking loop over tungstenite and std sockets (`cargo run -p slack-envelope --example
+//! tungstenite_loop` runs it against the fake Slack of `slack-testkit`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
