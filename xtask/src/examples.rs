@@ -276,3 +276,25 @@ fn executables(root: &Path, args: &[&str]) -> Option<Vec<(String, String, PathBu
     }
     Some(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_run_past_its_time_limit_is_killed() {
+        let child = Command::new("sleep").arg("30").spawn().unwrap();
+        let started = Instant::now();
+        assert!(matches!(
+            wait_with_timeout(child, Duration::from_millis(200)),
+            Outcome::TimedOut
+        ));
+        assert!(started.elapsed() < Duration::from_secs(20));
+        let child = Command::new("true").spawn().unwrap();
+        assert!(matches!(
+            wait_with_timeout(child, Duration::from_secs(20)),
+            Outcome::Exited(s) if s.success()
+        ));
+    }
+}
