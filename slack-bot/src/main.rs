@@ -522,25 +522,22 @@ fn main() -> ExitCode {
         println!("slack-bot {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    match args.first().map(String::as_str) {
-        Some("demo") => {
-            if let Some(extra) = args.get(1) {
-                eprintln!(
-                    "slack-bot: unknown argument `{}` for demo (it takes none)",
-                    shown_argument(extra)
-                );
-                return ExitCode::from(2);
-            }
-            init_logging_quiet();
-            return match demo::run() {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("demo failed: {e}");
-                    ExitCode::FAILURE
-                }
-            };
+    if args.first().is_some_and(|a| a == "demo") {
+        if let Some(extra) = args.get(1) {
+            eprintln!(
+                "slack-bot: unknown argument `{}` for demo (it takes none)",
+                shown_argument(extra)
+            );
+            return ExitCode::from(2);
         }
-        _ => {}
+        init_logging_quiet();
+        return match demo::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("demo failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let env = |k: &str| std::env::var(k).ok();
     let settings = match parse_settings(&args, &env) {
