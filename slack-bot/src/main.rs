@@ -552,9 +552,31 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Only here: a log line too would say it twice on the same stderr.
-            eprintln!("slack-bot: {e}");
+            eprintln!("slack-bot: {e}{}", hint(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Which setting to check when Slack refused the app-level token (the library's message names
+/// the method, not the variable).
+fn hint(e: &Error) -> &'static str {
+    const AUTH: [&str; 7] = [
+        "invalid_auth",
+        "not_authed",
+        "not_allowed_token_type",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "missing_scope",
+    ];
+    match e {
+        Error::Stopped(slack_bot::slack_envelope::StopReason::Fatal(m))
+            if m.contains("apps.connections.open") && AUTH.iter().any(|c| m.contains(c)) =>
+        {
+            " (check SLACK_APP_TOKEN: an app-level xapp- token with the connections:write scope)"
+        }
+        _ => "",
     }
 }
 

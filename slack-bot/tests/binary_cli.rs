@@ -480,3 +480,47 @@ fn help_and_version_anywhere() {
         assert!(out.stderr.is_empty(), "{args:?}: {out:?}");
     }
 }
+
+#[test]
+fn tokens_refused_by_slack_stop_the_bot_with_a_clear_message() {
+    // Well-formed tokens that Slack refuses: found out by the first call, not retried.
+    let t = Target::new();
+    let out = run(
+        &[],
+        &t.env(&[
+            ("SLACK_BOT_TOKEN", "xoxb-111-444-cliSECRETother"),
+            ("BOT_USER_ID", ""),
+        ]),
+    );
+    println!("{out:?}");
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("slack-bot: ")
+            && last.contains("SLACK_BOT_TOKEN")
+            && last.contains("invalid_auth"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("cliSECRET"), "{out:?}");
+    let out = run(
+        &[],
+        &t.env(&[("SLACK_APP_TOKEN", "xapp-1-A111-444-cliSECRETother")]),
+    );
+    println!("{out:?}");
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("slack-bot: ")
+            && last.contains("invalid_auth")
+            && last.contains("SLACK_APP_TOKEN"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("cliSECRET"), "{out:?}");
+    let opens = t
+        .slack
+        .calls()
+        .iter()
+        .filter(|c| c.method == "apps.connections.open")
+        .count();
+    assert_eq!(opens, 1, "a refused app token is not retried");
+}
