@@ -40,7 +40,6 @@ ENVIRONMENT:
 ";
 
 /// Everything the binary is configured with, read and checked before any network call.
-#[derive(Debug)]
 struct Settings {
     app_token: String,
     bot_token: String,
@@ -53,10 +52,34 @@ struct Settings {
     debug_reconnects: bool,
 }
 
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the tokens, nor a proxy password.
+        f.debug_struct("Settings")
+            .field("bot_user_id", &self.bot_user_id)
+            .field("connections", &self.connections)
+            .field("api_url", &self.api_url)
+            .field("allow_insecure", &self.allow_insecure)
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
+            .field("proxy", &self.proxy.as_ref().map(|_| "…"))
+            .field("debug_reconnects", &self.debug_reconnects)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Reads a variable from a lookup (the process environment, or a map in tests).
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-fn flag_value(args: &[String], i: &mut usize, name: &str) -> Result<String, String> {
+/// The value of a flag: the `=value` part of `--flag=value`, else the next argument.
+fn flag_value(
+    args: &[String],
+    i: &mut usize,
+    name: &str,
+    inline: Option<&str>,
+) -> Result<String, String> {
+    if let Some(v) = inline {
+        return Ok(v.to_owned());
+    }
     *i += 1;
     args.get(*i)
         .cloned()
@@ -93,16 +116,29 @@ fn token(
     file_var: &str,
     prefix: &str,
 ) -> Result<String, String> {
-    let file = file_flag.or_else(|| env(file_var).map(PathBuf::from));
-    let value = match file {
-        Some(path) => read_token_file(&path, var)?,
-        None => env(var).ok_or_else(|| {
-            format!("{var} is not set: give the {prefix} token in {var} or in a file ({file_var})")
-        })?,
+    let file = file_flag.or_else(|| {
+        env(file_var)
+            .filter(|s| !s.trim().is_empty())
+            .map(PathBuf::from)
+    });
+    // What the messages name: the variable, or the file the token was read from.
+    let (value, subject) = match file {
+        Some(path) => (
+            read_token_file(&path, var)?,
+            format!("the {var} file {}", path.display()),
+        ),
+        None => (
+            env(var).ok_or_else(|| {
+                format!(
+                    "{var} is not set: give the {prefix} token in {var} or in a file ({file_var})"
+                )
+            })?,
+            var.to_owned(),
+        ),
     };
     let value = value.trim().to_owned();
     if value.is_empty() {
-        return Err(format!("{var} is empty: it must be a {prefix} token"));
+        return Err(format!("{subject} is empty: it must be a {prefix} token"));
     }
     if !value.starts_with(prefix) {
         let looks_like = ["xapp-", "xoxb-", "xoxp-"]
@@ -112,9 +148,17 @@ fn token(
                 format!("a {p} token")
             });
         return Err(format!(
-            "{var} must be a {prefix} token, but it looks like {looks_like}"
+            "{subject} must be a {prefix} token, but it looks like {looks_like}"
         ));
     }
+    // The library's own checks (nothing after the prefix, whitespace or control characters
+    // inside), so that they too are reported here, before anything starts.
+    let checked = if prefix == "xapp-" {
+        slack_bot::slack_web::AppToken::new(&value).map(|_| ())
+    } else {
+        slack_bot::slack_web::BotToken::new(&value).map(|_| ())
+    };
+    checked.map_err(|e| format!("{subject} is not a valid token: {e}"))?;
     Ok(value)
 }
 
@@ -127,26 +171,43 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
     let mut debug_reconnects = false;
     let mut i = 0;
     while i < args.len() {
-        let a = args.get(i).map(String::as_str).unwrap_or("");
+        let arg = args.get(i).map(String::as_str).unwrap_or("");
+        let (a, inline) = match arg.split_once('=') {
+            Some((flag, v)) if flag.starts_with("--") => (flag, Some(v)),
+            _ => (arg, None),
+        };
         match a {
-            "--connections" => connections = Some(flag_value(args, &mut i, a)?),
-            "--app-token-file" => app_file = Some(PathBuf::from(flag_value(args, &mut i, a)?)),
-            "--bot-token-file" => bot_file = Some(PathBuf::from(flag_value(args, &mut i, a)?)),
-            "--ca-file" => ca_file = Some(PathBuf::from(flag_value(args, &mut i, a)?)),
-            "--proxy" => proxy = Some(flag_value(args, &mut i, a)?),
-            "--debug-reconnects" => debug_reconnects = true,
-            other => return Err(format!("unknown argument `{other}` (see --help)")),
+            "--connections" => connections = Some(flag_value(args, &mut i, a, inline)?),
+            "--app-token-file" => {
+                app_file = Some(PathBuf::from(flag_value(args, &mut i, a, inline)?));
+            }
+            "--bot-token-file" => {
+                bot_file = Some(PathBuf::from(flag_value(args, &mut i, a, inline)?));
+            }
+            "--ca-file" => ca_file = Some(PathBuf::from(flag_value(args, &mut i, a, inline)?)),
+            "--proxy" => proxy = Some(flag_value(args, &mut i, a, inline)?),
+            "--debug-reconnects" if inline.is_none() => debug_reconnects = true,
+            "--debug-reconnects" => return Err("--debug-reconnects takes no value".to_owned()),
+            _ => {
+                return Err(format!(
+                    "unknown argument `{}` (see --help)",
+                    shown_argument(arg)
+                ));
+            }
         }
         i += 1;
     }
-    let connections = connections.or_else(|| env("SLACK_CONNECTIONS"));
+    let connections = match connections {
+        Some(v) => Some(("--connections", v)),
+        None => env("SLACK_CONNECTIONS").map(|v| ("SLACK_CONNECTIONS", v)),
+    };
     let connections = match connections {
         None => 1,
-        Some(s) => match s.trim().parse::<usize>() {
+        Some((source, s)) => match s.trim().parse::<usize>() {
             Ok(n) if (1..=10).contains(&n) => n,
             _ => {
                 return Err(format!(
-                    "--connections must be a number from 1 to 10 (Slack allows 10), not `{s}`"
+                    "{source} must be a number from 1 to 10 (Slack allows 10), not `{s}`"
                 ));
             }
         },
@@ -165,8 +226,17 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
         "SLACK_BOT_TOKEN_FILE",
         "xoxb-",
     )?;
-    if let Some(p) = &proxy {
-        check_proxy(p)?;
+    match &proxy {
+        Some(p) => check_proxy(p, "--proxy", true)?,
+        None => {
+            // The variables the libraries read (first set one wins), checked the same way.
+            let from_env = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+                .iter()
+                .find_map(|v| env(v).filter(|p| !p.trim().is_empty()).map(|p| (*v, p)));
+            if let Some((var, p)) = from_env {
+                check_proxy(&p, var, false)?;
+            }
+        }
     }
     let allow_insecure = env("SLACK_ALLOW_INSECURE").is_some_and(|v| v == "1" || v == "true");
     let api_url = env("SLACK_API_URL").filter(|s| !s.trim().is_empty());
@@ -178,6 +248,15 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
                 "SLACK_API_URL must start with https:// (or http:// with SLACK_ALLOW_INSECURE=1), not `{url}`"
             ));
         }
+        let host = url
+            .split_once("://")
+            .map_or("", |(_, rest)| rest)
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("");
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(format!("SLACK_API_URL has no valid host: `{url}`"));
+        }
         if plain && !allow_insecure {
             return Err(
                 "SLACK_API_URL is plain http://: set SLACK_ALLOW_INSECURE=1 to allow that (tokens would travel unencrypted)"
@@ -186,10 +265,17 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
         }
     }
     let ca_pem = match ca_file {
-        Some(p) => Some(
-            std::fs::read(&p)
-                .map_err(|e| format!("cannot read the CA file {}: {e}", p.display()))?,
-        ),
+        Some(p) => {
+            let pem = std::fs::read(&p)
+                .map_err(|e| format!("cannot read the CA file {}: {e}", p.display()))?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(format!(
+                    "the CA file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    p.display()
+                ));
+            }
+            Some(pem)
+        }
         None => None,
     };
     Ok(Settings {
@@ -205,18 +291,81 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
     })
 }
 
-fn check_proxy(p: &str) -> Result<(), String> {
-    let rest = p.strip_prefix("http://").ok_or_else(|| {
-        "the proxy URL must look like http://[user:pass@]host:port (HTTP CONNECT)".to_owned()
-    })?;
-    let host = rest.rsplit('@').next().unwrap_or("");
-    let host = host.trim_end_matches('/');
-    if host.is_empty() || host.contains('/') || host.contains(' ') {
-        return Err(
-            "the proxy URL must look like http://[user:pass@]host:port (HTTP CONNECT)".to_owned(),
-        );
+/// An argument as an error message may show it: a token pasted on the command line by
+/// mistake is not repeated.
+fn shown_argument(arg: &str) -> &str {
+    let value = arg.split_once('=').map_or(arg, |(_, v)| v);
+    if ["xapp-", "xoxb-", "xoxp-", "xoxa-", "xoxe"]
+        .iter()
+        .any(|p| value.trim().starts_with(p))
+    {
+        "<a token>"
+    } else {
+        arg
     }
-    Ok(())
+}
+
+/// Checks a proxy URL the way the libraries will use it: `http://` (optional in the
+/// environment variables, as curl allows), optional `user:pass@`, a host, and a port (required
+/// with `--proxy`; from 1 to 65535). The message never repeats the URL (it may hold a password).
+fn check_proxy(p: &str, name: &str, strict: bool) -> Result<(), String> {
+    let bad = |why: &str| {
+        format!(
+            "{name} is not a valid proxy URL ({why}): it must look like http://[user:pass@]host:port (HTTP CONNECT)"
+        )
+    };
+    let p = p.trim();
+    let rest = match p.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+        Some((scheme, _))
+            if scheme.len() <= 10 && scheme.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            return Err(bad(&format!("unsupported scheme `{scheme}`")));
+        }
+        Some(_) => return Err(bad("unsupported scheme")),
+        None if strict => return Err(bad("no http:// scheme")),
+        None => p,
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.contains(['/', '?', '#']) {
+        return Err(bad("a path is not allowed"));
+    }
+    let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, "")) => (h, None),
+            Some((h, after)) => match after.strip_prefix(':') {
+                Some(port) => (h, Some(port)),
+                None => return Err(bad("junk after the IPv6 address")),
+            },
+            None => return Err(bad("unclosed `[`")),
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, port)) => (h, Some(port)),
+            None => (hostport, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let host_ok = if hostport.starts_with('[') {
+        host.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        host.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    };
+    if !host_ok {
+        return Err(bad("invalid host"));
+    }
+    match port {
+        None if strict => Err(bad("no port")),
+        None => Ok(()),
+        Some(port) => match port.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(()),
+            _ => Err(bad("the port must be a number from 1 to 65535")),
+        },
+    }
 }
 
 fn init_logging() {
@@ -350,27 +499,45 @@ fn builder_web(settings: &Settings) -> Result<slack_bot::slack_web::WebClient, E
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("-h") | Some("--help") | Some("help") => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
+    let args: Vec<String> = match std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect::<Result<Vec<String>, _>>()
+    {
+        Ok(args) => args,
+        Err(bad) => {
+            eprintln!(
+                "slack-bot: argument `{}` is not valid UTF-8",
+                bad.to_string_lossy()
+            );
+            return ExitCode::from(2);
         }
-        Some("-V") | Some("--version") => {
-            println!("slack-bot {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
+    };
+    if args.iter().any(|a| a == "-h" || a == "--help") || args.first().is_some_and(|a| a == "help")
+    {
+        print!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "-V" || a == "--version") {
+        println!("slack-bot {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    if args.first().is_some_and(|a| a == "demo") {
+        if let Some(extra) = args.get(1) {
+            eprintln!(
+                "slack-bot: unknown argument `{}` for demo (it takes none)",
+                shown_argument(extra)
+            );
+            return ExitCode::from(2);
         }
-        Some("demo") => {
-            init_logging_quiet();
-            return match demo::run() {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("demo failed: {e}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
-        _ => {}
+        init_logging_quiet();
+        return match demo::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("demo failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let env = |k: &str| std::env::var(k).ok();
     let settings = match parse_settings(&args, &env) {
@@ -384,10 +551,32 @@ fn main() -> ExitCode {
     match run(settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{e}");
-            eprintln!("slack-bot: {e}");
+            // Only here: a log line too would say it twice on the same stderr.
+            eprintln!("slack-bot: {e}{}", hint(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Which setting to check when Slack refused the app-level token (the library's message names
+/// the method, not the variable).
+fn hint(e: &Error) -> &'static str {
+    const AUTH: [&str; 7] = [
+        "invalid_auth",
+        "not_authed",
+        "not_allowed_token_type",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "missing_scope",
+    ];
+    match e {
+        Error::Stopped(slack_bot::slack_envelope::StopReason::Fatal(m))
+            if m.contains("apps.connections.open") && AUTH.iter().any(|c| m.contains(c)) =>
+        {
+            " (check SLACK_APP_TOKEN: an app-level xapp- token with the connections:write scope)"
+        }
+        _ => "",
     }
 }
 
@@ -425,6 +614,13 @@ mod tests {
         let s = parse(&["--connections", "3"], &OK).unwrap();
         assert_eq!(s.connections, 3);
         assert!(!format!("{:?}", s.api_url).contains("xoxb"));
+        let s = parse(&["--connections=4", "--proxy=http://u:pw@proxy:3128"], &OK).unwrap();
+        assert_eq!(s.connections, 4);
+        // Debug output holds neither token nor the proxy password.
+        let debug = format!("{s:?}");
+        for secret in ["xapp-", "xoxb-", "abc", "pw@"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
     }
 
     #[test]

@@ -603,6 +603,16 @@ impl FakeSlack {
         }
     }
 
+    /// Makes the next `times` successful calls of `apps.connections.open` answer with `url`
+    /// instead of a fresh ticket for this fake: a `ws://` URL for a client that must insist on
+    /// `wss://`, another server (one with an untrusted certificate, a closed port), and so on.
+    pub fn serve_socket_urls(&self, url: &str, times: usize) {
+        let mut st = lock(&self.shared.state);
+        for _ in 0..times {
+            st.open_urls.push_back(url.to_string());
+        }
+    }
+
     /// Answers the next `times` calls of `method` (or `"response_url"`) with HTTP 429,
     /// `Retry-After: retry_after_secs` and `{"ok":false,"error":"ratelimited"}`.
     pub fn rate_limit(&self, method: &str, retry_after_secs: u64, times: usize) {

@@ -87,6 +87,8 @@ pub(crate) struct State {
     /// Envelopes waiting for a ready connection: (frame, first id, attempt).
     pub queue: VecDeque<(Value, String, u32)>,
     pub open_failures: VecDeque<OpenError>,
+    /// URLs the next `apps.connections.open` calls answer with instead of a fresh ticket.
+    pub open_urls: VecDeque<String>,
     pub rate_limits: HashMap<String, (u64, usize)>,
     pub response_urls: HashMap<String, u32>,
     pub rr: usize,

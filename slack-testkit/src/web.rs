@@ -205,7 +205,10 @@ fn api(shared: &Arc<Shared>, method: &str, body: &Value, token: Option<&str>) ->
         return match token {
             None | Some("") => fail("not_authed"),
             Some(t) if t == cfg.app_token => {
-                let url = shared.new_ws_url(&mut st);
+                let url = match st.open_urls.pop_front() {
+                    Some(url) => url,
+                    None => shared.new_ws_url(&mut st),
+                };
                 ok(json!({"url": url}))
             }
             Some(t) if t.starts_with("xapp-") => fail("invalid_auth"),
