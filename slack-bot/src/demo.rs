@@ -1,11 +1,20 @@
 //! `slack-bot demo`: the reference bot against the embedded fake Slack, with a transcript.
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use slack_bot::{Bot, BotEvent, reference};
 use slack_envelope::Lifecycle;
 use slack_testkit::{FakeSlack, Fault};
+
+/// `println!` that ignores a closed stdout (`slack-bot demo | head`): the transcript is for
+/// reading, so a reader that went away is not a reason to panic or to stop the bot mid-shutdown.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -16,7 +25,7 @@ struct Transcript {
 impl Transcript {
     fn line(&self, who: &str, what: &str) {
         let ms = self.t0.elapsed().as_millis();
-        println!("{ms:>6} ms  {who:<6} {what}");
+        say!("{ms:>6} ms  {who:<6} {what}");
     }
     fn slack(&self, what: &str) {
         self.line("slack", what);
@@ -61,8 +70,8 @@ fn call_summary(call: &slack_testkit::WebCall) -> String {
 /// Runs the scripted conversation. Every wait is bounded; any miss is an error.
 pub(crate) fn run() -> Result<(), DemoError> {
     let t = Transcript { t0: Instant::now() };
-    println!("slack-bot demo: the reference bot against a fake Slack on 127.0.0.1");
-    println!("(no Slack account needed; nothing leaves this machine)\n");
+    say!("slack-bot demo: the reference bot against a fake Slack on 127.0.0.1");
+    say!("(no Slack account needed; nothing leaves this machine)\n");
     let slack = FakeSlack::builder()
         .refresh_grace(Duration::from_millis(500))
         .start()?;
@@ -128,7 +137,7 @@ pub(crate) fn run() -> Result<(), DemoError> {
     };
     let me = slack.bot_user_id();
 
-    println!();
+    say!();
     t.slack("message from U_ALICE in #general: \"Hello bot!\"");
     let id = slack.send_event(
         json!({"type": "message", "channel": "C_GENERAL", "user": "U_ALICE",
@@ -185,7 +194,7 @@ pub(crate) fn run() -> Result<(), DemoError> {
     ack(&id)?;
     expect_call("chat.postMessage")?;
 
-    println!();
+    say!();
     let conn = *slack
         .open_connections()
         .last()
@@ -222,11 +231,11 @@ pub(crate) fn run() -> Result<(), DemoError> {
     ack(&id)?;
     expect_call("reactions.add")?;
 
-    println!();
+    say!();
     let s = bot.stats();
     t.bot("shutting down (close 1000, handlers finished, outbox flushed)");
     let report = bot.shutdown()?;
-    println!(
+    say!(
         "\nstats: received {}, acked {}, delivered {}, duplicates {}, reconnects {}, messages sent {}, unsent {}",
         s.received,
         s.acked,
@@ -237,8 +246,6 @@ pub(crate) fn run() -> Result<(), DemoError> {
         report.unsent.len()
     );
     slack.shutdown();
-    println!(
-        "demo finished: every reference behaviour worked, through a refresh and a dropped link"
-    );
+    say!("demo finished: every reference behaviour worked, through a refresh and a dropped link");
     Ok(())
 }

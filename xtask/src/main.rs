@@ -151,8 +151,10 @@ fn help() {
     println!("usage: cargo xtask <task>");
     println!();
     println!("tasks:");
-    println!("  test-all   format, clippy, tests, demo, examples, bench and soak smoke runs, interop,
-             docs, package (what CI runs)");
+    println!(
+        "  test-all   format, clippy, tests, demo, examples, bench and soak smoke runs, interop,
+             docs, package (what CI runs)"
+    );
     println!("  interop    the Python Slack SDK against the testkit's fake-slack");
     println!("  bench      performance figures (release build), written to BENCHMARKS.md");
     println!("             --smoke: a few hundred envelopes, writes nothing (run by test-all)");
