@@ -44,6 +44,9 @@ use tungstenite::Message;
 
 type Res<T> = Result<T, String>;
 
+/// One part of the benchmark.
+type Section = fn(&Opts) -> Res<()>;
+
 /// Envelopes in flight for the throughput runs.
 const WINDOW: usize = 64;
 
@@ -57,6 +60,8 @@ struct Opts {
     idle: Duration,
     bot_bin: PathBuf,
     only: Option<String>,
+    /// Bound on each stream (a client that stops acking fails the run after this).
+    timeout: Duration,
 }
 
 fn opts() -> Opts {
@@ -72,17 +77,19 @@ fn opts() -> Opts {
             idle: Duration::from_secs(1),
             bot_bin: PathBuf::new(),
             only: None,
+            timeout: Duration::from_secs(60),
         }
     } else {
         Opts {
             smoke,
             reps: 5,
-            n: 100_000,
+            n: 200_000,
             rtt_n: 10_000,
             core_n: 500_000,
             idle: Duration::from_secs(10),
             bot_bin: PathBuf::new(),
             only: None,
+            timeout: Duration::from_secs(600),
         }
     };
     o.bot_bin = std::env::var_os("SLACK_BOT_BIN")
@@ -100,9 +107,7 @@ fn opts() -> Opts {
             "--n" => o.n = value(i).parse().expect("--n N"),
             "--rtt-n" => o.rtt_n = value(i).parse().expect("--rtt-n N"),
             "--core-n" => o.core_n = value(i).parse().expect("--core-n N"),
-            "--idle-secs" => {
-                o.idle = Duration::from_secs(value(i).parse().expect("--idle-secs N"))
-            }
+            "--idle-secs" => o.idle = Duration::from_secs(value(i).parse().expect("--idle-secs N")),
             "--bot-bin" => o.bot_bin = PathBuf::from(value(i)),
             "--only" => o.only = Some(value(i)),
             // `--bench` is what `cargo bench` passes; `--smoke` is read above.
@@ -153,7 +158,22 @@ fn template() -> String {
 
 /// The envelope as the fake sends it (the placeholder replaced by a 14-digit number).
 fn envelope(seq: u64) -> String {
-    template().replace(StreamSpec::SEQ, &format!("{seq:014}"))
+    static PARTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let parts = PARTS.get_or_init(|| {
+        template()
+            .split(StreamSpec::SEQ)
+            .map(str::to_owned)
+            .collect()
+    });
+    let num = format!("{seq:014}");
+    let mut out = String::with_capacity(parts.iter().map(String::len).sum::<usize>() + 32);
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(&num);
+        }
+        out.push_str(p);
+    }
+    out
 }
 
 /// What the baseline does: the `envelope_id` value by a plain scan.
@@ -167,7 +187,7 @@ fn find_envelope_id(text: &str) -> Option<&str> {
 // ---------------------------------------------------------------------------------------------
 // CPU time per thread
 
-/// CPU time (user + system) of each thread of this process, by thread id, with its name.
+/// CPU time of each thread of this process, by thread id, with its name.
 fn thread_cpu() -> HashMap<u64, (String, Duration)> {
     let mut out = HashMap::new();
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
@@ -186,9 +206,21 @@ fn thread_cpu() -> HashMap<u64, (String, Duration)> {
         let name = stat[open + 1..close].to_owned();
         // After the name: state, ppid, … utime is field 14 and stime 15 of the whole line.
         let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        // USER_HZ is 100 on every Linux target Rust supports.
-        let cpu = Duration::from_millis((ticks(11) + ticks(12)) * 10);
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // Nanoseconds from schedstat where the kernel has it; else ticks (USER_HZ is 100 on
+        // every Linux target Rust supports).
+        let cpu = std::fs::read_to_string(entry.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or_else(
+                || Duration::from_millis((ticks(11) + ticks(12)) * 10),
+                Duration::from_nanos,
+            );
         out.insert(tid, (name, cpu));
     }
     out
@@ -196,13 +228,15 @@ fn thread_cpu() -> HashMap<u64, (String, Duration)> {
 
 /// CPU used between two snapshots by the fake's threads and by everything else (the client
 /// under test), leaving out the main thread (it only waits).
+/// Also returns the client's CPU by thread name (numbers stripped: `slack-worker-`).
 fn cpu_split(
     before: &HashMap<u64, (String, Duration)>,
     after: &HashMap<u64, (String, Duration)>,
-) -> (Duration, Duration) {
+) -> (Duration, Duration, Vec<(String, Duration)>) {
     let main = u64::from(std::process::id());
     let mut fake = Duration::ZERO;
     let mut client = Duration::ZERO;
+    let mut by_name: HashMap<String, Duration> = HashMap::new();
     for (tid, (name, cpu)) in after {
         if *tid == main {
             continue;
@@ -213,9 +247,17 @@ fn cpu_split(
             fake += d;
         } else {
             client += d;
+            *by_name
+                .entry(
+                    name.trim_end_matches(|c: char| c.is_ascii_digit())
+                        .to_owned(),
+                )
+                .or_default() += d;
         }
     }
-    (fake, client)
+    let mut by_name: Vec<_> = by_name.into_iter().filter(|(_, d)| !d.is_zero()).collect();
+    by_name.sort_by_key(|b| std::cmp::Reverse(b.1));
+    (fake, client, by_name)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,6 +361,7 @@ fn stop_client(running: Running, slack: FakeSlack) -> Res<()> {
 
 struct StreamRun {
     per_sec: f64,
+    by_thread: Vec<(String, Duration)>,
     client_cpu: Duration,
     fake_cpu: Duration,
     wall: Duration,
@@ -326,7 +369,13 @@ struct StreamRun {
 }
 
 /// One run: a fresh fake and client, a short warm-up, then `n` envelopes with `window` in flight.
-fn stream_run(client: Client, n: u64, window: usize, round_trips: bool) -> Res<StreamRun> {
+fn stream_run(
+    o: &Opts,
+    client: Client,
+    n: u64,
+    window: usize,
+    round_trips: bool,
+) -> Res<StreamRun> {
     let slack = FakeSlack::start().map_err(|e| e.to_string())?;
     let (running, conn) = start_client(client, &slack)?;
     let spec = |count: u64, rt: bool| StreamSpec {
@@ -334,7 +383,7 @@ fn stream_run(client: Client, n: u64, window: usize, round_trips: bool) -> Res<S
         count,
         in_flight: window,
         round_trips: rt,
-        timeout: Duration::from_secs(600),
+        timeout: o.timeout,
     };
     let warm = slack
         .stream_envelopes(conn, spec((n / 10).clamp(10, 2_000), false))
@@ -363,10 +412,11 @@ fn stream_run(client: Client, n: u64, window: usize, round_trips: bool) -> Res<S
             report.acked
         ));
     }
-    let (fake_cpu, client_cpu) = cpu_split(&before, &after);
+    let (fake_cpu, client_cpu, by_thread) = cpu_split(&before, &after);
     stop_client(running, slack)?;
     Ok(StreamRun {
         per_sec: n as f64 / report.elapsed.as_secs_f64().max(1e-9),
+        by_thread,
         client_cpu,
         fake_cpu,
         wall,
@@ -394,14 +444,20 @@ fn throughput(o: &Opts) -> Res<()> {
     let mut busy: HashMap<&str, Vec<f64>> = HashMap::new();
     for rep in 0..o.reps {
         for client in order(rep) {
-            let r = stream_run(client, o.n, WINDOW, false)?;
+            let r = stream_run(o, client, o.n, WINDOW, false)?;
             let cpu_per_100k = r.client_cpu.as_secs_f64() * 100_000.0 / o.n as f64;
             let fake_busy = r.fake_cpu.as_secs_f64() / r.wall.as_secs_f64();
+            let threads: Vec<String> = r
+                .by_thread
+                .iter()
+                .map(|(name, d)| format!("{name} {:.2}", d.as_secs_f64() * 100_000.0 / o.n as f64))
+                .collect();
             eprintln!(
-                "[e2e]   {:<9} {:>9.0} envelopes/s, client cpu {:.2}s/100k, fake busy {:.0}%",
+                "[e2e]   {:<9} {:>9.0} envelopes/s, client cpu {:.2}s/100k ({}), fake busy {:.0}%",
                 client.name(),
                 r.per_sec,
                 cpu_per_100k,
+                threads.join(", "),
                 fake_busy * 100.0
             );
             eps.entry(client.name()).or_default().push(r.per_sec);
@@ -450,7 +506,7 @@ fn round_trip(o: &Opts) -> Res<()> {
     let mut figures: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
     for rep in 0..o.reps {
         for client in order(rep) {
-            let r = stream_run(client, o.rtt_n, 1, true)?;
+            let r = stream_run(o, client, o.rtt_n, 1, true)?;
             let mut rt = r.round_trips;
             rt.sort_unstable();
             let us = |d: Duration| d.as_secs_f64() * 1e6;
@@ -492,9 +548,26 @@ fn round_trip(o: &Opts) -> Res<()> {
 // ---------------------------------------------------------------------------------------------
 // The core alone
 
+/// CPU time this thread has used (ns from `/proc/thread-self/schedstat`, else 10 ms ticks).
+fn this_thread_cpu() -> Duration {
+    if let Some(ns) = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+    {
+        return Duration::from_nanos(ns);
+    }
+    let tid = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name()?.to_str()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    thread_cpu().get(&tid).map_or(Duration::ZERO, |(_, c)| *c)
+}
+
 /// Parse + dedup + ack of `n` envelopes through the supervisor, on this thread (fake clock).
-fn core_once(n: u64) -> Res<f64> {
-    let frames: Vec<String> = (0..n).map(envelope).collect();
+/// The frames are made in chunks outside the timed part; returns envelopes per second of this
+/// thread's CPU time (so other load on the machine counts less) and per second of wall time.
+fn core_once(n: u64) -> Res<(f64, f64)> {
+    const CHUNK: u64 = 10_000;
     let t0 = Instant::now();
     let mut sup = Supervisor::new(Config::default()).map_err(|e| e.to_string())?;
     sup.start(t0);
@@ -510,42 +583,51 @@ fn core_once(n: u64) -> Res<f64> {
         .map_err(|e| e.to_string())?;
     while sup.poll_event().is_some() {}
     while sup.poll_transmit().is_some() {}
-    let start = Instant::now();
+    let (mut cpu, mut wall) = (Duration::ZERO, Duration::ZERO);
     let mut acked = 0u64;
-    for (i, f) in frames.into_iter().enumerate() {
-        // Fake clock: 10 µs per envelope.
-        let now = t0 + Duration::from_micros(i as u64 * 10);
-        sup.handle_text(now, conn, f).map_err(|e| e.to_string())?;
-        while let Some(ev) = sup.poll_event() {
-            if let Event::Request { envelope, .. } = ev {
-                sup.ack(now, envelope.envelope_id())
-                    .map_err(|e| e.to_string())?;
+    let mut i = 0u64;
+    while i < n {
+        let frames: Vec<String> = (i..n.min(i + CHUNK)).map(envelope).collect();
+        let (c0, w0) = (this_thread_cpu(), Instant::now());
+        for f in frames {
+            // Fake clock: 10 µs per envelope.
+            let now = t0 + Duration::from_micros(i * 10);
+            i += 1;
+            sup.handle_text(now, conn, f).map_err(|e| e.to_string())?;
+            while let Some(ev) = sup.poll_event() {
+                if let Event::Request { envelope, .. } = ev {
+                    sup.ack(now, envelope.envelope_id())
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            while sup.poll_transmit().is_some() {
+                acked += 1;
             }
         }
-        while sup.poll_transmit().is_some() {
-            acked += 1;
-        }
+        wall += w0.elapsed();
+        cpu += this_thread_cpu().saturating_sub(c0);
     }
-    let took = start.elapsed();
     if acked != n {
         return Err(format!("core: {acked} acks for {n} envelopes"));
     }
-    Ok(n as f64 / took.as_secs_f64())
+    let per = |d: Duration| n as f64 / d.as_secs_f64().max(1e-9);
+    Ok((per(cpu), per(wall)))
 }
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../slack-envelope/tests/fixtures")
 }
 
-/// `Frame::parse` of one fixture, in ns per parse (the owned copies are made beforehand).
+/// `Frame::parse` of one fixture, in ns of CPU time per parse (the owned copies are made
+/// beforehand).
 fn parse_ns(text: &str, iters: usize) -> Res<f64> {
     let copies: Vec<String> = (0..iters).map(|_| text.to_owned()).collect();
-    let start = Instant::now();
+    let start = this_thread_cpu();
     for c in copies {
         let f = Frame::parse(c).map_err(|e| e.to_string())?;
         std::hint::black_box(f);
     }
-    Ok(start.elapsed().as_secs_f64() * 1e9 / iters as f64)
+    Ok(this_thread_cpu().saturating_sub(start).as_secs_f64() * 1e9 / iters as f64)
 }
 
 fn core(o: &Opts) -> Res<()> {
@@ -556,12 +638,15 @@ fn core(o: &Opts) -> Res<()> {
         o.reps
     );
     let mut runs = Vec::new();
+    let mut walls = Vec::new();
     for _ in 0..o.reps {
-        let r = core_once(o.core_n)?;
-        eprintln!("[e2e]   {r:>9.0} envelopes/s");
-        runs.push(r);
+        let (cpu, wall) = core_once(o.core_n)?;
+        eprintln!("[e2e]   {cpu:>9.0} envelopes per cpu-second ({wall:.0} per wall-clock second)");
+        runs.push(cpu);
+        walls.push(wall);
     }
     result("core_per_sec", format!("{:.0}", median(runs)));
+    result("core_per_wall_sec", format!("{:.0}", median(walls)));
 
     let mut names: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
         .map_err(|e| format!("fixtures: {e}"))?
@@ -592,7 +677,10 @@ fn core(o: &Opts) -> Res<()> {
             ns.push(parse_ns(&text, iters)?);
         }
         let ns = median(ns);
-        eprintln!("[e2e]   parse {name:<36} {:>5} bytes {ns:>7.0} ns", text.len());
+        eprintln!(
+            "[e2e]   parse {name:<36} {:>5} bytes {ns:>7.0} ns",
+            text.len()
+        );
         parts.push(format!("{name}:{ns:.0}"));
     }
     let own = envelope(0);
@@ -809,9 +897,7 @@ fn reconnect(o: &Opts) -> Res<()> {
             let at = Instant::now();
             match ev {
                 slack_testkit::Event::HelloSent { id } if id != old => hello = Some(at),
-                slack_testkit::Event::ConnectionClosed { id, .. } if id == old => {
-                    closed = Some(at)
-                }
+                slack_testkit::Event::ConnectionClosed { id, .. } if id == old => closed = Some(at),
                 _ => {}
             }
         }
@@ -831,14 +917,18 @@ fn reconnect(o: &Opts) -> Res<()> {
         gaps.push(gap.as_secs_f64() * 1e3);
         // The replacement works.
         let id = slack
-            .send_event(serde_json::json!({"type": "message", "channel": "C1", "user": "U1",
-                "text": "after refresh", "ts": format!("1700000001.{rep:06}")}))
+            .send_event(
+                serde_json::json!({"type": "message", "channel": "C1", "user": "U1",
+                "text": "after refresh", "ts": format!("1700000001.{rep:06}")}),
+            )
             .map_err(|e| e.to_string())?;
         slack
             .wait_for_ack(&id, Duration::from_secs(30))
             .map_err(|e| format!("no ack after the refresh: {e}"))?;
     }
-    running.shutdown().map_err(|e| format!("bot shutdown: {e}"))?;
+    running
+        .shutdown()
+        .map_err(|e| format!("bot shutdown: {e}"))?;
     slack.shutdown();
     result("reconnect_ms", format!("{:.2}", median(times)));
     result("refresh_gap_ms", format!("{:.2}", median(gaps)));
@@ -861,7 +951,7 @@ fn main() {
     result("rtt_n", o.rtt_n);
     result("core_n", o.core_n);
     result("envelope_bytes", envelope(0).len());
-    let sections: [(&str, fn(&Opts) -> Res<()>); 5] = [
+    let sections: [(&str, Section); 5] = [
         ("e2e", throughput),
         ("rtt", round_trip),
         ("core", core),

@@ -16,9 +16,7 @@ use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use crate::server::{ConnEntry, HttpStream, Shared, lock};
-use crate::types::{
-    Ack, ConnId, ConnectionInfo, Event, Fault, Garbage, StreamReport, StreamSpec,
-};
+use crate::types::{Ack, ConnId, ConnectionInfo, Event, Fault, Garbage, StreamReport, StreamSpec};
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
