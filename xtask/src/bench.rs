@@ -187,8 +187,9 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
     println!();
     print!("{md}");
     println!(
-        "[bench] wrote {} ({:.0}s)",
+        "[bench] wrote {} (build {:.0}s, run {:.0}s)",
         out.display(),
+        build_took.as_secs_f64(),
         took.as_secs_f64()
     );
     true
