@@ -64,7 +64,10 @@ use serde_json::{Value, json};
 
 pub use error::Error;
 pub use proxy::{Proxy, Tunnel};
-pub use types::{Ack, ConnId, ConnectionInfo, Event, Fault, Garbage, OpenError, WebCall};
+pub use types::{
+    Ack, ConnId, ConnectionInfo, Event, Fault, Garbage, OpenError, StreamReport, StreamSpec,
+    WebCall,
+};
 
 use server::{Config, Shared, State, lock};
 use ws::Cmd;
@@ -593,6 +596,65 @@ impl FakeSlack {
     /// Injects a fault on one connection.
     pub fn fault(&self, conn: ConnId, fault: Fault) -> Result<(), Error> {
         self.command(conn, Cmd::Fault(fault))
+    }
+
+    /// Streams copies of an envelope to one connection for benchmarks: the connection's thread
+    /// writes them keeping `spec.in_flight` un-acked and returns when all `spec.count` are acked
+    /// (see [`StreamSpec`]), so the measurement is not limited by one call per envelope. The
+    /// report has `aborted` set when the connection closed first. Fails with
+    /// [`Error::Timeout`] (and stops the stream) after `spec.timeout`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use slack_testkit::{FakeSlack, StreamSpec};
+    ///
+    /// let slack = FakeSlack::start()?;
+    /// let (mut ws, _) = tungstenite::connect(slack.ws_url())?;
+    /// ws.read()?; // hello
+    /// let conn = slack.open_connections()[0];
+    /// let client = std::thread::spawn(move || {
+    ///     for _ in 0..10 {
+    ///         let text = ws.read().unwrap().into_text().unwrap();
+    ///         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    ///         let ack = serde_json::json!({"envelope_id": v["envelope_id"]}).to_string();
+    ///         ws.send(tungstenite::Message::text(ack)).unwrap();
+    ///     }
+    ///     ws
+    /// });
+    /// let report = slack.stream_envelopes(conn, StreamSpec {
+    ///     template: r#"{"envelope_id":"b-{{seq}}","type":"events_api","payload":{}}"#.into(),
+    ///     count: 10,
+    ///     in_flight: 2,
+    ///     round_trips: true,
+    ///     timeout: Duration::from_secs(10),
+    /// })?;
+    /// assert_eq!(report.acked, 10);
+    /// assert_eq!(report.round_trips.len(), 10);
+    /// drop(client.join());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stream_envelopes(&self, conn: ConnId, spec: StreamSpec) -> Result<StreamReport, Error> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let job = ws::StreamJob::new(&spec, tx).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "the stream template needs \"envelope_id\":\"…{}…\"",
+                StreamSpec::SEQ
+            ))
+        })?;
+        self.command(conn, Cmd::Stream(Box::new(job)))?;
+        match rx.recv_timeout(spec.timeout) {
+            Ok(report) => Ok(report),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                let _ = self.command(conn, Cmd::StopStream);
+                Err(Error::Timeout(format!(
+                    "a stream of {} envelope(s) to be acked",
+                    spec.count
+                )))
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Shutdown),
+        }
     }
 
     /// Makes the next `times` calls of `apps.connections.open` fail with `error`.

@@ -331,3 +331,48 @@ fn redact_body(body: &Value) -> Value {
     }
     b
 }
+
+/// A server-side stream of envelopes for benchmarks (see [`crate::FakeSlack::stream_envelopes`]).
+///
+/// The fake's connection thread writes copies of `template`, keeping at most `in_flight`
+/// un-acked, until `count` have been acked. Every occurrence of [`StreamSpec::SEQ`] in the
+/// template is replaced by a 14-digit number unique to that envelope in this fake (use it in
+/// `envelope_id` and `event_id`, so deduplication does not hide envelopes). The frames are
+/// built without JSON work and acks are matched by a plain scan for `"envelope_id"`, so the
+/// fake costs little per envelope; stream envelopes are never redelivered and their acks are
+/// not recorded in [`crate::FakeSlack::acks`] or the connection counters.
+#[derive(Debug, Clone)]
+pub struct StreamSpec {
+    /// The envelope text, with [`StreamSpec::SEQ`] where the per-envelope number goes (at least
+    /// in `envelope_id`).
+    pub template: String,
+    /// How many envelopes to send.
+    pub count: u64,
+    /// How many may be un-acked at once (at least 1).
+    pub in_flight: usize,
+    /// Whether to record each envelope's round trip (write to ack) in the report.
+    pub round_trips: bool,
+    /// How long to wait for the whole stream before giving up.
+    pub timeout: Duration,
+}
+
+impl StreamSpec {
+    /// The placeholder replaced by the envelope's number.
+    pub const SEQ: &'static str = "{{seq}}";
+}
+
+/// What a stream of envelopes measured (see [`crate::FakeSlack::stream_envelopes`]).
+#[derive(Debug, Clone, Default)]
+pub struct StreamReport {
+    /// Envelopes written.
+    pub sent: u64,
+    /// Envelopes acked.
+    pub acked: u64,
+    /// From the first write to the last ack.
+    pub elapsed: Duration,
+    /// Each envelope's time from being queued for writing to its ack being read, in ack order
+    /// (empty unless [`StreamSpec::round_trips`] was set).
+    pub round_trips: Vec<Duration>,
+    /// Why the stream ended early, if it did (the connection closed, the fake shut down).
+    pub aborted: Option<String>,
+}
