@@ -443,16 +443,18 @@ fn run(settings: Settings) -> Result<(), Error> {
         log::warn!("cannot catch Ctrl-C ({e}); stop with SIGKILL only");
     }
     let events = bot.events();
-    let mut last_stats = std::time::Instant::now();
+    // Sleep until an event or the next stats line: no other periodic wake-up.
+    let mut next_stats = std::time::Instant::now() + STATS_EVERY;
     loop {
-        match events.recv_timeout(Duration::from_secs(5)) {
+        match events.recv_deadline(next_stats) {
             Ok(BotEvent::Stopped(_)) => break,
             Ok(_) => {}
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         }
-        if last_stats.elapsed() >= Duration::from_secs(60) {
-            last_stats = std::time::Instant::now();
+        let now = std::time::Instant::now();
+        if now >= next_stats {
+            next_stats = now + STATS_EVERY;
             let s = bot.stats();
             log::info!(
                 "stats: {} connected, {} reconnects, rtt {}, up {}s, received {}, acked {}, delivered {}, duplicates {}, queue full {}, sent {}, rate-limit waits {}",
@@ -481,6 +483,9 @@ fn run(settings: Settings) -> Result<(), Error> {
     log::info!("stopped");
     Ok(())
 }
+
+/// How often the binary logs its stats line.
+const STATS_EVERY: Duration = Duration::from_secs(60);
 
 fn builder_web(settings: &Settings) -> Result<slack_bot::slack_web::WebClient, Error> {
     let token = slack_bot::slack_web::BotToken::new(&settings.bot_token).map_err(Error::Token)?;

@@ -16,7 +16,7 @@
 //!   `--idle-secs N`, `--only SECTION`) goes to the bench program.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Keys every run must report (a missing one means a section failed to run).
@@ -82,11 +82,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
     let mut build_args = cmd_args.clone();
     build_args.push("--no-run".to_owned());
     println!("[bench] cargo {}", build_args.join(" "));
-    match Command::new("cargo")
-        .args(&build_args)
-        .current_dir(root)
-        .status()
-    {
+    match crate::cargo().args(&build_args).current_dir(root).status() {
         Ok(s) if s.success() => {}
         Ok(s) => {
             eprintln!("[bench] FAILED: the build failed ({s})");
@@ -103,7 +99,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
     println!("[bench] cargo {}", cmd_args.join(" "));
     let started = Instant::now();
     // Progress goes to stderr (inherited); the results come on stdout.
-    let output = Command::new("cargo")
+    let output = crate::cargo()
         .args(&cmd_args)
         .current_dir(root)
         .stdin(Stdio::null())

@@ -243,7 +243,7 @@ fn wait_with_timeout(mut child: Child, timeout: Duration) -> Outcome {
 /// Runs a cargo build with JSON messages and returns the executables it produced, as
 /// (`example`/`test`/…, target name, path).
 fn executables(root: &Path, args: &[&str]) -> Option<Vec<(String, String, PathBuf)>> {
-    let out = Command::new("cargo")
+    let out = crate::cargo()
         .args(args)
         .arg("--message-format=json-render-diagnostics")
         .current_dir(root)

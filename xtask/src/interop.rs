@@ -167,7 +167,7 @@ fn prepare_python(root: &Path) -> Result<PathBuf, Outcome> {
 
 fn build_fake(root: &Path) -> Result<PathBuf, Outcome> {
     let st = run_bounded(
-        Command::new("cargo")
+        crate::cargo()
             .args([
                 "build",
                 "--quiet",

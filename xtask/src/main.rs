@@ -93,6 +93,27 @@ fn test_all_steps() -> Vec<Step> {
     ]
 }
 
+/// A `cargo` command without the variables `cargo run` set for xtask itself
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...): build scripts such as ring's re-run when those
+/// change, so passing them on would rebuild half the tree on every switch between a plain
+/// `cargo` command and a `cargo xtask` one.
+pub(crate) fn cargo() -> Command {
+    let program = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(program);
+    for (key, _) in env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || key.starts_with("CARGO_CRATE_")
+            || key.starts_with("CARGO_BIN_")
+            || key == "CARGO_PRIMARY_PACKAGE"
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
 fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.
     let manifest = env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
@@ -111,7 +132,12 @@ fn run_steps(task: &str, steps: &[Step]) -> ExitCode {
     for step in steps {
         println!("\n==> [{task}] {}: {}", step.name, step.describe());
         let t = Instant::now();
-        let status = Command::new(step.program)
+        let mut cmd = if step.program == "cargo" {
+            cargo()
+        } else {
+            Command::new(step.program)
+        };
+        let status = cmd
             .args(&step.args)
             .envs(step.env.iter().copied())
             .current_dir(&root)

@@ -49,7 +49,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
 
     // 1. cargo package.
     let t = Instant::now();
-    let mut cmd = Command::new("cargo");
+    let mut cmd = crate::cargo();
     cmd.arg("package").current_dir(root);
     for lib in LIBRARIES {
         cmd.args(["-p", lib]);
@@ -134,7 +134,7 @@ fn mark(ok: bool) -> &'static str {
 
 /// `cargo package --list -p lib`.
 fn list(root: &Path, lib: &str) -> Result<Vec<String>, String> {
-    let out = Command::new("cargo")
+    let out = crate::cargo()
         .args(["package", "--list", "--allow-dirty", "-p", lib])
         .current_dir(root)
         .stderr(Stdio::piped())
@@ -182,7 +182,7 @@ fn version(v: &str) -> Option<(u64, u64, u64)> {
 
 /// The MSRV checks; the summary lines either way.
 fn msrv(root: &Path) -> Result<Vec<String>, Vec<String>> {
-    let out = Command::new("cargo")
+    let out = crate::cargo()
         .args(["metadata", "--format-version", "1", "--locked"])
         .current_dir(root)
         .stderr(Stdio::inherit())
