@@ -152,6 +152,11 @@ impl Kind {
         Kind::Refresh
     }
 
+    /// Whether the bot counts this as a failed connection (not a planned refresh).
+    fn is_failure(self) -> bool {
+        !matches!(self, Kind::Refresh | Kind::Warning | Kind::WithholdPongs)
+    }
+
     fn name(self) -> &'static str {
         match self {
             Kind::Refresh => "refresh_requested",
@@ -300,6 +305,7 @@ fn run(args: &Args) -> bool {
     let mut rng = Rng(args.seed);
     let mut injected: HashMap<Kind, u64> = HashMap::new();
     let mut skipped = 0u64;
+    let mut deferred = 0u64;
     let mut peak_threads = threads_start;
     let t0 = Instant::now();
     std::thread::scope(|scope| {
@@ -321,7 +327,7 @@ fn run(args: &Args) -> bool {
             .expect("the sender starts");
         let mut next_report = t0 + Duration::from_secs(10);
         while t0.elapsed() < run_for {
-            let pause = Duration::from_millis(rng.range(500, 3000));
+            let pause = Duration::from_millis(rng.range(500, 2500));
             let left = run_for.saturating_sub(t0.elapsed());
             std::thread::sleep(pause.min(left));
             if t0.elapsed() >= run_for {
@@ -331,7 +337,12 @@ fn run(args: &Args) -> bool {
             let open = slack.open_connections();
             let kind = Kind::pick(&mut rng);
             let pick = rng.range(0, open.len() as u64) as usize;
+            // A fault that the bot counts as a failure escalates its reconnect backoff (up to
+            // 30 s); inject those only while every connection is up, so the run spends its
+            // time under load rather than waiting out backoffs. Refreshes go in any time.
+            let healthy = bot.stats().connections >= args.connections;
             match open.get(pick) {
+                Some(_) if kind.is_failure() && !healthy => deferred += 1,
                 Some(conn) if kind.inject(&slack, *conn) => {
                     *injected.entry(kind).or_insert(0) += 1;
                 }
@@ -442,7 +453,7 @@ fn run(args: &Args) -> bool {
         drain_took.as_secs_f64()
     );
     println!(
-        "  faults injected           {fault_total} ({}); skipped {skipped}",
+        "  faults injected           {fault_total} ({}); skipped {skipped} (no open connection), deferred {deferred} (bot not fully connected)",
         fault_list.join(", ")
     );
     println!("  events sent               {}", sent.len());

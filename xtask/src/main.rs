@@ -93,6 +93,32 @@ fn test_all_steps() -> Vec<Step> {
     ]
 }
 
+/// Variables `cargo run` sets for the xtask binary itself. A nested cargo inherits them, and
+/// build scripts that watch them (ring's watches `CARGO_MANIFEST_DIR`) then see a change and
+/// rebuild half the dependency tree on every switch between `cargo xtask …` and plain cargo.
+const CARGO_RUN_VARS: [&str; 7] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+];
+
+/// A `Command` for `program` without the variables `cargo run` set for the xtask itself
+/// (`CARGO_PKG_*` and [`CARGO_RUN_VARS`]), so nested cargo builds reuse plain cargo's artifacts.
+pub(crate) fn clean_command(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_") || CARGO_RUN_VARS.contains(&key.as_ref()) {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}
+
 fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.
     let manifest = env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
@@ -111,7 +137,7 @@ fn run_steps(task: &str, steps: &[Step]) -> ExitCode {
     for step in steps {
         println!("\n==> [{task}] {}: {}", step.name, step.describe());
         let t = Instant::now();
-        let status = Command::new(step.program)
+        let status = clean_command(step.program)
             .args(&step.args)
             .envs(step.env.iter().copied())
             .current_dir(&root)
