@@ -39,8 +39,10 @@ use slack_bot::{Bot, Reply};
 use slack_testkit::{ConnId, FakeSlack, Fault};
 
 /// Thread growth tolerated between the start and the end of the run, with the same number of
-/// connections up (an HTTP keep-alive thread of the fake may come and go).
-const THREAD_SLACK: usize = 2;
+/// connections up: the fake serves each pooled HTTP keep-alive connection on a thread of its
+/// own, and those come and go. A leaked connection shows up elsewhere too (the fake counts
+/// open sockets), and after shutdown the count must be back to exactly the baseline.
+const THREAD_SLACK: usize = 4;
 
 struct Args {
     seconds: u64,
