@@ -182,3 +182,273 @@ proptest! {
         }
     }
 }
+
+// ----- The fuzz targets' invariants (slack-envelope/fuzz), as property tests for test-all. -----
+
+/// What the `frame` fuzz target checks on whatever parses.
+fn check_frame(text: String) {
+    use slack_envelope::payload::{EventCallback, Interaction, SlashCommand};
+    use slack_envelope::{DisconnectReason, ack_frame};
+    let _ = serde_json::from_str::<EventCallback>(&text);
+    let _ = serde_json::from_str::<SlashCommand>(&text);
+    if let Ok(i) = serde_json::from_str::<Interaction>(&text) {
+        let _ = (
+            i.interaction_type(),
+            i.callback_id(),
+            i.action_ids(),
+            i.trigger_id(),
+        );
+    }
+    match Frame::parse(text) {
+        Ok(Frame::Envelope(e)) => {
+            let id = e.envelope_id();
+            let ack: serde_json::Value = serde_json::from_str(&ack_frame(id, None)).unwrap();
+            assert_eq!(ack["envelope_id"].as_str(), Some(id));
+            let with: serde_json::Value =
+                serde_json::from_str(&ack_frame(id, Some(r#"{"text":"t"}"#))).unwrap();
+            assert_eq!(with["payload"]["text"], "t");
+            assert!(serde_json::from_str::<serde_json::Value>(e.payload_json()).is_ok());
+            assert_eq!(e.dedup_key(), e.event_id().unwrap_or(id));
+            let _ = (e.events_api(), e.slash_command(), e.payload_value());
+            if let Ok(i) = e.interactive() {
+                let _ = (i.callback_id(), i.action_ids(), i.trigger_id());
+            }
+        }
+        Ok(Frame::Disconnect(d)) => {
+            assert_eq!(DisconnectReason::from_text(d.reason.as_str()), d.reason);
+        }
+        _ => {}
+    }
+}
+
+/// Envelopes whose ids need JSON escaping, and payloads of every kind.
+fn envelope_strategy() -> impl Strategy<Value = String> {
+    (
+        any::<String>(),
+        prop_oneof![
+            Just("events_api"),
+            Just("slash_commands"),
+            Just("interactive"),
+            Just("x")
+        ],
+        prop_oneof![
+            Just(r#"{"type":"event_callback","event_id":"Ev1","event":{"type":"message"}}"#),
+            Just(r#"{"type":"block_actions","actions":[{"action_id":"a"}],"trigger_id":"t"}"#),
+            Just(r#"{"type":"view_submission","view":{"callback_id":"c","state":{"values":{}}}}"#),
+            Just(r#"{"command":"/x","text":"y"}"#),
+            Just("null"),
+            Just("[]"),
+            Just("7"),
+        ],
+    )
+        .prop_map(|(id, kind, payload)| {
+            format!(
+                r#"{{"envelope_id":{},"type":"{kind}","payload":{payload}}}"#,
+                serde_json::Value::String(id)
+            )
+        })
+}
+
+/// The `supervisor` fuzz target's checker: the supervisor's promises after every step.
+struct Checker {
+    now: Instant,
+    delivered: u64,
+    handed_out: std::collections::HashMap<String, Instant>,
+    connect_ids: std::collections::HashSet<u64>,
+    stopped_seen: bool,
+    max_retry_after: Duration,
+    window: Duration,
+}
+
+impl Checker {
+    fn drain(&mut self, sup: &mut Supervisor) {
+        while sup.poll_transmit().is_some() {}
+        while let Some(e) = sup.poll_event() {
+            assert!(!self.stopped_seen, "an event after Stopped: {e:?}");
+            match e {
+                Event::Connect { conn } => {
+                    assert!(self.connect_ids.insert(conn.0), "connection id reused");
+                }
+                Event::Request { envelope, .. } => {
+                    self.delivered += 1;
+                    let key = envelope.dedup_key().to_owned();
+                    if let Some(at) = self.handed_out.get(&key) {
+                        assert!(
+                            self.now.saturating_duration_since(*at) >= self.window,
+                            "{key} handed out twice within the dedup window"
+                        );
+                    }
+                    self.handed_out.insert(key, self.now);
+                }
+                Event::Stopped(_) => self.stopped_seen = true,
+                _ => {}
+            }
+        }
+    }
+
+    fn check(&self, sup: &Supervisor, after_timeout: bool) {
+        assert!(sup.connections().len() <= MAX_CONNECTIONS);
+        let st = sup.stats();
+        assert_eq!(st.delivered, self.delivered);
+        assert!(st.delivered + st.duplicates <= st.received);
+        if sup.is_stopped() {
+            assert!(sup.connections().is_empty());
+            assert_eq!(sup.poll_timeout(), None);
+        }
+        if let Some(t) = sup.poll_timeout() {
+            assert!(t <= self.now + Duration::from_secs(3600) + self.max_retry_after);
+            if after_timeout {
+                assert!(
+                    t > self.now,
+                    "due again right after handle_timeout (a hot loop)"
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn frame_invariants_hold_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        check_frame(String::from_utf8_lossy(&bytes).into_owned());
+    }
+
+    #[test]
+    fn frame_invariants_hold_on_json_like_text(text in frame_strategy()) {
+        check_frame(text);
+    }
+
+    #[test]
+    fn frame_invariants_hold_on_envelopes(text in envelope_strategy()) {
+        check_frame(text);
+    }
+
+    #[test]
+    fn a_session_keeps_its_invariants(ops in proptest::collection::vec(op_strategy(), 0..200)) {
+        let mut now = Instant::now();
+        let mut s = Session::new(now, SessionConfig::default());
+        let mut last_ping: Option<Vec<u8>> = None;
+        for op in ops {
+            let was_closed = s.state() == slack_envelope::SessionState::Closed;
+            let mut after_timeout = false;
+            match op {
+                Op::Advance(ms) => now += Duration::from_millis(u64::from(ms)),
+                Op::Text(_, f) => s.handle_text(now, f),
+                Op::Binary(_, n) => s.handle_binary(now, n),
+                Op::Ping(_) => s.handle_ping(now),
+                // An empty payload stands for "the right answer to our last ping".
+                Op::Pong(_, p) if p.is_empty() => s.handle_pong(now, &last_ping.clone().unwrap_or_default()),
+                Op::Pong(_, p) => s.handle_pong(now, &p),
+                Op::Closed(_, c) => s.handle_closed(now, c, "x"),
+                Op::Ack(id, false) => { let _ = s.ack(now, &id); }
+                Op::Ack(id, true) => { let _ = s.ack_with_payload(now, &id, &serde_json::json!({"text": "t"})); }
+                Op::Shutdown => s.close(now, 1000, ""),
+                Op::TimeoutNow => {
+                    if let Some(t) = s.poll_timeout() {
+                        now = now.max(t);
+                    }
+                    s.handle_timeout(now);
+                    after_timeout = true;
+                }
+                _ => {
+                    s.handle_timeout(now);
+                    after_timeout = true;
+                }
+            }
+            while let Some(f) = s.poll_transmit() {
+                if let slack_envelope::OutFrame::Ping(p) = f {
+                    last_ping = Some(p);
+                }
+            }
+            while s.poll_event().is_some() {}
+            if was_closed {
+                prop_assert_eq!(s.state(), slack_envelope::SessionState::Closed);
+            }
+            match s.poll_timeout() {
+                None => prop_assert_eq!(s.state(), slack_envelope::SessionState::Closed),
+                Some(t) => {
+                    prop_assert_ne!(s.state(), slack_envelope::SessionState::Closed);
+                    if after_timeout && !s.should_abort(now) {
+                        prop_assert!(t > now, "session due again right after handle_timeout");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_supervisor_keeps_its_promises(
+        connections in 1usize..=10,
+        ops in proptest::collection::vec(op_strategy(), 0..300),
+    ) {
+        let mut cfg = Config::default();
+        cfg.connections = connections;
+        let window = cfg.dedup_window;
+        let mut now = Instant::now();
+        let mut sup = Supervisor::new(cfg).unwrap();
+        sup.start(now);
+        let mut ck = Checker {
+            now,
+            delivered: 0,
+            handed_out: Default::default(),
+            connect_ids: Default::default(),
+            stopped_seen: false,
+            max_retry_after: Duration::ZERO,
+            window,
+        };
+        ck.drain(&mut sup);
+        for op in ops {
+            // Connection numbers pick among the live ones first, so frames reach real sessions.
+            let pick = |sup: &Supervisor, n: u64| {
+                let mut ids = sup.connections();
+                ids.sort();
+                ids.get(n as usize).copied().unwrap_or(ConnId(n))
+            };
+            let mut after_timeout = false;
+            match op {
+                Op::Advance(ms) => now += Duration::from_millis(u64::from(ms)) * 20,
+                Op::TimeoutNow => {
+                    if let Some(t) = sup.poll_timeout() {
+                        now = now.max(t);
+                    }
+                    sup.handle_timeout(now);
+                    after_timeout = true;
+                }
+                Op::Connected(n) => { let c = pick(&sup, n); let _ = sup.handle_connected(now, c); }
+                Op::Failed(n, kind, secs) => {
+                    let c = pick(&sup, n);
+                    let f = match kind {
+                        0 => ConnectFailure::Transient { error: "x".into() },
+                        1 => {
+                            let retry_after = Duration::from_secs(u64::from(secs) * 600);
+                            ck.max_retry_after = ck.max_retry_after.max(retry_after);
+                            ConnectFailure::RateLimited { retry_after, error: "ratelimited".into() }
+                        }
+                        _ => ConnectFailure::Fatal { error: "invalid_auth".into() },
+                    };
+                    sup.handle_connect_failed(now, c, f);
+                }
+                Op::Text(n, f) => { let c = pick(&sup, n); let _ = sup.handle_text(now, c, f); }
+                Op::Binary(n, len) => { let c = pick(&sup, n); let _ = sup.handle_binary(now, c, len); }
+                Op::Ping(n) => { let c = pick(&sup, n); let _ = sup.handle_ping(now, c); }
+                Op::Pong(n, p) => { let c = pick(&sup, n); let _ = sup.handle_pong(now, c, &p); }
+                Op::Closed(n, code) => { let c = pick(&sup, n); let _ = sup.handle_closed(now, c, code, "bye"); }
+                Op::Ack(id, false) => { let _ = sup.ack(now, &id); }
+                Op::Ack(id, true) => { let _ = sup.ack_with_payload(now, &id, &serde_json::json!({"text": "t"})); }
+                Op::Decline(id) => {
+                    let frame = format!(r#"{{"envelope_id":"{id}","type":"events_api","payload":{{"event_id":"Ev{id}"}}}}"#);
+                    if let Ok(Frame::Envelope(e)) = Frame::parse(frame) {
+                        sup.decline(&e);
+                        ck.handed_out.remove(e.dedup_key());
+                    }
+                }
+                Op::Shutdown => sup.shutdown(now),
+            }
+            ck.now = now;
+            ck.drain(&mut sup);
+            ck.check(&sup, after_timeout);
+        }
+    }
+}

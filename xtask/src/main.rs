@@ -93,25 +93,35 @@ fn test_all_steps() -> Vec<Step> {
     ]
 }
 
-/// A `cargo` command without the variables `cargo run` set for xtask itself
-/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...): build scripts such as ring's re-run when those
-/// change, so passing them on would rebuild half the tree on every switch between a plain
-/// `cargo` command and a `cargo xtask` one.
-pub(crate) fn cargo() -> Command {
-    let program = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+/// Variables `cargo run` sets for the xtask binary itself. A nested cargo inherits them, and
+/// build scripts that watch them (ring's watches `CARGO_MANIFEST_DIR`) then see a change and
+/// rebuild half the dependency tree on every switch between `cargo xtask …` and plain cargo.
+const CARGO_RUN_VARS: [&str; 7] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+];
+
+/// A `Command` for `program` without the variables `cargo run` set for the xtask itself
+/// (`CARGO_PKG_*` and [`CARGO_RUN_VARS`]), so nested cargo builds reuse plain cargo's artifacts.
+pub(crate) fn clean_command(program: &str) -> Command {
     let mut cmd = Command::new(program);
     for (key, _) in env::vars_os() {
-        let Some(key) = key.to_str() else { continue };
-        if key.starts_with("CARGO_PKG_")
-            || key.starts_with("CARGO_MANIFEST_")
-            || key.starts_with("CARGO_CRATE_")
-            || key.starts_with("CARGO_BIN_")
-            || key == "CARGO_PRIMARY_PACKAGE"
-        {
-            cmd.env_remove(key);
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_") || CARGO_RUN_VARS.contains(&key.as_ref()) {
+            cmd.env_remove(key.as_ref());
         }
     }
     cmd
+}
+
+/// `cargo`, cleaned as [`clean_command`] does.
+pub(crate) fn cargo() -> Command {
+    clean_command("cargo")
 }
 
 fn workspace_root() -> PathBuf {
@@ -132,12 +142,7 @@ fn run_steps(task: &str, steps: &[Step]) -> ExitCode {
     for step in steps {
         println!("\n==> [{task}] {}: {}", step.name, step.describe());
         let t = Instant::now();
-        let mut cmd = if step.program == "cargo" {
-            cargo()
-        } else {
-            Command::new(step.program)
-        };
-        let status = cmd
+        let status = clean_command(step.program)
             .args(&step.args)
             .envs(step.env.iter().copied())
             .current_dir(&root)
@@ -178,9 +183,9 @@ fn help() {
     println!();
     println!("tasks:");
     println!(
-        "  test-all   format, clippy, tests, demo, examples, bench and soak smoke runs, interop,
-             docs, package (what CI runs)"
+        "  test-all   format, clippy, tests, demo, examples, bench and soak smoke runs, interop,"
     );
+    println!("             docs, package (what CI runs)");
     println!("  interop    the Python Slack SDK against the testkit's fake-slack");
     println!("  bench      performance figures (release build), written to BENCHMARKS.md");
     println!("             --smoke: a few hundred envelopes, writes nothing (run by test-all)");
