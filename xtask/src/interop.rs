@@ -218,6 +218,8 @@ struct Scenario {
     lines: mpsc::Receiver<String>,
     python: Option<Child>,
     deadline: Instant,
+    /// Lines read but not yet matched.
+    seen: Vec<String>,
 }
 
 impl Scenario {
@@ -226,8 +228,12 @@ impl Scenario {
             .map_err(|e| Outcome::Failed(format!("fake-slack stdin: {e}")))
     }
 
-    /// Waits for a line satisfying `pred`.
+    /// Waits for a line satisfying `pred`. Lines seen while waiting for something else are kept:
+    /// the SDK acks from a thread pool, so acks may come in any order.
     fn wait(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> Result<String, Outcome> {
+        if let Some(i) = self.seen.iter().position(|l| pred(l)) {
+            return Ok(self.seen.remove(i));
+        }
         loop {
             let left = self.deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
@@ -235,6 +241,7 @@ impl Scenario {
                     if pred(&line) {
                         return Ok(line);
                     }
+                    self.seen.push(line);
                 }
                 Err(_) => return Err(Outcome::Failed(format!("timed out waiting for {what}"))),
             }
@@ -322,6 +329,7 @@ fn run_inner(root: &Path) -> Result<(), Outcome> {
         lines: rx,
         python: None,
         deadline: Instant::now() + SCENARIO_LIMIT,
+        seen: Vec::new(),
     };
     let first = sc.wait("fake-slack to start", |l| {
         l.contains("\"event\":\"listening\"")
