@@ -139,7 +139,7 @@ struct Scanner<'a> {
 /// From the opening `"` at `i`: the index just past the closing quote, and whether the
 /// string has escapes. `None` for an unterminated string, a control character or a bad escape.
 /// Plain text is skipped eight bytes at a time.
-#[inline]
+#[inline(always)]
 fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     if b.get(i) != Some(&b'"') {
         return None;
@@ -177,7 +177,7 @@ fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
         i += 1;
@@ -236,7 +236,7 @@ fn skip_literal(b: &[u8], i: usize, lit: &[u8]) -> Option<usize> {
 }
 
 /// At an object key's `"`: the index just after the key's `:`.
-#[inline]
+#[inline(always)]
 fn skip_key(b: &[u8], i: usize) -> Option<usize> {
     let (i, _) = skip_string(b, i)?;
     let i = skip_ws(b, i);
