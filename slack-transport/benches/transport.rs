@@ -182,6 +182,32 @@ fn main() {
     let url = format!("ws://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || serve(listener));
 
+    // `transport ONE` runs one measurement alone (for strace/perf): tp-raw, tp-transport,
+    // rtt-raw, rtt-transport, rtt64-raw, rtt64-transport. Flags from `cargo bench` are ignored.
+    if let Some(one) = std::env::args().skip(1).find(|a| !a.starts_with("--")) {
+        let (what, secs) = match one.as_str() {
+            "tp-raw" => ("frames/s", throughput_raw(&url)),
+            "tp-transport" => ("frames/s", throughput_transport(&url)),
+            "rtt-raw" | "rtt-transport" | "rtt64-raw" | "rtt64-transport" => {
+                let in_flight = if one.starts_with("rtt64") {
+                    IN_FLIGHT
+                } else {
+                    1
+                };
+                let mut v = if one.ends_with("raw") {
+                    rtt_raw(&url, in_flight)
+                } else {
+                    rtt_transport(&url, in_flight)
+                };
+                v.sort();
+                ("p50 µs", percentile(&v, 0.5).as_secs_f64() * 1e6)
+            }
+            other => panic!("unknown measurement {other}"),
+        };
+        writeln!(std::io::stdout(), "{one}: {secs:.1} {what}").unwrap();
+        return;
+    }
+
     let mut rows = Vec::new();
     // Warm up both paths once.
     let _ = rtt_raw(&url, 1);
