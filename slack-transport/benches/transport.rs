@@ -204,7 +204,8 @@ fn main() {
             }
             other => panic!("unknown measurement {other}"),
         };
-        writeln!(std::io::stdout(), "{one}: {secs:.1} {what}").unwrap();
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{one}: {secs:.1} {what}").unwrap();
         return;
     }
 
