@@ -30,6 +30,10 @@ pub(crate) enum LoopMsg {
     Shutdown,
 }
 
+/// Frames taken from one link per wake-up of the loop, at most (the timers and the other
+/// links are looked at in between).
+const INCOMING_BATCH: usize = 64;
+
 /// A job for the worker pool.
 struct Job {
     envelope: Envelope,
@@ -195,6 +199,18 @@ impl Loop {
             };
             let msg = oper.recv(&link.receiver);
             self.on_incoming(conn, msg.ok());
+            // Frames already waiting on this link are taken without another select; each is
+            // carried out (acked) at once, as if it had come alone.
+            for _ in 1..INCOMING_BATCH {
+                let Some(link) = self.links.get(&conn) else {
+                    break;
+                };
+                let Ok(msg) = link.receiver.try_recv() else {
+                    break;
+                };
+                self.pump(Instant::now());
+                self.on_incoming(conn, Some(msg));
+            }
         } else {
             let i = idx - closing_base;
             let Some(link) = self.closing.get(i) else {
@@ -313,19 +329,7 @@ impl Loop {
     /// Carries out everything the supervisor asked for.
     fn pump(&mut self, now: Instant) {
         loop {
-            let mut progressed = false;
-            while let Some(t) = self.p.supervisor.poll_transmit() {
-                progressed = true;
-                let Some(link) = self.links.get(&t.conn) else {
-                    continue;
-                };
-                let out = match t.frame {
-                    OutFrame::Text(s) => Outgoing::Text(s),
-                    OutFrame::Ping(p) => Outgoing::Ping(p),
-                    OutFrame::Close { code, reason } => Outgoing::Close { code, reason },
-                };
-                let _ = link.sender.send(out);
-            }
+            let mut progressed = self.send_transmits();
             while let Some(ev) = self.p.supervisor.poll_event() {
                 progressed = true;
                 self.on_event(now, ev);
@@ -335,6 +339,24 @@ impl Loop {
             }
         }
         self.connect_threads.retain(|h| !h.is_finished());
+    }
+
+    /// Hands the supervisor's frames to the transports. Whether there were any.
+    fn send_transmits(&mut self) -> bool {
+        let mut any = false;
+        while let Some(t) = self.p.supervisor.poll_transmit() {
+            any = true;
+            let Some(link) = self.links.get(&t.conn) else {
+                continue;
+            };
+            let out = match t.frame {
+                OutFrame::Text(s) => Outgoing::Text(s),
+                OutFrame::Ping(p) => Outgoing::Ping(p),
+                OutFrame::Close { code, reason } => Outgoing::Close { code, reason },
+            };
+            let _ = link.sender.send(out);
+        }
+        any
     }
 
     fn on_event(&mut self, now: Instant, ev: Event) {
@@ -441,32 +463,60 @@ impl Loop {
             self.p.supervisor.decline(&envelope);
             return;
         }
-        let envelope_id = envelope.envelope_id().to_owned();
         let wants_reply = envelope.accepts_response_payload();
-        let Some(jobs) = &self.jobs else {
+        let Some(jobs) = self.jobs.clone() else {
             self.p.supervisor.decline(&envelope);
             return;
         };
+        // Only this thread queues jobs (workers only take them, and `run` keeps a receiver
+        // alive), so a queue with room now still has room below. Checking first lets the ack
+        // leave before a worker is woken: the wake-up (and the worker competing for a core)
+        // is then off the ack's path.
+        if jobs.is_full() {
+            self.queue_full(&envelope);
+            return;
+        }
+        if !wants_reply {
+            if let Err(e) = self.p.supervisor.ack(now, envelope.envelope_id()) {
+                log::warn!(
+                    "connection {conn}: ack of {} failed: {e}",
+                    envelope.envelope_id()
+                );
+            }
+            self.send_transmits();
+        }
+        let envelope_id = wants_reply.then(|| envelope.envelope_id().to_owned());
         match jobs.try_send(Job {
             envelope,
             wants_reply,
         }) {
             Ok(()) => {
-                if wants_reply {
-                    self.awaiting_reply.insert(envelope_id);
-                } else if let Err(e) = self.p.supervisor.ack(now, &envelope_id) {
-                    log::warn!("connection {conn}: ack of {envelope_id} failed: {e}");
+                if let Some(id) = envelope_id {
+                    self.awaiting_reply.insert(id);
                 }
             }
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
-                self.p.shared.queue_full.fetch_add(1, Ordering::Relaxed);
-                log::warn!(
-                    "worker queue full ({} waiting): envelope {envelope_id} left un-acked for Slack to redeliver",
-                    self.p.queue_bound
-                );
-                self.p.supervisor.decline(&job.envelope);
+                // Not expected (see above); an acked envelope cannot be redelivered.
+                if wants_reply {
+                    self.queue_full(&job.envelope);
+                } else {
+                    log::error!(
+                        "worker queue refused envelope {} after its ack was sent; its handler does not run",
+                        job.envelope.envelope_id()
+                    );
+                }
             }
         }
+    }
+
+    fn queue_full(&mut self, envelope: &Envelope) {
+        self.p.shared.queue_full.fetch_add(1, Ordering::Relaxed);
+        log::warn!(
+            "worker queue full ({} waiting): envelope {} left un-acked for Slack to redeliver",
+            self.p.queue_bound,
+            envelope.envelope_id()
+        );
+        self.p.supervisor.decline(envelope);
     }
 
     fn spawn_connect(&mut self, conn: ConnId) {
