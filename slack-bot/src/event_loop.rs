@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded, unbound
 use slack_envelope::{
     ConnId, ConnectFailure, Envelope, Event, Lifecycle, OutFrame, StopReason, Supervisor,
 };
-use slack_transport::{Connection, Incoming, IoThreads, Outgoing};
+use slack_transport::{Connection, DirectWriter, Incoming, IoThreads, Outgoing};
 use slack_web::{AppToken, Outbox, Unsent, WebClient};
 
 use crate::handler::{Context, Reply, Router};
@@ -80,8 +80,21 @@ pub struct RunReport {
 
 struct Link {
     sender: Sender<Outgoing>,
+    /// Writes on the loop's thread (acks leave without waking the transport's writer).
+    direct: DirectWriter,
     receiver: Receiver<Incoming>,
     threads: IoThreads,
+}
+
+impl Link {
+    fn new(connection: Connection, threads: IoThreads) -> Link {
+        Link {
+            sender: connection.sender,
+            direct: threads.writer(),
+            receiver: connection.receiver,
+            threads,
+        }
+    }
 }
 
 struct Loop {
@@ -233,11 +246,7 @@ impl Loop {
                 let _ = self.p.supervisor.handle_authenticated(now, conn);
             }
             LoopMsg::Connected(conn, connection, threads) => {
-                let link = Link {
-                    sender: connection.sender,
-                    receiver: connection.receiver,
-                    threads,
-                };
+                let link = Link::new(connection, threads);
                 if self.p.supervisor.handle_connected(now, conn).is_ok() {
                     self.links.insert(conn, link);
                 } else {
@@ -342,21 +351,37 @@ impl Loop {
     }
 
     /// Hands the supervisor's frames to the transports. Whether there were any.
+    /// Frames for one link go in one write (one lock, one flush), on this thread.
     fn send_transmits(&mut self) -> bool {
         let mut any = false;
+        let mut batch: Option<(ConnId, Vec<Outgoing>)> = None;
         while let Some(t) = self.p.supervisor.poll_transmit() {
             any = true;
-            let Some(link) = self.links.get(&t.conn) else {
-                continue;
-            };
             let out = match t.frame {
                 OutFrame::Text(s) => Outgoing::Text(s),
                 OutFrame::Ping(p) => Outgoing::Ping(p),
                 OutFrame::Close { code, reason } => Outgoing::Close { code, reason },
             };
-            let _ = link.sender.send(out);
+            match &mut batch {
+                Some((conn, frames)) if *conn == t.conn => frames.push(out),
+                _ => {
+                    if let Some((conn, frames)) = batch.take() {
+                        self.write_frames(conn, frames);
+                    }
+                    batch = Some((t.conn, vec![out]));
+                }
+            }
+        }
+        if let Some((conn, frames)) = batch {
+            self.write_frames(conn, frames);
         }
         any
+    }
+
+    fn write_frames(&self, conn: ConnId, frames: Vec<Outgoing>) {
+        if let Some(link) = self.links.get(&conn) {
+            let _ = link.direct.send_all(frames);
+        }
     }
 
     fn on_event(&mut self, now: Instant, ev: Event) {
@@ -367,6 +392,7 @@ impl Loop {
                     // Dropping our sender makes the transport close and end its threads.
                     let Link {
                         sender,
+                        direct,
                         receiver,
                         threads,
                     } = link;
@@ -374,6 +400,7 @@ impl Loop {
                     let (dead_tx, _) = unbounded();
                     self.closing.push(Link {
                         sender: dead_tx,
+                        direct,
                         receiver,
                         threads,
                     });
@@ -635,11 +662,7 @@ impl Loop {
         // rather than leave them to the channel's drop.
         for msg in self.p.inbox.try_iter() {
             if let LoopMsg::Connected(_, connection, threads) = msg {
-                join_link(Link {
-                    sender: connection.sender,
-                    receiver: connection.receiver,
-                    threads,
-                });
+                join_link(Link::new(connection, threads));
             }
         }
         self.p.shared.connected.store(false, Ordering::Relaxed);

@@ -53,7 +53,7 @@ use std::time::Instant;
 
 pub use config::{Config, ProxyConfig};
 pub use error::Error;
-pub use io::{ClosedBy, Connection, Incoming, IoThreads, Outgoing};
+pub use io::{ClosedBy, Connection, DirectWriter, Incoming, IoThreads, Outgoing};
 
 use stream::{Stream, Tcp};
 use url::WsUrl;
