@@ -3,7 +3,9 @@
 //! [`connect`] opens a WebSocket (TCP, optional HTTP CONNECT proxy, rustls TLS with the
 //! Mozilla roots plus optional extra roots, tungstenite) and hands back a [`Connection`]: a
 //! crossbeam sender of [`Outgoing`] frames and a receiver of [`Incoming`] events, moved by
-//! two named threads ([`IoThreads`]). The transport moves frames and decides nothing: it
+//! two named threads ([`IoThreads`]); a caller that answers on a thread of its own can
+//! write without waking either with [`IoThreads::writer`]. The transport moves frames and
+//! decides nothing: it
 //! does not parse JSON, ack envelopes, ping on a schedule or reconnect (that is
 //! `slack-envelope`'s job). It answers the peer's pings and bounds the close handshake.
 //!
