@@ -147,18 +147,28 @@ fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut i = i + 1;
     let mut escaped = false;
     loop {
-        if let Some(chunk) = b.get(i..i.wrapping_add(8)) {
+        // Sixteen bytes at a time while there are, then eight.
+        if let Some(chunk) = b.get(i..i.wrapping_add(16)) {
+            let mut lo = [0u8; 8];
+            let mut hi = [0u8; 8];
+            let (l, h) = chunk.split_at(8);
+            lo.copy_from_slice(l);
+            hi.copy_from_slice(h);
+            let found = special(u64::from_le_bytes(lo));
+            if found != 0 {
+                i += (found.trailing_zeros() / 8) as usize;
+            } else {
+                let found = special(u64::from_le_bytes(hi));
+                if found == 0 {
+                    i += 16;
+                    continue;
+                }
+                i += 8 + (found.trailing_zeros() / 8) as usize;
+            }
+        } else if let Some(chunk) = b.get(i..i.wrapping_add(8)) {
             let mut bytes = [0u8; 8];
             bytes.copy_from_slice(chunk);
-            let w = u64::from_le_bytes(bytes);
-            // Bytes below 0x20, and bytes equal to `"` or `\` (Mycroft's zero-byte test):
-            // the lowest flagged byte is always a real match.
-            let ctrl = w.wrapping_sub(ONES * 0x20) & !w;
-            let q = w ^ (ONES * u64::from(b'"'));
-            let q = q.wrapping_sub(ONES) & !q;
-            let bs = w ^ (ONES * u64::from(b'\\'));
-            let bs = bs.wrapping_sub(ONES) & !bs;
-            let found = (ctrl | q | bs) & HIGHS;
+            let found = special(u64::from_le_bytes(bytes));
             if found == 0 {
                 i += 8;
                 continue;
@@ -175,6 +185,18 @@ fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
             _ => i += 1,
         }
     }
+}
+
+/// The high bit of every byte of `w` that is below 0x20, `"` or `\\` (Mycroft's zero-byte
+/// test); bits above the lowest may be false positives, the lowest is always a real match.
+#[inline(always)]
+pub(crate) fn special(w: u64) -> u64 {
+    let ctrl = w.wrapping_sub(ONES * 0x20) & !w;
+    let q = w ^ (ONES * u64::from(b'"'));
+    let q = q.wrapping_sub(ONES) & !q;
+    let bs = w ^ (ONES * u64::from(b'\\'));
+    let bs = bs.wrapping_sub(ONES) & !bs;
+    (ctrl | q | bs) & HIGHS
 }
 
 #[inline(always)]

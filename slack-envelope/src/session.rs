@@ -416,18 +416,26 @@ impl Session {
     /// deadline is always an un-acked one (no wake-ups for envelopes already acked).
     fn retire_acked_front(&mut self) {
         while let Some((_, id)) = self.warn_queue.front() {
-            let acked = self.pending.get(id).is_none_or(|p| p.acked);
-            if !acked {
-                break;
+            // One lookup: remove the entry if it is acked (or already gone).
+            match self.pending.entry(Arc::clone(id)) {
+                std::collections::hash_map::Entry::Occupied(e) if !e.get().acked => break,
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    e.remove();
+                }
+                std::collections::hash_map::Entry::Vacant(_) => {}
             }
             if let Some((_, id)) = self.warn_queue.pop_front() {
-                self.remember_acked(id);
+                self.push_recently_acked(id);
             }
         }
     }
 
     fn remember_acked(&mut self, id: Arc<str>) {
         self.pending.remove(&id);
+        self.push_recently_acked(id);
+    }
+
+    fn push_recently_acked(&mut self, id: Arc<str>) {
         if self.recently_acked.len() >= RECENTLY_ACKED {
             self.recently_acked.pop_front();
         }
