@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded, unbound
 use slack_envelope::{
     ConnId, ConnectFailure, Envelope, Event, Lifecycle, OutFrame, StopReason, Supervisor,
 };
-use slack_transport::{Connection, Incoming, IoThreads, Outgoing};
+use slack_transport::{Connection, DirectWriter, Incoming, IoThreads, Outgoing};
 use slack_web::{AppToken, Outbox, Unsent, WebClient};
 
 use crate::handler::{Context, Reply, Router};
@@ -29,6 +29,10 @@ pub(crate) enum LoopMsg {
     },
     Shutdown,
 }
+
+/// Frames taken from one link per wake-up of the loop, at most (the timers and the other
+/// links are looked at in between).
+const INCOMING_BATCH: usize = 64;
 
 /// A job for the worker pool.
 struct Job {
@@ -76,8 +80,21 @@ pub struct RunReport {
 
 struct Link {
     sender: Sender<Outgoing>,
+    /// Writes on the loop's thread (acks leave without waking the transport's writer).
+    direct: DirectWriter,
     receiver: Receiver<Incoming>,
     threads: IoThreads,
+}
+
+impl Link {
+    fn new(connection: Connection, threads: IoThreads) -> Link {
+        Link {
+            sender: connection.sender,
+            direct: threads.writer(),
+            receiver: connection.receiver,
+            threads,
+        }
+    }
 }
 
 struct Loop {
@@ -195,6 +212,18 @@ impl Loop {
             };
             let msg = oper.recv(&link.receiver);
             self.on_incoming(conn, msg.ok());
+            // Frames already waiting on this link are taken without another select; each is
+            // carried out (acked) at once, as if it had come alone.
+            for _ in 1..INCOMING_BATCH {
+                let Some(link) = self.links.get(&conn) else {
+                    break;
+                };
+                let Ok(msg) = link.receiver.try_recv() else {
+                    break;
+                };
+                self.pump(Instant::now());
+                self.on_incoming(conn, Some(msg));
+            }
         } else {
             let i = idx - closing_base;
             let Some(link) = self.closing.get(i) else {
@@ -217,11 +246,7 @@ impl Loop {
                 let _ = self.p.supervisor.handle_authenticated(now, conn);
             }
             LoopMsg::Connected(conn, connection, threads) => {
-                let link = Link {
-                    sender: connection.sender,
-                    receiver: connection.receiver,
-                    threads,
-                };
+                let link = Link::new(connection, threads);
                 if self.p.supervisor.handle_connected(now, conn).is_ok() {
                     self.links.insert(conn, link);
                 } else {
@@ -313,19 +338,7 @@ impl Loop {
     /// Carries out everything the supervisor asked for.
     fn pump(&mut self, now: Instant) {
         loop {
-            let mut progressed = false;
-            while let Some(t) = self.p.supervisor.poll_transmit() {
-                progressed = true;
-                let Some(link) = self.links.get(&t.conn) else {
-                    continue;
-                };
-                let out = match t.frame {
-                    OutFrame::Text(s) => Outgoing::Text(s),
-                    OutFrame::Ping(p) => Outgoing::Ping(p),
-                    OutFrame::Close { code, reason } => Outgoing::Close { code, reason },
-                };
-                let _ = link.sender.send(out);
-            }
+            let mut progressed = self.send_transmits();
             while let Some(ev) = self.p.supervisor.poll_event() {
                 progressed = true;
                 self.on_event(now, ev);
@@ -337,6 +350,53 @@ impl Loop {
         self.connect_threads.retain(|h| !h.is_finished());
     }
 
+    /// Hands the supervisor's frames to the transports. Whether there were any.
+    /// Frames for one link go in one write (one lock, one flush), on this thread.
+    fn send_transmits(&mut self) -> bool {
+        let mut any = false;
+        let mut batch: Option<(ConnId, Vec<Outgoing>)> = None;
+        while let Some(t) = self.p.supervisor.poll_transmit() {
+            any = true;
+            let out = match t.frame {
+                OutFrame::Text(s) => Outgoing::Text(s),
+                OutFrame::Ping(p) => Outgoing::Ping(p),
+                OutFrame::Close { code, reason } => Outgoing::Close { code, reason },
+            };
+            match &mut batch {
+                Some((conn, frames)) if *conn == t.conn => frames.push(out),
+                _ => {
+                    if let Some((conn, frames)) = batch.take() {
+                        self.write_frames(conn, frames);
+                    }
+                    batch = Some((t.conn, vec![out]));
+                }
+            }
+        }
+        if let Some((conn, frames)) = batch {
+            self.write_frames(conn, frames);
+        }
+        any
+    }
+
+    /// On this thread when nothing else is waiting on the link (the ack leaves at once);
+    /// through the transport's writer thread while frames stream in, where acks pile up
+    /// during its wake-up and leave in one write (less CPU per ack than a write each).
+    fn write_frames(&self, conn: ConnId, frames: Vec<Outgoing>) {
+        if let Some(link) = self.links.get(&conn) {
+            let frames = if link.receiver.is_empty() {
+                match link.direct.try_send_all(frames) {
+                    Ok(()) => return,
+                    Err(frames) => frames,
+                }
+            } else {
+                frames
+            };
+            for f in frames {
+                let _ = link.sender.send(f);
+            }
+        }
+    }
+
     fn on_event(&mut self, now: Instant, ev: Event) {
         match ev {
             Event::Connect { conn } => self.spawn_connect(conn),
@@ -345,6 +405,7 @@ impl Loop {
                     // Dropping our sender makes the transport close and end its threads.
                     let Link {
                         sender,
+                        direct,
                         receiver,
                         threads,
                     } = link;
@@ -352,6 +413,7 @@ impl Loop {
                     let (dead_tx, _) = unbounded();
                     self.closing.push(Link {
                         sender: dead_tx,
+                        direct,
                         receiver,
                         threads,
                     });
@@ -441,32 +503,60 @@ impl Loop {
             self.p.supervisor.decline(&envelope);
             return;
         }
-        let envelope_id = envelope.envelope_id().to_owned();
         let wants_reply = envelope.accepts_response_payload();
-        let Some(jobs) = &self.jobs else {
+        let Some(jobs) = self.jobs.clone() else {
             self.p.supervisor.decline(&envelope);
             return;
         };
+        // Only this thread queues jobs (workers only take them, and `run` keeps a receiver
+        // alive), so a queue with room now still has room below. Checking first lets the ack
+        // leave before a worker is woken: the wake-up (and the worker competing for a core)
+        // is then off the ack's path.
+        if jobs.is_full() {
+            self.queue_full(&envelope);
+            return;
+        }
+        if !wants_reply {
+            if let Err(e) = self.p.supervisor.ack(now, envelope.envelope_id()) {
+                log::warn!(
+                    "connection {conn}: ack of {} failed: {e}",
+                    envelope.envelope_id()
+                );
+            }
+            self.send_transmits();
+        }
+        let envelope_id = wants_reply.then(|| envelope.envelope_id().to_owned());
         match jobs.try_send(Job {
             envelope,
             wants_reply,
         }) {
             Ok(()) => {
-                if wants_reply {
-                    self.awaiting_reply.insert(envelope_id);
-                } else if let Err(e) = self.p.supervisor.ack(now, &envelope_id) {
-                    log::warn!("connection {conn}: ack of {envelope_id} failed: {e}");
+                if let Some(id) = envelope_id {
+                    self.awaiting_reply.insert(id);
                 }
             }
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
-                self.p.shared.queue_full.fetch_add(1, Ordering::Relaxed);
-                log::warn!(
-                    "worker queue full ({} waiting): envelope {envelope_id} left un-acked for Slack to redeliver",
-                    self.p.queue_bound
-                );
-                self.p.supervisor.decline(&job.envelope);
+                // Not expected (see above); an acked envelope cannot be redelivered.
+                if wants_reply {
+                    self.queue_full(&job.envelope);
+                } else {
+                    log::error!(
+                        "worker queue refused envelope {} after its ack was sent; its handler does not run",
+                        job.envelope.envelope_id()
+                    );
+                }
             }
         }
+    }
+
+    fn queue_full(&mut self, envelope: &Envelope) {
+        self.p.shared.queue_full.fetch_add(1, Ordering::Relaxed);
+        log::warn!(
+            "worker queue full ({} waiting): envelope {} left un-acked for Slack to redeliver",
+            self.p.queue_bound,
+            envelope.envelope_id()
+        );
+        self.p.supervisor.decline(envelope);
     }
 
     fn spawn_connect(&mut self, conn: ConnId) {
@@ -585,11 +675,7 @@ impl Loop {
         // rather than leave them to the channel's drop.
         for msg in self.p.inbox.try_iter() {
             if let LoopMsg::Connected(_, connection, threads) = msg {
-                join_link(Link {
-                    sender: connection.sender,
-                    receiver: connection.receiver,
-                    threads,
-                });
+                join_link(Link::new(connection, threads));
             }
         }
         self.p.shared.connected.store(false, Ordering::Relaxed);

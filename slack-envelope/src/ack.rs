@@ -6,7 +6,19 @@ use crate::Error;
 pub const DEFAULT_MAX_ACK_PAYLOAD: usize = 20 * 1024;
 
 fn needs_escaping(s: &str) -> bool {
-    s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+    // Eight bytes at a time (ids are 20 to 40 bytes), then the rest.
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if crate::scan::special(u64::from_le_bytes(word)) != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
 fn push_json_string(out: &mut String, s: &str) {
@@ -76,6 +88,22 @@ mod tests {
         let frame = ack_frame("a\"b\\c\n", None);
         let v: serde_json::Value = serde_json::from_str(&frame).unwrap();
         assert_eq!(v["envelope_id"], "a\"b\\c\n");
+    }
+
+    #[test]
+    fn special_characters_are_found_at_any_position() {
+        for len in [1, 7, 8, 9, 16, 23, 36] {
+            for at in 0..len {
+                for c in ['"', '\\', '\n', '\u{1f}'] {
+                    let mut id: Vec<char> = "a".repeat(len).chars().collect();
+                    id[at] = c;
+                    let id: String = id.into_iter().collect();
+                    let v: serde_json::Value = serde_json::from_str(&ack_frame(&id, None)).unwrap();
+                    assert_eq!(v["envelope_id"], id.as_str());
+                }
+            }
+        }
+        assert!(!needs_escaping("0123456789abcdef-é-0123"));
     }
 
     #[test]

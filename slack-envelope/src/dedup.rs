@@ -1,7 +1,10 @@
 //! Duplicate suppression: remembers which requests were handed to the application.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::hash::FastMap;
 
 /// A bounded memory of recently seen keys (`event_id`s), covering at least `window`.
 ///
@@ -12,8 +15,8 @@ use std::time::{Duration, Instant};
 pub struct DedupWindow {
     window: Duration,
     capacity: usize,
-    seen: HashMap<String, Instant>,
-    order: VecDeque<(Instant, String)>,
+    seen: FastMap<Arc<str>, Instant>,
+    order: VecDeque<(Instant, Arc<str>)>,
     evicted_early: u64,
 }
 
@@ -23,7 +26,7 @@ impl DedupWindow {
         DedupWindow {
             window,
             capacity: capacity.max(1),
-            seen: HashMap::new(),
+            seen: FastMap::default(),
             order: VecDeque::new(),
             evicted_early: 0,
         }
@@ -31,6 +34,11 @@ impl DedupWindow {
 
     /// Records `key` at `now`; returns `true` when it was new, `false` for a duplicate.
     pub fn insert(&mut self, now: Instant, key: &str) -> bool {
+        self.insert_shared(now, &Arc::from(key))
+    }
+
+    /// [`DedupWindow::insert`] with a shared key: remembered without copying it.
+    pub(crate) fn insert_shared(&mut self, now: Instant, key: &Arc<str>) -> bool {
         self.expire(now);
         if self.seen.contains_key(key) {
             return false;
@@ -45,8 +53,8 @@ impl DedupWindow {
                 None => break,
             }
         }
-        self.seen.insert(key.to_owned(), now);
-        self.order.push_back((now, key.to_owned()));
+        self.seen.insert(Arc::clone(key), now);
+        self.order.push_back((now, Arc::clone(key)));
         true
     }
 

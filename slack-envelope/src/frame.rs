@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -189,12 +190,14 @@ impl fmt::Display for EnvelopeKind {
 pub struct Envelope {
     text: String,
     payload: Option<Range<usize>>,
-    envelope_id: String,
+    /// Shared with the session's ack bookkeeping (one allocation per envelope).
+    envelope_id: Arc<str>,
     kind: EnvelopeKind,
     accepts_response_payload: bool,
     retry_attempt: u32,
     retry_reason: Option<String>,
-    event_id: Option<String>,
+    /// Shared with duplicate suppression.
+    event_id: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Envelope {
@@ -245,6 +248,16 @@ impl Envelope {
     /// The key used to recognise a redelivery: the `event_id` when there is one, else the envelope id.
     pub fn dedup_key(&self) -> &str {
         self.event_id.as_deref().unwrap_or(&self.envelope_id)
+    }
+
+    /// The envelope id, shared (no copy).
+    pub(crate) fn envelope_id_shared(&self) -> &Arc<str> {
+        &self.envelope_id
+    }
+
+    /// The dedup key, shared (no copy).
+    pub(crate) fn dedup_key_shared(&self) -> &Arc<str> {
+        self.event_id.as_ref().unwrap_or(&self.envelope_id)
     }
 
     /// The payload as raw JSON text (`"null"` when the envelope had none).
@@ -476,12 +489,37 @@ impl Frame {
     /// known frames missing a required field are errors.
     pub fn parse(text: impl Into<String>) -> Result<Frame, Error> {
         let text = text.into();
+        // The hot path: a plain envelope, read by the scanner; everything else (and every
+        // error) by serde_json.
+        let parsed = match crate::scan::scan_envelope(&text) {
+            Some(fast) => Parsed::Envelope(EnvelopeFields {
+                payload: Some(fast.payload),
+                envelope_id: Arc::from(fast.envelope_id),
+                kind: fast.kind,
+                accepts_response_payload: fast.accepts_response_payload,
+                retry_attempt: fast.retry_attempt,
+                retry_reason: fast.retry_reason.map(str::to_owned),
+                event_id: fast.event_id.as_deref().map(Arc::from),
+            }),
+            None => parse_fields(&text)?,
+        };
+        Ok(Frame::from_parsed(text, parsed))
+    }
+
+    /// Parses with serde_json only (what the fast path must agree with).
+    #[cfg(test)]
+    pub(crate) fn parse_slow(text: impl Into<String>) -> Result<Frame, Error> {
+        let text = text.into();
         let parsed = parse_fields(&text)?;
+        Ok(Frame::from_parsed(text, parsed))
+    }
+
+    fn from_parsed(text: String, parsed: Parsed) -> Frame {
         match parsed {
-            Parsed::Hello(h) => Ok(Frame::Hello(h)),
-            Parsed::Disconnect(d) => Ok(Frame::Disconnect(d)),
-            Parsed::Unknown(frame_type) => Ok(Frame::Unknown { frame_type, text }),
-            Parsed::Envelope(fields) => Ok(Frame::Envelope(Envelope {
+            Parsed::Hello(h) => Frame::Hello(h),
+            Parsed::Disconnect(d) => Frame::Disconnect(d),
+            Parsed::Unknown(frame_type) => Frame::Unknown { frame_type, text },
+            Parsed::Envelope(fields) => Frame::Envelope(Envelope {
                 text,
                 payload: fields.payload,
                 envelope_id: fields.envelope_id,
@@ -490,19 +528,19 @@ impl Frame {
                 retry_attempt: fields.retry_attempt,
                 retry_reason: fields.retry_reason,
                 event_id: fields.event_id,
-            })),
+            }),
         }
     }
 }
 
 struct EnvelopeFields {
     payload: Option<Range<usize>>,
-    envelope_id: String,
+    envelope_id: Arc<str>,
     kind: EnvelopeKind,
     accepts_response_payload: bool,
     retry_attempt: u32,
     retry_reason: Option<String>,
-    event_id: Option<String>,
+    event_id: Option<Arc<str>>,
 }
 
 enum Parsed {
@@ -555,7 +593,7 @@ fn envelope_fields(
     raw: &RawFrame<'_>,
 ) -> Result<EnvelopeFields, Error> {
     let envelope_id = match raw.envelope_id.as_deref() {
-        Some(id) if !id.is_empty() => id.to_owned(),
+        Some(id) if !id.is_empty() => Arc::from(id),
         _ => {
             return Err(Error::MissingField {
                 frame_type: frame_type.to_owned(),
@@ -593,7 +631,7 @@ fn envelope_fields(
         None => None,
     };
     let event_id = match (&kind, &raw.payload) {
-        (EnvelopeKind::EventsApi, Some(scan)) => scan.event_id.as_deref().map(str::to_owned),
+        (EnvelopeKind::EventsApi, Some(scan)) => scan.event_id.as_deref().map(Arc::from),
         _ => None,
     };
     Ok(EnvelopeFields {

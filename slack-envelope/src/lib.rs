@@ -74,7 +74,9 @@ mod backoff;
 mod dedup;
 mod error;
 mod frame;
+mod hash;
 pub mod payload;
+mod scan;
 mod session;
 mod supervisor;
 

@@ -1,11 +1,13 @@
 //! One connection's session: hello deadline, envelopes and their acks, liveness, the close
 //! handshake. Sans-I/O: fed with `handle_*`, drained with `poll_*`, time passed in.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ack::{DEFAULT_MAX_ACK_PAYLOAD, ack_frame, payload_to_json};
 use crate::frame::{Disconnect, Envelope, Frame, Hello};
+use crate::hash::FastMap;
 use crate::{Error, OutFrame};
 
 /// Timing and limits of one connection. The defaults detect a half-open link within 8 s.
@@ -166,10 +168,11 @@ pub struct Session {
     last_rtt: Option<Duration>,
     suspected: bool,
     close_deadline: Option<Instant>,
-    pending: HashMap<String, Pending>,
-    warn_queue: VecDeque<(Instant, String)>,
-    expire_queue: VecDeque<(Instant, String)>,
-    recently_acked: VecDeque<String>,
+    /// Envelope ids are shared with the envelope itself (no copies).
+    pending: FastMap<Arc<str>, Pending>,
+    warn_queue: VecDeque<(Instant, Arc<str>)>,
+    expire_queue: VecDeque<(Instant, Arc<str>)>,
+    recently_acked: VecDeque<Arc<str>>,
     transmits: VecDeque<OutFrame>,
     events: VecDeque<SessionEvent>,
 }
@@ -190,7 +193,7 @@ impl Session {
             last_rtt: None,
             suspected: false,
             close_deadline: None,
-            pending: HashMap::new(),
+            pending: FastMap::default(),
             warn_queue: VecDeque::new(),
             expire_queue: VecDeque::new(),
             recently_acked: VecDeque::new(),
@@ -237,7 +240,7 @@ impl Session {
     /// Whether this session holds `envelope_id` (acked or not, recently).
     pub fn knows(&self, envelope_id: &str) -> bool {
         self.pending.contains_key(envelope_id)
-            || self.recently_acked.iter().any(|id| id == envelope_id)
+            || self.recently_acked.iter().any(|id| **id == *envelope_id)
     }
 
     /// A text frame arrived.
@@ -253,18 +256,18 @@ impl Session {
             }
             Ok(Frame::Disconnect(d)) => self.events.push_back(SessionEvent::Disconnect(d)),
             Ok(Frame::Envelope(env)) => {
-                if !self.pending.contains_key(env.envelope_id()) {
-                    let id = env.envelope_id().to_owned();
-                    self.warn_queue
-                        .push_back((now + self.cfg.ack_warning_after, id.clone()));
-                    self.pending.insert(
-                        id,
-                        Pending {
-                            received: now,
-                            accepts_payload: env.accepts_response_payload(),
-                            acked: false,
-                        },
-                    );
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    self.pending.entry(Arc::clone(env.envelope_id_shared()))
+                {
+                    self.warn_queue.push_back((
+                        now + self.cfg.ack_warning_after,
+                        Arc::clone(env.envelope_id_shared()),
+                    ));
+                    slot.insert(Pending {
+                        received: now,
+                        accepts_payload: env.accepts_response_payload(),
+                        acked: false,
+                    });
                 }
                 self.events.push_back(SessionEvent::Envelope(env));
             }
@@ -371,7 +374,7 @@ impl Session {
         payload_json: Option<&str>,
     ) -> Result<(), Error> {
         let Some(p) = self.pending.get_mut(envelope_id) else {
-            if self.recently_acked.iter().any(|id| id == envelope_id) {
+            if self.recently_acked.iter().any(|id| **id == *envelope_id) {
                 return Err(Error::AlreadyAcked {
                     envelope_id: envelope_id.to_owned(),
                 });
@@ -413,18 +416,26 @@ impl Session {
     /// deadline is always an un-acked one (no wake-ups for envelopes already acked).
     fn retire_acked_front(&mut self) {
         while let Some((_, id)) = self.warn_queue.front() {
-            let acked = self.pending.get(id).is_none_or(|p| p.acked);
-            if !acked {
-                break;
+            // One lookup: remove the entry if it is acked (or already gone).
+            match self.pending.entry(Arc::clone(id)) {
+                std::collections::hash_map::Entry::Occupied(e) if !e.get().acked => break,
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    e.remove();
+                }
+                std::collections::hash_map::Entry::Vacant(_) => {}
             }
             if let Some((_, id)) = self.warn_queue.pop_front() {
-                self.remember_acked(id);
+                self.push_recently_acked(id);
             }
         }
     }
 
-    fn remember_acked(&mut self, id: String) {
+    fn remember_acked(&mut self, id: Arc<str>) {
         self.pending.remove(&id);
+        self.push_recently_acked(id);
+    }
+
+    fn push_recently_acked(&mut self, id: Arc<str>) {
         if self.recently_acked.len() >= RECENTLY_ACKED {
             self.recently_acked.pop_front();
         }
@@ -480,7 +491,7 @@ impl Session {
                         self.expire_queue
                             .push_back((p.received + UNACKED_MEMORY, id.clone()));
                         self.events.push_back(SessionEvent::AckOverdue {
-                            envelope_id: id,
+                            envelope_id: id.to_string(),
                             age,
                         });
                     }

@@ -633,15 +633,19 @@ impl Supervisor {
         envelope_id: &str,
         payload_json: Option<&str>,
     ) -> Result<(), Error> {
-        let mut found: Option<ConnId> = None;
-        for (id, slot) in &self.slots {
-            if let Phase::Live(sess) = &slot.phase {
-                if sess.knows(envelope_id) {
-                    found = Some(*id);
-                    break;
-                }
-            }
-        }
+        let mut live = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| matches!(slot.phase, Phase::Live(_)));
+        let found = match (live.next(), live.next()) {
+            // One connection: its session tells an unknown or already acked envelope apart
+            // itself (the same errors), so the envelope is looked up once, not twice.
+            (Some((id, _)), None) => Some(*id),
+            _ => self.slots.iter().find_map(|(id, slot)| match &slot.phase {
+                Phase::Live(sess) if sess.knows(envelope_id) => Some(*id),
+                _ => None,
+            }),
+        };
         let Some(conn) = found else {
             return Err(Error::UnknownEnvelope {
                 envelope_id: envelope_id.to_owned(),
@@ -837,7 +841,7 @@ impl Supervisor {
             // Not taken: left un-acked so Slack delivers it to a live connection later.
             return;
         }
-        if !self.dedup.insert(now, envelope.dedup_key()) {
+        if !self.dedup.insert_shared(now, envelope.dedup_key_shared()) {
             self.stats.duplicates += 1;
             let envelope_id = envelope.envelope_id().to_owned();
             let key = envelope.dedup_key().to_owned();

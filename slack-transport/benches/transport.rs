@@ -4,7 +4,9 @@
 //! * throughput: the server sends N text frames as fast as it can; the client counts them;
 //! * round trip with one frame in flight: client sends a text frame, the server echoes it,
 //!   the client waits for the echo (p50 / p99);
-//! * round trip with 64 frames in flight (pipelined echo).
+//! * round trip with 64 frames in flight (pipelined echo);
+//! * both round trips again with the frames written by `IoThreads::writer` (on the calling
+//!   thread) instead of the `sender` channel.
 //!
 //! The raw client is a blocking tungstenite `WebSocket<TcpStream>` on the calling thread: the
 //! floor any threaded transport is measured against. Numbers vary with the machine; nothing
@@ -158,14 +160,30 @@ fn rtt_raw(url: &str, in_flight: usize) -> Vec<Duration> {
 }
 
 fn rtt_transport(url: &str, in_flight: usize) -> Vec<Duration> {
+    rtt_transport_with(url, in_flight, false)
+}
+
+/// The same, writing with `IoThreads::writer` (on this thread, no writer-thread wake-up).
+fn rtt_transport_direct(url: &str, in_flight: usize) -> Vec<Duration> {
+    rtt_transport_with(url, in_flight, true)
+}
+
+fn rtt_transport_with(url: &str, in_flight: usize, direct: bool) -> Vec<Duration> {
     let (conn, threads) = transport_client(url);
+    let writer = threads.writer();
     conn.sender.send(Outgoing::Text("echo".into())).unwrap();
     let frame = "y".repeat(64);
     let mut samples = Vec::with_capacity(ROUND_TRIPS);
     for _ in 0..ROUND_TRIPS / in_flight {
         let start = Instant::now();
-        for _ in 0..in_flight {
-            conn.sender.send(Outgoing::Text(frame.clone())).unwrap();
+        if direct {
+            writer
+                .send_all(vec![Outgoing::Text(frame.clone()); in_flight])
+                .unwrap();
+        } else {
+            for _ in 0..in_flight {
+                conn.sender.send(Outgoing::Text(frame.clone())).unwrap();
+            }
         }
         for _ in 0..in_flight {
             recv_text(&conn);
@@ -182,6 +200,36 @@ fn main() {
     let url = format!("ws://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || serve(listener));
 
+    // `transport ONE` runs one measurement alone (for strace/perf): tp-raw, tp-transport,
+    // rtt-raw, rtt-transport, rtt64-raw, rtt64-transport. Flags from `cargo bench` are ignored.
+    if let Some(one) = std::env::args().skip(1).find(|a| !a.starts_with("--")) {
+        let (what, secs) = match one.as_str() {
+            "tp-raw" => ("frames/s", throughput_raw(&url)),
+            "tp-transport" => ("frames/s", throughput_transport(&url)),
+            "rtt-raw" | "rtt-transport" | "rtt-direct" | "rtt64-raw" | "rtt64-transport"
+            | "rtt64-direct" => {
+                let in_flight = if one.starts_with("rtt64") {
+                    IN_FLIGHT
+                } else {
+                    1
+                };
+                let mut v = if one.ends_with("raw") {
+                    rtt_raw(&url, in_flight)
+                } else if one.ends_with("direct") {
+                    rtt_transport_direct(&url, in_flight)
+                } else {
+                    rtt_transport(&url, in_flight)
+                };
+                v.sort();
+                ("p50 µs", percentile(&v, 0.5).as_secs_f64() * 1e6)
+            }
+            other => panic!("unknown measurement {other}"),
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{one}: {secs:.1} {what}").unwrap();
+        return;
+    }
+
     let mut rows = Vec::new();
     // Warm up both paths once.
     let _ = rtt_raw(&url, 1);
@@ -197,16 +245,20 @@ fn main() {
     for in_flight in [1, IN_FLIGHT] {
         let mut raw = rtt_raw(&url, in_flight);
         let mut tr = rtt_transport(&url, in_flight);
+        let mut direct = rtt_transport_direct(&url, in_flight);
         raw.sort();
         tr.sort();
-        for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
-            rows.push(Row {
-                name: format!("round trip, {in_flight} in flight, {label}"),
-                raw: percentile(&raw, p).as_secs_f64() * 1e6,
-                transport: percentile(&tr, p).as_secs_f64() * 1e6,
-                unit: "µs",
-                higher_is_better: false,
-            });
+        direct.sort();
+        for (how, samples) in [("sender", &tr), ("DirectWriter", &direct)] {
+            for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
+                rows.push(Row {
+                    name: format!("round trip, {in_flight} in flight, {how}, {label}"),
+                    raw: percentile(&raw, p).as_secs_f64() * 1e6,
+                    transport: percentile(samples, p).as_secs_f64() * 1e6,
+                    unit: "µs",
+                    higher_is_better: false,
+                });
+            }
         }
     }
 

@@ -20,13 +20,20 @@
 //!
 //! An idle connection therefore wakes no thread at all, and an outgoing frame is written as
 //! soon as it is sent.
+//!
+//! A caller that answers on a thread of its own can skip the `slack-ws-write` wake-up
+//! altogether with a [`DirectWriter`] ([`IoThreads::writer`]): it writes on the caller's
+//! thread, under the same lock. Frames are only ever taken from the `Outgoing` queue under
+//! that lock (`slack-ws-write` waits for them with `Select::ready`, without taking them), and
+//! a direct write first writes whatever is still queued, so frames leave in the order they
+//! were sent, whichever way they were sent.
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 use mio::{Events, Interest, Poll, Token, Waker};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -120,9 +127,17 @@ pub struct Connection {
 pub struct IoThreads {
     io: JoinHandle<Result<(), Error>>,
     write: JoinHandle<()>,
+    shared: Weak<Shared>,
 }
 
 impl IoThreads {
+    /// A handle that writes frames on the calling thread (see [`DirectWriter`]).
+    pub fn writer(&self) -> DirectWriter {
+        DirectWriter {
+            shared: Weak::clone(&self.shared),
+        }
+    }
+
     /// Waits for both threads to end. Returns the network error that ended the connection
     /// (`Ok` after a close handshake, a close timeout, or a fatal error already reported as
     /// [`Incoming::Error`]), or [`Error::ThreadPanicked`].
@@ -137,6 +152,112 @@ impl IoThreads {
             thread: WRITE_THREAD.to_owned(),
         });
         io.and(write)
+    }
+}
+
+/// Writes frames on the calling thread instead of handing them to `slack-ws-write`: one
+/// thread wake-up less per frame (an ack leaves as soon as it is made). Frames still queued on
+/// [`Connection::sender`] go out first, so order is kept across both ways of sending. The
+/// write never blocks on the network (the socket is non-blocking; what does not fit is sent
+/// by `slack-ws-io` when the socket drains), only, briefly, on the connection's lock.
+#[derive(Clone)]
+pub struct DirectWriter {
+    shared: Weak<Shared>,
+}
+
+impl std::fmt::Debug for DirectWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectWriter").finish_non_exhaustive()
+    }
+}
+
+impl DirectWriter {
+    /// Writes `frame` now, as [`Connection::sender`] would have. Gives the frame back when
+    /// the connection is over.
+    pub fn send(&self, frame: Outgoing) -> Result<(), Outgoing> {
+        let mut frame = Some(frame);
+        let written = self.write_with(|inner| {
+            if let Some(f) = frame.take() {
+                inner.outgoing(f);
+            }
+        });
+        match frame {
+            Some(f) if !written => Err(f),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes `frames` now, in order, with one flush. Gives them back when the connection
+    /// is over.
+    pub fn send_all(&self, frames: Vec<Outgoing>) -> Result<(), Vec<Outgoing>> {
+        let mut frames = Some(frames);
+        let written = self.write_with(|inner| {
+            for f in frames.take().into_iter().flatten() {
+                inner.outgoing(f);
+            }
+        });
+        match frames {
+            Some(f) if !written => Err(f),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`DirectWriter::send_all`] if the connection's lock is free right now; otherwise
+    /// (`slack-ws-io` is busy reading, or the connection is over) the frames come back,
+    /// typically to be queued on [`Connection::sender`] instead, which keeps their order.
+    /// Waiting for the lock behind a busy reader costs more than a hand-over to
+    /// `slack-ws-write` when frames are streaming in.
+    pub fn try_send_all(&self, frames: Vec<Outgoing>) -> Result<(), Vec<Outgoing>> {
+        let mut frames = Some(frames);
+        let written = self.write_with_lock(
+            |shared| match shared.inner.try_lock() {
+                Ok(guard) => Some(guard),
+                Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            },
+            |inner| {
+                for f in frames.take().into_iter().flatten() {
+                    inner.outgoing(f);
+                }
+            },
+        );
+        match frames {
+            Some(f) if !written => Err(f),
+            _ => Ok(()),
+        }
+    }
+
+    /// Under the lock: the frames still queued, then `write`'s, then one flush. False (and
+    /// `write` not called) when the connection is over.
+    fn write_with(&self, write: impl FnOnce(&mut Inner)) -> bool {
+        self.write_with_lock(|shared| Some(shared.lock()), write)
+    }
+
+    fn write_with_lock(
+        &self,
+        lock: impl for<'a> FnOnce(&'a Shared) -> Option<MutexGuard<'a, Inner>>,
+        write: impl FnOnce(&mut Inner),
+    ) -> bool {
+        let Some(shared) = self.shared.upgrade() else {
+            return false;
+        };
+        let Some(mut inner) = lock(&shared) else {
+            return false;
+        };
+        if inner.done {
+            return false;
+        }
+        let was_open = matches!(inner.phase, Phase::Open);
+        inner.take_outgoing(&shared.out);
+        write(&mut inner);
+        inner.flush_from_writer();
+        // slack-ws-io must learn of a new close deadline or of the end.
+        let wake = inner.ended.is_some() || (was_open && !matches!(inner.phase, Phase::Open));
+        drop(inner);
+        if wake {
+            shared.wake();
+        }
+        true
     }
 }
 
@@ -182,6 +303,7 @@ pub(crate) fn spawn(
             done: false,
         }),
         waker,
+        out: out_rx,
     });
     let io_shared = Arc::clone(&shared);
     let io = std::thread::Builder::new()
@@ -190,7 +312,7 @@ pub(crate) fn spawn(
     let write_shared = Arc::clone(&shared);
     let write = match std::thread::Builder::new()
         .name(WRITE_THREAD.to_owned())
-        .spawn(move || write_thread(&write_shared, &out_rx, &stop_rx))
+        .spawn(move || write_thread(&write_shared, &stop_rx))
     {
         Ok(handle) => handle,
         Err(e) => {
@@ -205,7 +327,11 @@ pub(crate) fn spawn(
             sender: out_tx,
             receiver: in_rx,
         },
-        IoThreads { io, write },
+        IoThreads {
+            io,
+            write,
+            shared: Arc::downgrade(&shared),
+        },
     ))
 }
 
@@ -214,6 +340,8 @@ pub(crate) fn spawn(
 struct Shared {
     inner: Mutex<Inner>,
     waker: Waker,
+    /// The caller's frames; taken only under `inner`'s lock.
+    out: Receiver<Outgoing>,
 }
 
 impl Shared {
@@ -268,45 +396,34 @@ fn io_thread(shared: &Shared, mut poll: Poll, _stop: Sender<()>) -> Result<(), E
 /// The `slack-ws-write` thread: writes the caller's frames, a batch at a time. Ends when the
 /// caller drops every sender (after starting the close) or when `slack-ws-io` ends (the
 /// `stop` channel disconnects).
-fn write_thread(shared: &Shared, out: &Receiver<Outgoing>, stop: &Receiver<()>) {
+fn write_thread(shared: &Shared, stop: &Receiver<()>) {
+    let out = &shared.out;
     loop {
-        crossbeam_channel::select! {
-            recv(out) -> msg => {
-                let mut inner = shared.lock();
-                if inner.done {
-                    return;
-                }
-                let was_open = matches!(inner.phase, Phase::Open);
-                let disconnected = msg.is_err();
-                match msg {
-                    Ok(msg) => {
-                        inner.outgoing(msg);
-                        // The rest of the batch too, then one flush.
-                        while inner.ended.is_none() {
-                            match out.try_recv() {
-                                Ok(msg) => inner.outgoing(msg),
-                                Err(_) => break,
-                            }
-                        }
-                        inner.flush_from_writer();
-                    }
-                    Err(_) => {
-                        log::debug!("websocket {}: connection dropped, closing", inner.label);
-                        inner.start_close_or_end(1000, String::new());
-                        inner.flush_from_writer();
-                    }
-                }
-                // slack-ws-io must learn of a new close deadline or of the end.
-                let wake = inner.ended.is_some() || (was_open && !matches!(inner.phase, Phase::Open));
-                drop(inner);
-                if wake {
-                    shared.wake();
-                }
-                if disconnected {
-                    return;
-                }
-            },
-            recv(stop) -> _ => return,
+        // Wait for a frame without taking it: frames are taken under the lock only, so that a
+        // `DirectWriter`, which takes them too, cannot reorder them.
+        let mut sel = Select::new();
+        let out_index = sel.recv(out);
+        sel.recv(stop);
+        if sel.ready() != out_index {
+            match stop.try_recv() {
+                Err(TryRecvError::Empty) => continue, // spurious
+                _ => return,
+            }
+        }
+        let mut inner = shared.lock();
+        if inner.done {
+            return;
+        }
+        let was_open = matches!(inner.phase, Phase::Open);
+        let disconnected = inner.take_outgoing(out);
+        // slack-ws-io must learn of a new close deadline or of the end.
+        let wake = inner.ended.is_some() || (was_open && !matches!(inner.phase, Phase::Open));
+        drop(inner);
+        if wake {
+            shared.wake();
+        }
+        if disconnected {
+            return;
         }
     }
 }
@@ -419,7 +536,31 @@ impl Inner {
         end.result
     }
 
-    /// Handles one frame from the caller (in `slack-ws-write`).
+    /// Takes every frame queued by the caller and writes them, then flushes once. Whether
+    /// the caller has dropped every sender (the close has then been started).
+    fn take_outgoing(&mut self, out: &Receiver<Outgoing>) -> bool {
+        let mut took = false;
+        let disconnected = loop {
+            match out.try_recv() {
+                Ok(msg) => {
+                    self.outgoing(msg);
+                    took = true;
+                }
+                Err(TryRecvError::Empty) => break false,
+                Err(TryRecvError::Disconnected) => break true,
+            }
+        };
+        if disconnected {
+            log::debug!("websocket {}: connection dropped, closing", self.label);
+            self.start_close_or_end(1000, String::new());
+        }
+        if took || disconnected {
+            self.flush_from_writer();
+        }
+        disconnected
+    }
+
+    /// Handles one frame from the caller.
     fn outgoing(&mut self, msg: Outgoing) {
         if self.ended.is_some() {
             return;
@@ -724,5 +865,73 @@ fn ws_error(e: tungstenite::Error) -> Error {
         other => Error::Protocol {
             reason: other.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, ProxyConfig};
+
+    /// Frames sent through the channel and through a `DirectWriter`, interleaved, reach the
+    /// peer in the order they were sent; the writer gives frames back once the connection is over.
+    #[test]
+    fn direct_writes_keep_order_with_queued_frames() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut ws = tungstenite::accept(stream).unwrap();
+            let mut got = Vec::new();
+            loop {
+                match ws.read() {
+                    Ok(Message::Text(t)) => got.push(t.as_str().to_owned()),
+                    Ok(Message::Close(_)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            let _ = ws.flush();
+            got
+        });
+        let config = Config::default()
+            .allow_insecure_ws(true)
+            .proxy(ProxyConfig::None)
+            .close_timeout(Duration::from_secs(5));
+        let (conn, threads) = crate::connect(&url, &config).unwrap();
+        let writer = threads.writer();
+        for i in 0..300 {
+            let frame = Outgoing::Text(i.to_string());
+            if i % 7 == 6 {
+                if let Err(back) = writer.try_send_all(vec![frame]) {
+                    for f in back {
+                        conn.sender.send(f).unwrap();
+                    }
+                }
+            } else if i % 5 == 4 {
+                writer.send_all(vec![frame]).unwrap();
+            } else if i % 3 == 0 {
+                writer.send(frame).unwrap();
+            } else {
+                conn.sender.send(frame).unwrap();
+            }
+        }
+        writer
+            .send(Outgoing::Close {
+                code: 1000,
+                reason: String::new(),
+            })
+            .unwrap();
+        let got = server.join().unwrap();
+        let want: Vec<String> = (0..300).map(|i: i32| i.to_string()).collect();
+        assert_eq!(got, want);
+        loop {
+            match conn.receiver.recv_timeout(Duration::from_secs(10)).unwrap() {
+                Incoming::Closed { .. } => break,
+                _ => continue,
+            }
+        }
+        drop(conn);
+        threads.join().unwrap();
+        assert!(writer.send(Outgoing::Text("late".into())).is_err());
     }
 }

@@ -3,7 +3,9 @@
 //! [`connect`] opens a WebSocket (TCP, optional HTTP CONNECT proxy, rustls TLS with the
 //! Mozilla roots plus optional extra roots, tungstenite) and hands back a [`Connection`]: a
 //! crossbeam sender of [`Outgoing`] frames and a receiver of [`Incoming`] events, moved by
-//! two named threads ([`IoThreads`]). The transport moves frames and decides nothing: it
+//! two named threads ([`IoThreads`]); a caller that answers on a thread of its own can
+//! write without waking either with [`IoThreads::writer`]. The transport moves frames and
+//! decides nothing: it
 //! does not parse JSON, ack envelopes, ping on a schedule or reconnect (that is
 //! `slack-envelope`'s job). It answers the peer's pings and bounds the close handshake.
 //!
@@ -53,10 +55,17 @@ use std::time::Instant;
 
 pub use config::{Config, ProxyConfig};
 pub use error::Error;
-pub use io::{ClosedBy, Connection, Incoming, IoThreads, Outgoing};
+pub use io::{ClosedBy, Connection, DirectWriter, Incoming, IoThreads, Outgoing};
 
 use stream::{Stream, Tcp};
 use url::WsUrl;
+
+/// How much tungstenite reads from the socket at a time. Its default (128 KiB) costs a
+/// memset of up to that much before every read, the one that returns `WouldBlock` included:
+/// with one small frame per wake-up, as Slack sends them, that memset was 95% of the
+/// instructions of a round trip. Frames larger than this still arrive whole (tungstenite
+/// reserves room for the full frame), in more reads.
+const READ_BUFFER_SIZE: usize = 16 * 1024;
 
 /// Opens a WebSocket to `url` (`wss://`, or `ws://` when allowed) and starts its threads.
 ///
@@ -119,6 +128,7 @@ pub(crate) fn connect_with_env(
     };
 
     let ws_config = tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_SIZE)
         .max_frame_size(Some(config.max_frame_size))
         .max_message_size(Some(config.max_message_size))
         .max_write_buffer_size(config.max_write_buffer_size.max(256 * 1024));

@@ -1,0 +1,789 @@
+//! The hot path of [`crate::Frame::parse`]: a hand-written, validating scan of an envelope.
+//!
+//! It reads only what the core needs (the envelope's `type`, `envelope_id`,
+//! `accepts_response_payload`, `retry_attempt`, `retry_reason`, the payload's position and the
+//! payload's top-level `event_id`) and checks that the whole text is valid JSON on the way
+//! (strings, escapes, control characters, numbers, literals, nesting, trailing text), without
+//! building anything. Strings are skipped eight bytes at a time.
+//!
+//! It is deliberately narrow: whenever the frame is anything but a plain, valid envelope of a
+//! known kind (a `hello`, a `disconnect`, an unknown type, an escaped key or field of
+//! interest, a duplicate or mistyped known field, invalid JSON, nesting deeper than
+//! [`MAX_DEPTH`], …) it answers `None` and the caller parses the frame with serde_json as
+//! before, so every error and every corner case keeps serde_json's exact behaviour. The tests
+//! check that both paths agree on every input. It never panics: every read is bounds checked.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::frame::EnvelopeKind;
+
+/// Nesting deeper than this (the frame object counts as 1) goes to serde_json.
+pub(crate) const MAX_DEPTH: u32 = 64;
+
+/// What the fast path read from an envelope frame.
+#[derive(Debug)]
+pub(crate) struct FastEnvelope<'a> {
+    pub(crate) kind: EnvelopeKind,
+    pub(crate) envelope_id: &'a str,
+    pub(crate) payload: Range<usize>,
+    pub(crate) accepts_response_payload: bool,
+    pub(crate) retry_attempt: u32,
+    /// Non-empty, when present.
+    pub(crate) retry_reason: Option<&'a str>,
+    /// The payload's top-level `event_id` (the last one, if repeated), when it is a string.
+    pub(crate) event_id: Option<Cow<'a, str>>,
+}
+
+/// Reads an envelope of a known kind, or `None` when the caller must use serde_json.
+pub(crate) fn scan_envelope(text: &str) -> Option<FastEnvelope<'_>> {
+    let mut s = Scanner {
+        text,
+        b: text.as_bytes(),
+        i: 0,
+        escaped: false,
+    };
+    let mut frame_type: Option<Option<&str>> = None;
+    let mut envelope_id: Option<Option<&str>> = None;
+    let mut retry_reason: Option<Option<&str>> = None;
+    let mut accepts: Option<Option<bool>> = None;
+    let mut retry_attempt: Option<Option<u32>> = None;
+    let mut payload: Option<(Range<usize>, Option<Cow<'_, str>>)> = None;
+
+    s.ws();
+    s.eat(b'{')?;
+    s.ws();
+    loop {
+        let (key, escaped) = s.string()?;
+        if escaped {
+            return None;
+        }
+        s.ws();
+        s.eat(b':')?;
+        s.ws();
+        match key {
+            // A field seen twice is an error for serde: let it say so.
+            "type" => once(&mut frame_type, s.opt_plain_str()?)?,
+            "envelope_id" => once(&mut envelope_id, s.opt_plain_str()?)?,
+            "retry_reason" => once(&mut retry_reason, s.opt_plain_str()?)?,
+            "accepts_response_payload" => once(&mut accepts, s.opt_bool()?)?,
+            "retry_attempt" => once(&mut retry_attempt, s.opt_u32()?)?,
+            "payload" => {
+                if payload.is_some() {
+                    return None;
+                }
+                payload = Some(s.payload()?);
+            }
+            // Fields of other frames: not an envelope we read fast.
+            "reason" | "num_connections" | "debug_info" | "connection_info" => return None,
+            _ => s.value(1)?,
+        }
+        s.ws();
+        match s.peek()? {
+            b',' => {
+                s.i += 1;
+                s.ws();
+            }
+            b'}' => {
+                s.i += 1;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    s.ws();
+    if s.i != s.b.len() {
+        return None;
+    }
+
+    let kind = match frame_type.flatten()? {
+        "events_api" => EnvelopeKind::EventsApi,
+        "slash_commands" => EnvelopeKind::SlashCommands,
+        "interactive" => EnvelopeKind::Interactive,
+        _ => return None,
+    };
+    let envelope_id = envelope_id.flatten().filter(|id| !id.is_empty())?;
+    let (payload, event_id) = payload?;
+    Some(FastEnvelope {
+        event_id: if kind == EnvelopeKind::EventsApi {
+            event_id
+        } else {
+            None
+        },
+        kind,
+        envelope_id,
+        payload,
+        accepts_response_payload: accepts.flatten().unwrap_or(false),
+        retry_attempt: retry_attempt.flatten().unwrap_or(0),
+        retry_reason: retry_reason.flatten().filter(|r| !r.is_empty()),
+    })
+}
+
+/// Records a field's value; `None` (fall back) when it was already seen.
+fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+struct Scanner<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+    /// Whether the last string read had escapes.
+    escaped: bool,
+}
+
+/// From the opening `"` at `i`: the index just past the closing quote, and whether the
+/// string has escapes. `None` for an unterminated string, a control character or a bad escape.
+/// Plain text is skipped eight bytes at a time.
+#[inline(always)]
+fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut i = i + 1;
+    let mut escaped = false;
+    loop {
+        // Sixteen bytes at a time while there are, then eight.
+        if let Some(chunk) = b.get(i..i.wrapping_add(16)) {
+            let mut lo = [0u8; 8];
+            let mut hi = [0u8; 8];
+            let (l, h) = chunk.split_at(8);
+            lo.copy_from_slice(l);
+            hi.copy_from_slice(h);
+            let found = special(u64::from_le_bytes(lo));
+            if found != 0 {
+                i += (found.trailing_zeros() / 8) as usize;
+            } else {
+                let found = special(u64::from_le_bytes(hi));
+                if found == 0 {
+                    i += 16;
+                    continue;
+                }
+                i += 8 + (found.trailing_zeros() / 8) as usize;
+            }
+        } else if let Some(chunk) = b.get(i..i.wrapping_add(8)) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            let found = special(u64::from_le_bytes(bytes));
+            if found == 0 {
+                i += 8;
+                continue;
+            }
+            i += (found.trailing_zeros() / 8) as usize;
+        }
+        match *b.get(i)? {
+            b'"' => return Some((i + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                i = escape(b, i + 1)?;
+            }
+            c if c < 0x20 => return None,
+            _ => i += 1,
+        }
+    }
+}
+
+/// The high bit of every byte of `w` that is below 0x20, `"` or `\\` (Mycroft's zero-byte
+/// test); bits above the lowest may be false positives, the lowest is always a real match.
+#[inline(always)]
+pub(crate) fn special(w: u64) -> u64 {
+    let ctrl = w.wrapping_sub(ONES * 0x20) & !w;
+    let q = w ^ (ONES * u64::from(b'"'));
+    let q = q.wrapping_sub(ONES) & !q;
+    let bs = w ^ (ONES * u64::from(b'\\'));
+    let bs = bs.wrapping_sub(ONES) & !bs;
+    (ctrl | q | bs) & HIGHS
+}
+
+#[inline(always)]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+#[inline]
+fn skip_digits(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
+}
+
+/// A number at `i`, with JSON's grammar (no leading zeros, digits after `.` and `e`).
+fn skip_number(b: &[u8], mut i: usize) -> Option<usize> {
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match *b.get(i)? {
+        b'0' => {
+            i += 1;
+            if b.get(i).is_some_and(u8::is_ascii_digit) {
+                return None;
+            }
+        }
+        b'1'..=b'9' => i = skip_digits(b, i + 1),
+        _ => return None,
+    }
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = skip_digits(b, start);
+        if i == start {
+            return None;
+        }
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        let start = i;
+        i = skip_digits(b, start);
+        if i == start {
+            return None;
+        }
+    }
+    Some(i)
+}
+
+#[inline]
+fn skip_literal(b: &[u8], i: usize, lit: &[u8]) -> Option<usize> {
+    let end = i.checked_add(lit.len())?;
+    (b.get(i..end) == Some(lit)).then_some(end)
+}
+
+/// At an object key's `"`: the index just after the key's `:`.
+#[inline(always)]
+fn skip_key(b: &[u8], i: usize) -> Option<usize> {
+    let (i, _) = skip_string(b, i)?;
+    let i = skip_ws(b, i);
+    if b.get(i) != Some(&b':') {
+        return None;
+    }
+    Some(skip_ws(b, i + 1))
+}
+
+/// The value at `i` (inside containers nested `depth` deep), checked and skipped without
+/// recursion: the open containers are a bit stack (1 for an object), at most [`MAX_DEPTH`].
+fn skip_value(b: &[u8], mut i: usize, depth: u32) -> Option<usize> {
+    let mut stack: u64 = 0;
+    let mut open: u32 = 0;
+    loop {
+        // A value starts at `i`.
+        match *b.get(i)? {
+            b'"' => i = skip_string(b, i)?.0,
+            c @ (b'{' | b'[') => {
+                if depth + open >= MAX_DEPTH {
+                    return None;
+                }
+                let is_object = c == b'{';
+                i = skip_ws(b, i + 1);
+                let close = if is_object { b'}' } else { b']' };
+                if b.get(i) == Some(&close) {
+                    i += 1;
+                } else {
+                    stack = (stack << 1) | u64::from(is_object);
+                    open += 1;
+                    if is_object {
+                        i = skip_key(b, i)?;
+                    }
+                    continue;
+                }
+            }
+            b't' => i = skip_literal(b, i, b"true")?,
+            b'f' => i = skip_literal(b, i, b"false")?,
+            b'n' => i = skip_literal(b, i, b"null")?,
+            b'-' | b'0'..=b'9' => i = skip_number(b, i)?,
+            _ => return None,
+        }
+        // After a value: the next one in its container, or close containers.
+        loop {
+            if open == 0 {
+                return Some(i);
+            }
+            i = skip_ws(b, i);
+            let in_object = stack & 1 == 1;
+            match *b.get(i)? {
+                b',' => {
+                    i = skip_ws(b, i + 1);
+                    if in_object {
+                        i = skip_key(b, i)?;
+                    }
+                    break;
+                }
+                b'}' if in_object => {}
+                b']' if !in_object => {}
+                _ => return None,
+            }
+            i += 1;
+            open -= 1;
+            stack >>= 1;
+        }
+    }
+}
+
+/// After a `\` (at `i`, the escaped character): the escape must be one JSON allows (`\u`
+/// with four hex digits). Returns the index after it.
+#[inline]
+fn escape(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(i + 1),
+        b'u' => {
+            let hex = b.get(i + 1..i.checked_add(5)?)?;
+            if hex.iter().all(u8::is_ascii_hexdigit) {
+                Some(i + 5)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+const ONES: u64 = u64::MAX / 255;
+const HIGHS: u64 = ONES << 7;
+
+impl<'a> Scanner<'a> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    fn literal(&mut self, lit: &[u8]) -> Option<()> {
+        let end = self.i.checked_add(lit.len())?;
+        if self.b.get(self.i..end) == Some(lit) {
+            self.i = end;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// At a `"`: reads the string; returns its raw content and whether it has escapes.
+    #[inline]
+    fn string(&mut self) -> Option<(&'a str, bool)> {
+        let start = self.i.checked_add(1)?;
+        self.skip_string()?;
+        let end = self.i.checked_sub(1)?;
+        let escaped = self.escaped;
+        // Both ends sit next to an ASCII quote, so they are character boundaries.
+        Some((self.text.get(start..end)?, escaped))
+    }
+
+    /// At a `"`: moves past the string's closing quote (and sets `escaped`).
+    #[inline]
+    fn skip_string(&mut self) -> Option<()> {
+        let (i, escaped) = skip_string(self.b, self.i)?;
+        self.i = i;
+        self.escaped = escaped;
+        Some(())
+    }
+
+    /// A number, with JSON's grammar.
+    fn number(&mut self) -> Option<()> {
+        self.i = skip_number(self.b, self.i)?;
+        Some(())
+    }
+
+    /// Skips any value, checking it, inside a container at nesting `depth`.
+    #[inline]
+    fn value(&mut self, depth: u32) -> Option<()> {
+        self.i = skip_value(self.b, self.i, depth)?;
+        Some(())
+    }
+
+    /// A string without escapes, or `null`; anything else falls back.
+    fn opt_plain_str(&mut self) -> Option<Option<&'a str>> {
+        match self.peek()? {
+            b'"' => match self.string()? {
+                (s, false) => Some(Some(s)),
+                (_, true) => None,
+            },
+            b'n' => self.literal(b"null").map(|()| None),
+            _ => None,
+        }
+    }
+
+    fn opt_bool(&mut self) -> Option<Option<bool>> {
+        match self.peek()? {
+            b't' => self.literal(b"true").map(|()| Some(true)),
+            b'f' => self.literal(b"false").map(|()| Some(false)),
+            b'n' => self.literal(b"null").map(|()| None),
+            _ => None,
+        }
+    }
+
+    /// A plain non-negative integer that fits a `u32`, or `null`; anything else falls back.
+    fn opt_u32(&mut self) -> Option<Option<u32>> {
+        if self.peek()? == b'n' {
+            return self.literal(b"null").map(|()| None);
+        }
+        let start = self.i;
+        self.number()?;
+        let raw = self.text.get(start..self.i)?;
+        if !raw.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        raw.parse::<u32>().ok().map(Some)
+    }
+
+    /// At the payload's `{`: its range and its top-level `event_id`.
+    fn payload(&mut self) -> Option<(Range<usize>, Option<Cow<'a, str>>)> {
+        let start = self.i;
+        self.eat(b'{')?;
+        self.ws();
+        let mut event_id = None;
+        if self.peek()? != b'}' {
+            loop {
+                let (key, escaped) = self.string()?;
+                if escaped {
+                    return None;
+                }
+                self.ws();
+                self.eat(b':')?;
+                self.ws();
+                if key == "event_id" {
+                    // As serde reads it: a string (unescaped), anything else is no id.
+                    let value_start = self.i;
+                    if self.peek()? == b'"' {
+                        event_id = match self.string()? {
+                            (s, false) => Some(Cow::Borrowed(s)),
+                            (_, true) => self
+                                .text
+                                .get(value_start..self.i)
+                                .and_then(|raw| serde_json::from_str::<String>(raw).ok())
+                                .map(Cow::Owned),
+                        };
+                    } else {
+                        self.value(2)?;
+                        event_id = None;
+                    }
+                } else {
+                    self.value(2)?;
+                }
+                self.ws();
+                match self.peek()? {
+                    b',' => {
+                        self.i += 1;
+                        self.ws();
+                    }
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.eat(b'}')?;
+        Some((start..self.i, event_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Frame;
+    use proptest::prelude::*;
+
+    const FIXTURES: [&str; 4] = [
+        include_str!("../tests/fixtures/socket_mode_events_api_app_mention.json"),
+        include_str!("../tests/fixtures/socket_mode_events_api_message_retry.json"),
+        include_str!("../tests/fixtures/socket_mode_interactive_shortcut.json"),
+        include_str!("../tests/fixtures/socket_mode_slash_commands.json"),
+    ];
+
+    /// Both paths give the same result (frame or error) for `text`.
+    fn agree(text: &str) {
+        assert_eq!(
+            Frame::parse(text),
+            Frame::parse_slow(text),
+            "fast and slow paths disagree on {text:?}"
+        );
+    }
+
+    #[test]
+    fn envelope_fixtures_take_the_fast_path_and_agree() {
+        for f in FIXTURES {
+            assert!(scan_envelope(f).is_some(), "{f}");
+            agree(f);
+        }
+    }
+
+    #[test]
+    fn other_frames_fall_back() {
+        for f in [
+            r#"{"type":"hello","num_connections":1}"#,
+            r#"{"type":"disconnect","reason":"warning"}"#,
+            r#"{"type":"brand_new","envelope_id":"e","payload":{}}"#,
+            r#"{"type":"events_api","envelope_id":"e","payload":{},"type":"events_api"}"#,
+            r#"{"type":"events_api","envelope_id":"e\u0031","payload":{}}"#,
+            r#"{"type":"events_api","envelope_id":"e","payload":{"event\u005fid":"x"}}"#,
+            r#"{"type":"events_api","envelope_id":"e","payload":[]}"#,
+            r#"{"type":"events_api","envelope_id":"e","payload":{},"retry_attempt":1.0}"#,
+            r#"{"type":"events_api","envelope_id":"e","payload":{},"retry_attempt":4294967296}"#,
+            r#"{"type":"events_api","envelope_id":"","payload":{}}"#,
+            r#"{"type":"events_api","envelope_id":"e","payload":{}} x"#,
+            r#"{"type":"events_api","envelope_id":"e","payload":{"a":01}}"#,
+            r#"{"type":"events_api","envelope_id":"e","payload":{"a":"\x"}}"#,
+            "{\"type\":\"events_api\",\"envelope_id\":\"e\",\"payload\":{\"a\":\"\u{1}\"}}",
+        ] {
+            assert!(scan_envelope(f).is_none(), "{f}");
+            agree(f);
+        }
+    }
+
+    #[test]
+    fn reads_what_serde_reads() {
+        for f in [
+            r#" { "x" : [1, -0.5e+3, true, null, {"y":"\"}\u00e9"}] , "payload" : { "event_id" : "Ev1" , "event_id" : 5 } , "type" : "events_api" , "envelope_id" : "e1" , "retry_attempt" : 3 , "retry_reason" : "timeout" , "accepts_response_payload" : null } "#,
+            r#"{"type":"events_api","envelope_id":"e","payload":{"event_id":"Ev\u0031\n"}}"#,
+            r#"{"type":"events_api","envelope_id":"e","payload":{"event_id":"\ud800"}}"#,
+            r#"{"type":"slash_commands","envelope_id":"e","payload":{"event_id":"Ev1"},"accepts_response_payload":true}"#,
+            r#"{"type":"interactive","envelope_id":"é","payload":{ },"retry_reason":""}"#,
+        ] {
+            assert!(scan_envelope(f).is_some(), "{f}");
+            agree(f);
+        }
+        let deep = format!(
+            r#"{{"type":"events_api","envelope_id":"e","payload":{{"a":{}1{}}}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(scan_envelope(&deep).is_none());
+        agree(&deep);
+    }
+
+    /// A JSON value as text, with strings that need escapes, odd numbers and random spacing.
+    fn json_value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            "-?(0|[1-9][0-9]{0,12})(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?",
+            any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
+            "[a-zA-Z0-9 ]{0,40}".prop_map(|s| format!("\"{s}\"")),
+            Just(r#""\u00e9\ud83d\ude00\"\\\/\b\f\n\r\t""#.to_owned()),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec((inner.clone(), ws()), 0..6).prop_map(|items| {
+                    let body: Vec<String> = items
+                        .into_iter()
+                        .map(|(v, w)| format!("{w}{v}{w}"))
+                        .collect();
+                    format!("[{}]", body.join(","))
+                }),
+                prop::collection::vec((key(), inner, ws()), 0..6).prop_map(|items| {
+                    let body: Vec<String> = items
+                        .into_iter()
+                        .map(|(k, v, w)| format!("{w}{k}{w}:{w}{v}{w}"))
+                        .collect();
+                    format!("{{{}}}", body.join(","))
+                }),
+            ]
+        })
+    }
+
+    fn ws() -> impl Strategy<Value = &'static str> {
+        prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\n\t "), 1 => Just("\r")]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("\"event_id\"".to_owned()),
+            Just("\"event\\u005fid\"".to_owned()),
+            Just("\"type\"".to_owned()),
+            "[a-z_]{0,10}".prop_map(|s| format!("\"{s}\"")),
+        ]
+    }
+
+    /// A frame shaped like an envelope, with each known field present or not, valid or not,
+    /// sometimes twice, in any order.
+    fn envelope_frame() -> impl Strategy<Value = String> {
+        // Mostly once with a value serde takes (the first `good` ones), sometimes absent,
+        // twice or of a type serde rejects.
+        let field = |name: &'static str, values: Vec<&'static str>, good: usize| {
+            let good_values: Vec<&'static str> = values.iter().take(good).copied().collect();
+            (
+                prop_oneof![4 => prop::sample::select(good_values), 1 => prop::sample::select(values)],
+                prop_oneof![1 => Just(0u8), 6 => Just(1u8), 1 => Just(2u8)],
+            )
+                .prop_map(move |(v, times)| {
+                    (0..times).map(|_| format!("\"{name}\":{v}")).collect::<Vec<_>>()
+                })
+        };
+        let payload = (
+            prop::collection::vec((key(), json_value()), 0..5),
+            prop::option::of("[A-Za-z0-9]{1,12}"),
+        )
+            .prop_map(|(fields, id)| {
+                let mut parts: Vec<String> = fields
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}:{v}"))
+                    .collect();
+                if let Some(id) = id {
+                    parts.push(format!("\"event_id\":\"{id}\""));
+                }
+                format!("{{{}}}", parts.join(","))
+            });
+        (
+            field(
+                "type",
+                vec![
+                    "\"events_api\"",
+                    "\"slash_commands\"",
+                    "\"interactive\"",
+                    "\"hello\"",
+                    "\"disconnect\"",
+                    "\"brand_new\"",
+                    "null",
+                    "7",
+                    "\"events\\u005fapi\"",
+                ],
+                3,
+            ),
+            field(
+                "envelope_id",
+                vec!["\"e-1\"", "\"é🎉\"", "\"\"", "null", "3", "\"e\\\"1\""],
+                2,
+            ),
+            field(
+                "accepts_response_payload",
+                vec!["true", "false", "null", "\"yes\"", "1"],
+                3,
+            ),
+            field(
+                "retry_attempt",
+                vec![
+                    "0",
+                    "3",
+                    "4294967295",
+                    "null",
+                    "4294967296",
+                    "-1",
+                    "-0",
+                    "1.5",
+                    "1e2",
+                    "\"1\"",
+                ],
+                4,
+            ),
+            field(
+                "retry_reason",
+                vec!["\"\"", "\"timeout\"", "null", "1", "\"a\\nb\""],
+                3,
+            ),
+            prop::option::weighted(0.1, prop::sample::select(vec!["\"warning\"", "1"])).prop_map(
+                |r| {
+                    r.map(|r| format!("\"reason\":{r}"))
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                },
+            ),
+            (
+                prop::option::weighted(0.9, payload),
+                prop_oneof![6 => Just(0u8), 1 => Just(1u8)],
+            ),
+            prop::collection::vec((key(), json_value()), 0..3),
+            any::<u64>(),
+        )
+            .prop_map(
+                |(t, id, acc, attempt, reason, dreason, (payload, twice), extra, seed)| {
+                    let mut parts: Vec<String> = [t, id, acc, attempt, reason, dreason]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    if let Some(p) = payload {
+                        for _ in 0..=twice {
+                            parts.push(format!("\"payload\":{p}"));
+                        }
+                    }
+                    parts.extend(extra.into_iter().map(|(k, v)| format!("{k}:{v}")));
+                    // A cheap shuffle from the seed.
+                    let n = parts.len();
+                    for i in 0..n {
+                        let j = (seed.rotate_left(i as u32 * 7) as usize) % n;
+                        parts.swap(i, j);
+                    }
+                    format!("{{{}}}", parts.join(","))
+                },
+            )
+    }
+
+    /// Damages a text: cut it, drop a character, or insert one.
+    fn damaged() -> impl Strategy<Value = String> {
+        (
+            envelope_frame(),
+            any::<prop::sample::Index>(),
+            0..3u8,
+            any::<char>(),
+        )
+            .prop_map(|(text, at, how, c)| {
+                let chars: Vec<char> = text.chars().collect();
+                let i = at.index(chars.len() + 1);
+                let mut out: String = chars.iter().take(i).collect();
+                match how {
+                    0 => {}
+                    1 => out.extend(chars.iter().skip(i + 1)),
+                    _ => {
+                        out.push(c);
+                        out.extend(chars.iter().skip(i));
+                    }
+                }
+                out
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, .. ProptestConfig::default() })]
+
+        #[test]
+        fn agrees_with_serde_on_envelope_shaped_frames(text in envelope_frame()) {
+            agree(&text);
+        }
+
+        #[test]
+        fn agrees_with_serde_on_damaged_frames(text in damaged()) {
+            agree(&text);
+        }
+
+        #[test]
+        fn agrees_with_serde_on_arbitrary_text(text in any::<String>()) {
+            agree(&text);
+        }
+
+        #[test]
+        fn agrees_with_serde_on_json_like_text(text in "[{}\\[\\]\",:0-9a-z_\\\\ .eE+-]{0,80}") {
+            agree(&text);
+            let framed = format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{"event_id":"E","x":{text}}}}}"#);
+            agree(&framed);
+        }
+
+        #[test]
+        fn valid_envelopes_take_the_fast_path(payload in json_value(), id in "[A-Za-z0-9-]{1,40}") {
+            let text = format!(r#"{{"envelope_id":"{id}","payload":{{"event_id":"Ev{id}","v":{payload}}},"type":"events_api","accepts_response_payload":false,"retry_attempt":0,"retry_reason":""}}"#);
+            prop_assert!(scan_envelope(&text).is_some(), "{}", text);
+            agree(&text);
+        }
+    }
+}
