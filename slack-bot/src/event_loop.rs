@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -104,6 +104,10 @@ struct Loop {
     closing: Vec<Link>,
     connect_threads: Vec<JoinHandle<()>>,
     jobs: Option<Sender<Job>>,
+    /// Kept to hand to workers started later.
+    job_rx: Receiver<Job>,
+    /// What each worker gets (cloned per worker).
+    worker_ctx: WorkerCtx,
     worker_threads: Vec<JoinHandle<()>>,
     /// Envelopes whose ack waits for the handler's reply.
     awaiting_reply: HashSet<String>,
@@ -114,37 +118,32 @@ struct Loop {
 
 pub(crate) fn run(p: LoopParts) -> RunReport {
     let (job_tx, job_rx) = bounded::<Job>(p.queue_bound);
-    let mut worker_threads = Vec::new();
-    for i in 0..p.workers {
-        let rx = job_rx.clone();
-        let ctx = WorkerCtx {
-            router: p.router.clone(),
-            web: p.web.clone(),
-            outbox: p.outbox.clone(),
-            bot_user_id: p.bot_user_id.clone(),
-            inbox: p.inbox_tx.clone(),
-            shared: p.shared.clone(),
-        };
-        match std::thread::Builder::new()
-            .name(format!("slack-worker-{i}"))
-            .spawn(move || worker(rx, ctx))
-        {
-            Ok(h) => worker_threads.push(h),
-            Err(e) => log::error!("could not start worker thread {i}: {e}"),
-        }
-    }
+    let worker_ctx = WorkerCtx {
+        router: p.router.clone(),
+        web: p.web.clone(),
+        outbox: p.outbox.clone(),
+        bot_user_id: p.bot_user_id.clone(),
+        inbox: p.inbox_tx.clone(),
+        shared: p.shared.clone(),
+        idle: Arc::new(AtomicUsize::new(0)),
+    };
     let mut l = Loop {
         p,
         links: HashMap::new(),
         closing: Vec::new(),
         connect_threads: Vec::new(),
         jobs: Some(job_tx),
-        worker_threads,
+        job_rx,
+        worker_ctx,
+        worker_threads: Vec::new(),
         awaiting_reply: HashSet::new(),
         draining: false,
         drain_deadline: None,
         stopped: None,
     };
+    // One worker now; more are started as work arrives (see `grow_workers`), so an idle bot
+    // holds one handler thread rather than `workers` of them.
+    l.grow_workers();
     l.main();
     l.finish()
 }
@@ -534,6 +533,9 @@ impl Loop {
                 if let Some(id) = envelope_id {
                     self.awaiting_reply.insert(id);
                 }
+                if jobs.len() > self.worker_ctx.idle.load(Ordering::Acquire) {
+                    self.grow_workers();
+                }
             }
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
                 // Not expected (see above); an acked envelope cannot be redelivered.
@@ -546,6 +548,24 @@ impl Loop {
                     );
                 }
             }
+        }
+    }
+
+    /// Starts one more worker, up to the configured number. Called when jobs wait and no worker
+    /// is idle: the pool grows to what the load needs and then stays (threads are not retired).
+    fn grow_workers(&mut self) {
+        let i = self.worker_threads.len();
+        if i >= self.p.workers {
+            return;
+        }
+        let rx = self.job_rx.clone();
+        let ctx = self.worker_ctx.clone();
+        match std::thread::Builder::new()
+            .name(format!("slack-worker-{i}"))
+            .spawn(move || worker(rx, ctx))
+        {
+            Ok(h) => self.worker_threads.push(h),
+            Err(e) => log::error!("could not start worker thread {i}: {e}"),
         }
     }
 
@@ -741,6 +761,7 @@ fn connect(
     }
 }
 
+#[derive(Clone)]
 struct WorkerCtx {
     router: Router,
     web: WebClient,
@@ -748,10 +769,16 @@ struct WorkerCtx {
     bot_user_id: Option<Arc<str>>,
     inbox: Sender<LoopMsg>,
     shared: Arc<Shared>,
+    /// Workers waiting for a job (all workers share one counter).
+    idle: Arc<AtomicUsize>,
 }
 
 fn worker(jobs: Receiver<Job>, w: WorkerCtx) {
-    while let Ok(job) = jobs.recv() {
+    loop {
+        w.idle.fetch_add(1, Ordering::AcqRel);
+        let next = jobs.recv();
+        w.idle.fetch_sub(1, Ordering::AcqRel);
+        let Ok(job) = next else { break };
         let envelope_id = job.envelope.envelope_id().to_owned();
         let handler = w.router.find(&job.envelope);
         let ctx = Context {

@@ -271,7 +271,8 @@ impl BotBuilder {
         self
     }
 
-    /// Worker threads for handlers (default 10).
+    /// Worker threads for handlers at most (default 10). One is started with the bot; more
+    /// are started while requests wait and no worker is free, up to this number.
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = n;
         self
