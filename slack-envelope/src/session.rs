@@ -163,6 +163,8 @@ pub struct Session {
     hello_deadline: Instant,
     ready_at: Option<Instant>,
     last_rx: Instant,
+    /// When the last envelope arrived.
+    last_envelope: Option<Instant>,
     ping_seq: u64,
     ping_outstanding: Option<(u64, Instant)>,
     last_rtt: Option<Duration>,
@@ -188,6 +190,7 @@ impl Session {
             hello_deadline,
             ready_at: None,
             last_rx: now,
+            last_envelope: None,
             ping_seq: 0,
             ping_outstanding: None,
             last_rtt: None,
@@ -227,6 +230,19 @@ impl Session {
         self.last_rtt
     }
 
+    /// When the last envelope arrived, if any did.
+    pub fn last_envelope(&self) -> Option<Instant> {
+        self.last_envelope
+    }
+
+    /// Forgets an envelope that will not be acked here (the application declined it, so Slack
+    /// redelivers it): it no longer counts as awaiting an ack, and no deadline fires for it.
+    pub fn forget(&mut self, envelope_id: &str) {
+        if self.pending.get(envelope_id).is_some_and(|p| !p.acked) {
+            self.pending.remove(envelope_id);
+        }
+    }
+
     /// Whether the link is currently suspected dead.
     pub fn is_suspected(&self) -> bool {
         self.suspected
@@ -256,6 +272,7 @@ impl Session {
             }
             Ok(Frame::Disconnect(d)) => self.events.push_back(SessionEvent::Disconnect(d)),
             Ok(Frame::Envelope(env)) => {
+                self.last_envelope = Some(now);
                 if let std::collections::hash_map::Entry::Vacant(slot) =
                     self.pending.entry(Arc::clone(env.envelope_id_shared()))
                 {

@@ -59,6 +59,15 @@ pub struct Config {
     pub dedup_window: Duration,
     /// At most this many ids are remembered.
     pub dedup_capacity: usize,
+    /// After Slack's `warning` or `refresh_requested`, once the replacement is ready, the old
+    /// connection is kept open (still receiving and acking) until it has carried no envelope
+    /// for this long and has no envelope awaiting its ack. Slack keeps delivering on a warned
+    /// link, and nothing can be acked after our close frame: closing at once would leave the
+    /// envelopes in flight to Slack's redelivery.
+    pub drain_quiet: Duration,
+    /// The longest an old connection is kept open that way (zero: close it as soon as the
+    /// replacement is ready).
+    pub drain_max: Duration,
 }
 
 impl Default for Config {
@@ -73,6 +82,8 @@ impl Default for Config {
             too_many_websockets_delay: Duration::from_secs(5),
             dedup_window: Duration::from_secs(10 * 60),
             dedup_capacity: 100_000,
+            drain_quiet: Duration::from_secs(1),
+            drain_max: Duration::from_secs(10),
         }
     }
 }
@@ -361,6 +372,8 @@ struct Slot {
     retiring: Option<Cause>,
     /// Why we closed it, once we did.
     closing_cause: Option<Cause>,
+    /// Since when it has been draining: retired by Slack, replacement ready, still open.
+    draining_since: Option<Instant>,
 }
 
 /// The policy over all connections. See the crate docs for the loop that drives it.
@@ -672,6 +685,11 @@ impl Supervisor {
     /// redelivers it, and forgotten by duplicate suppression so the redelivery gets through.
     pub fn decline(&mut self, envelope: &Envelope) {
         self.dedup.forget(envelope.dedup_key());
+        for slot in self.slots.values_mut() {
+            if let Phase::Live(sess) = &mut slot.phase {
+                sess.forget(envelope.envelope_id());
+            }
+        }
         self.stats.declined += 1;
     }
 
@@ -705,6 +723,14 @@ impl Supervisor {
                 Phase::Live(sess) => {
                     if let Some(t) = sess.poll_timeout() {
                         consider(t);
+                    }
+                    if let (Some(since), None) = (slot.draining_since, &slot.closing_cause) {
+                        consider(drain_deadline(
+                            sess,
+                            since,
+                            self.cfg.drain_quiet,
+                            self.cfg.drain_max,
+                        ));
                     }
                 }
             }
@@ -1085,7 +1111,9 @@ impl Supervisor {
                 .map(|(id, _)| *id)
                 .collect();
             for conn in retiring {
-                self.close_conn(now, conn, Cause::Replaced);
+                if self.drained(now, conn) {
+                    self.close_conn(now, conn, Cause::Replaced);
+                }
             }
             let surplus = ready_active.len() - self.cfg.connections;
             for conn in ready_active.into_iter().take(surplus) {
@@ -1105,6 +1133,7 @@ impl Supervisor {
                     },
                     retiring: None,
                     closing_cause: None,
+                    draining_since: None,
                 },
             );
             self.push_event(Event::Connect { conn });
@@ -1114,6 +1143,38 @@ impl Supervisor {
             });
         }
     }
+}
+
+impl Supervisor {
+    /// Whether a retiring connection whose replacement is ready may be closed now (see
+    /// [`Config::drain_quiet`]); starts its drain if it had not started.
+    fn drained(&mut self, now: Instant, conn: ConnId) -> bool {
+        let (quiet, max) = (self.cfg.drain_quiet, self.cfg.drain_max);
+        let Some(slot) = self.slots.get_mut(&conn) else {
+            return true;
+        };
+        if max.is_zero() || !matches!(slot.retiring, Some(Cause::Slack(_))) {
+            return true;
+        }
+        let since = *slot.draining_since.get_or_insert_with(|| {
+            log::debug!("connection {conn}: replacement ready; draining before closing");
+            now
+        });
+        match &slot.phase {
+            Phase::Live(sess) => drain_deadline(sess, since, quiet, max) <= now,
+            Phase::Connecting { .. } => true,
+        }
+    }
+}
+
+/// When a draining session may be closed: once quiet with nothing to ack, or at the limit.
+fn drain_deadline(sess: &Session, since: Instant, quiet: Duration, max: Duration) -> Instant {
+    let limit = since + max;
+    if sess.state() != SessionState::Open || sess.unacked() > 0 {
+        return limit;
+    }
+    let quiet_at = sess.last_envelope().unwrap_or(since) + quiet;
+    quiet_at.min(limit)
 }
 
 fn is_ready(s: &Slot) -> bool {

@@ -230,7 +230,11 @@ impl Harness {
 type Script = Vec<(u64, In, Vec<&'static str>)>;
 
 fn ready_one() -> (Harness, Script) {
-    let h = Harness::new(Config::default());
+    ready_one_with(Config::default())
+}
+
+fn ready_one_with(cfg: Config) -> (Harness, Script) {
+    let h = Harness::new(cfg);
     let script = vec![
         (0, In::Start, vec!["connect #1", "connecting #1 attempt=1"]),
         (10, In::Authenticated(1), vec!["authenticated #1"]),
@@ -309,16 +313,16 @@ fn zero_gap_refresh_with_envelopes_on_both_connections() {
             vec!["request #1 e2"],
         ),
         (1_251, In::Ack("e2"), vec![r#"tx #1 {"envelope_id":"e2"}"#]),
-        // The replacement says hello: only now is the old one closed.
+        // The replacement says hello. The old link drains: Slack may still deliver on it, and
+        // nothing can be acked after our close frame.
+        (1_300, In::Text(2, hello()), vec!["ready #2 n=2"]),
+        // An envelope still arrives on the old link: handed over and acked there.
         (
-            1_300,
-            In::Text(2, hello()),
-            vec![
-                "ready #2 n=2",
-                "disconnecting #1 replaced",
-                "tx #1 close 1000",
-            ],
+            1_305,
+            In::Text(1, event("e4", "Ev4")),
+            vec!["request #1 e4"],
         ),
+        (1_306, In::Ack("e4"), vec![r#"tx #1 {"envelope_id":"e4"}"#]),
         // Slack redelivers e2's event on the new link (say the ack was lost): acked, not handed over again.
         (
             1_310,
@@ -334,8 +338,15 @@ fn zero_gap_refresh_with_envelopes_on_both_connections() {
             vec!["request #2 e3"],
         ),
         (1_321, In::Ack("e3"), vec![r#"tx #2 {"envelope_id":"e3"}"#]),
+        // Quiet for `drain_quiet` (1 s) with nothing left to ack: only now is it closed.
+        (2_304, In::Tick, vec![]),
         (
-            1_400,
+            2_305,
+            In::Tick,
+            vec!["disconnecting #1 replaced", "tx #1 close 1000"],
+        ),
+        (
+            2_400,
             In::Closed(1, Some(1000)),
             vec!["disconnected #1 replaced"],
         ),
@@ -343,7 +354,7 @@ fn zero_gap_refresh_with_envelopes_on_both_connections() {
     h.run(s);
     assert!(h.sup.is_connected());
     assert_eq!(h.sup.connections(), vec![ConnId(2)]);
-    assert_eq!(h.sup.stats().delivered, 3);
+    assert_eq!(h.sup.stats().delivered, 4);
     assert_eq!(h.sup.stats().duplicates, 1);
     // There was never a moment without a ready connection: #1 was ready until #2 was.
 }
@@ -792,6 +803,116 @@ fn duplicates_are_suppressed_across_connections() {
 }
 
 #[test]
+fn a_warned_link_under_steady_traffic_drains_until_drain_max() {
+    let (mut h, mut s) = ready_one();
+    s.extend(vec![
+        (
+            1_000,
+            In::Text(1, disconnect("warning")),
+            vec![
+                "reconnecting #1 slack:warning",
+                "connect #2",
+                "connecting #2",
+            ],
+        ),
+        (1_010, In::Connected(2), vec!["connected #2"]),
+        (1_020, In::Text(2, hello()), vec!["ready #2 n=2"]),
+    ]);
+    // Slack keeps delivering on the warned link every 500 ms: it never goes quiet, so it stays
+    // open (acks still sent on it) until `drain_max` (10 s after the replacement was ready).
+    let mut t = 1_100;
+    let mut n = 0;
+    while t < 11_000 {
+        let id: &'static str = Box::leak(format!("w{n}").into_boxed_str());
+        s.push((
+            t,
+            In::Text(1, event(id, &format!("Evw{n}"))),
+            vec!["request #1"],
+        ));
+        s.push((t + 1, In::Ack(id), vec!["tx #1"]));
+        // The replacement carries traffic too (so its liveness timers stay quiet).
+        let id2: &'static str = Box::leak(format!("n{n}").into_boxed_str());
+        s.push((
+            t + 250,
+            In::Text(2, event(id2, &format!("Evn{n}"))),
+            vec!["request #2"],
+        ));
+        s.push((t + 251, In::Ack(id2), vec!["tx #2"]));
+        t += 500;
+        n += 1;
+    }
+    s.push((
+        11_020,
+        In::Tick,
+        vec!["disconnecting #1 replaced", "tx #1 close 1000"],
+    ));
+    h.run(s);
+    assert_eq!(h.sup.connections(), vec![ConnId(1), ConnId(2)]);
+}
+
+#[test]
+fn a_draining_link_waits_for_its_unacked_envelopes() {
+    let (mut h, mut s) = ready_one();
+    s.extend(vec![
+        (40, In::Text(1, slash("s1")), vec!["request #1 s1"]),
+        (
+            100,
+            In::Text(1, disconnect("refresh_requested")),
+            vec![
+                "reconnecting #1 slack:refresh_requested",
+                "connect #2",
+                "connecting #2",
+            ],
+        ),
+        (110, In::Connected(2), vec!["connected #2"]),
+        (120, In::Text(2, hello()), vec!["ready #2 n=2"]),
+        // Quiet for more than 1 s, but s1 still awaits its payload ack: not closed.
+        (1_500, In::Tick, vec![]),
+        (
+            1_600,
+            In::AckPayload("s1", serde_json::json!({"text": "done"})),
+            vec![r#"tx #1 {"envelope_id":"s1","payload":{"text":"done"}}"#],
+        ),
+        // Acked, and quiet since 40 ms: closed at the next timer.
+        (
+            1_601,
+            In::Tick,
+            vec!["disconnecting #1 replaced", "tx #1 close 1000"],
+        ),
+    ]);
+    h.run(s);
+}
+
+#[test]
+fn with_drain_max_zero_the_old_link_closes_when_the_replacement_is_ready() {
+    let mut cfg = Config::default();
+    cfg.drain_max = Duration::ZERO;
+    let (mut h, mut s) = ready_one_with(cfg);
+    s.extend(vec![
+        (
+            100,
+            In::Text(1, disconnect("refresh_requested")),
+            vec![
+                "reconnecting #1 slack:refresh_requested",
+                "connect #2",
+                "connecting #2",
+            ],
+        ),
+        (110, In::Connected(2), vec!["connected #2"]),
+        (
+            120,
+            In::Text(2, hello()),
+            vec![
+                "ready #2 n=2",
+                "disconnecting #1 replaced",
+                "tx #1 close 1000",
+            ],
+        ),
+    ]);
+    h.run(s);
+}
+
+#[test]
 fn declined_request_gets_through_on_redelivery() {
     let (mut h, mut s) = ready_one();
     s.push((40, In::Text(1, event("e1", "Ev1")), vec!["request #1 e1"]));
@@ -803,7 +924,8 @@ fn declined_request_gets_through_on_redelivery() {
     };
     h.sup.decline(&frame);
     h.run(vec![
-        (2_540, In::Tick, vec!["overdue #1 e1"]),
+        // Declined: no ack deadline fires for it (the application said it will not ack).
+        (2_540, In::Tick, vec![]),
         // Slack redelivers: handed over again, since the first was never taken.
         (
             3_100,
