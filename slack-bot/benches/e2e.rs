@@ -284,7 +284,7 @@ enum Running {
 }
 
 /// The baseline: blocking tungstenite on one thread; finds `envelope_id`, sends the ack.
-fn baseline(url: String) -> JoinHandle<u64> {
+fn baseline(url: String, batch: bool) -> JoinHandle<u64> {
     std::thread::Builder::new()
         .name("baseline".into())
         .spawn(move || {
@@ -298,15 +298,37 @@ fn baseline(url: String) -> JoinHandle<u64> {
             tcp.set_nodelay(true).unwrap();
             let (mut ws, _) = tungstenite::client(url.as_str(), tcp).unwrap();
             let mut acks = 0u64;
+            // With `batch`, acks are queued as frames are read and flushed once no frame is
+            // waiting (the socket is non-blocking while frames keep coming): the same batching
+            // slack-bot does, so the baseline is the wire's practical limit, not one write
+            // syscall (and one TCP segment for the fake to read) per ack.
+            let mut blocking = true;
             loop {
                 match ws.read() {
                     Ok(Message::Text(t)) => {
                         if let Some(id) = find_envelope_id(t.as_str()) {
-                            let ack = format!(r#"{{"envelope_id":"{id}"}}"#);
-                            if ws.send(Message::text(ack)).is_err() {
-                                break;
+                            let ack = Message::text(format!(r#"{{"envelope_id":"{id}"}}"#));
+                            let sent = if batch { ws.write(ack) } else { ws.send(ack) };
+                            match sent {
+                                Ok(()) => {}
+                                Err(tungstenite::Error::Io(e))
+                                    if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                                Err(_) => break,
                             }
                             acks += 1;
+                        }
+                        if batch && blocking {
+                            ws.get_mut().set_nonblocking(true).unwrap();
+                            blocking = false;
+                        }
+                    }
+                    Err(tungstenite::Error::Io(e))
+                        if e.kind() == std::io::ErrorKind::WouldBlock =>
+                    {
+                        ws.get_mut().set_nonblocking(false).unwrap();
+                        blocking = true;
+                        if ws.flush().is_err() {
+                            break;
                         }
                     }
                     Ok(Message::Close(_)) | Err(_) => break,
@@ -330,9 +352,9 @@ fn bot(slack: &FakeSlack) -> Res<RunningBot> {
         .map_err(|e| format!("the bot did not start: {e}"))
 }
 
-fn start_client(client: Client, slack: &FakeSlack) -> Res<(Running, ConnId)> {
+fn start_client(client: Client, slack: &FakeSlack, window: usize) -> Res<(Running, ConnId)> {
     let running = match client {
-        Client::Baseline => Running::Baseline(baseline(slack.ws_url())),
+        Client::Baseline => Running::Baseline(baseline(slack.ws_url(), window > 1)),
         Client::Bot => Running::Bot(bot(slack)?),
     };
     slack
@@ -377,7 +399,7 @@ fn stream_run(
     round_trips: bool,
 ) -> Res<StreamRun> {
     let slack = FakeSlack::start().map_err(|e| e.to_string())?;
-    let (running, conn) = start_client(client, &slack)?;
+    let (running, conn) = start_client(client, &slack, window)?;
     let spec = |count: u64, rt: bool| StreamSpec {
         template: template(),
         count,

@@ -443,7 +443,9 @@ in the table. Each run uses a fresh fake and client and a short warm-up; the two
 alternate which goes first.\n\
 - slack-bot: the library with default settings and an ack-only `message` handler. Baseline: \
 blocking tungstenite on one thread (`TCP_NODELAY`), finds `envelope_id` in the text and sends \
-`{\"envelope_id\":…}`.\n\
+`{\"envelope_id\":…}`; with 64 in flight it queues acks while frames keep coming and flushes \
+when none is waiting (the batching slack-bot does too, so neither side pays one write per ack), \
+with 1 in flight it flushes each ack at once.\n\
 - Round trip: from the fake queuing the envelope for writing to the fake reading the ack.\n\
 - CPU per 100 000: user + system time of the client's threads (`/proc/self/task/*/stat`, 10 ms \
 ticks) during the 64-in-flight runs, the fake's threads excluded.\n\
