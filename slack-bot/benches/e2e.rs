@@ -266,6 +266,8 @@ fn cpu_split(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Client {
     Baseline,
+    /// The baseline flushing each ack on its own (`send`), as the simplest client does.
+    BaselineFlushEach,
     Bot,
 }
 
@@ -273,6 +275,7 @@ impl Client {
     fn name(self) -> &'static str {
         match self {
             Client::Baseline => "baseline",
+            Client::BaselineFlushEach => "baseline-flush-each",
             Client::Bot => "slack-bot",
         }
     }
@@ -355,6 +358,7 @@ fn bot(slack: &FakeSlack) -> Res<RunningBot> {
 fn start_client(client: Client, slack: &FakeSlack, window: usize) -> Res<(Running, ConnId)> {
     let running = match client {
         Client::Baseline => Running::Baseline(baseline(slack.ws_url(), window > 1)),
+        Client::BaselineFlushEach => Running::Baseline(baseline(slack.ws_url(), false)),
         Client::Bot => Running::Bot(bot(slack)?),
     };
     slack
@@ -465,7 +469,7 @@ fn throughput(o: &Opts) -> Res<()> {
     let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut busy: HashMap<&str, Vec<f64>> = HashMap::new();
     for rep in 0..o.reps {
-        for client in order(rep) {
+        for client in order(rep).into_iter().chain([Client::BaselineFlushEach]) {
             let r = stream_run(o, client, o.n, WINDOW, false)?;
             let cpu_per_100k = r.client_cpu.as_secs_f64() * 100_000.0 / o.n as f64;
             let fake_busy = r.fake_cpu.as_secs_f64() / r.wall.as_secs_f64();
@@ -493,6 +497,9 @@ fn throughput(o: &Opts) -> Res<()> {
     result("e2e_bot_per_sec", format!("{bot:.0}"));
     result("e2e_base_per_sec", format!("{base:.0}"));
     result("e2e_ratio", format!("{:.3}", bot / base));
+    let flush_each = take(&mut eps, Client::BaselineFlushEach);
+    result("e2e_base_flush_each_per_sec", format!("{flush_each:.0}"));
+    result("e2e_ratio_flush_each", format!("{:.3}", bot / flush_each));
     result(
         "cpu_bot_per_100k",
         format!("{:.3}", take(&mut cpu, Client::Bot)),

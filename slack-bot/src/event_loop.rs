@@ -97,6 +97,9 @@ impl Link {
     }
 }
 
+/// How long requests may wait with every worker busy before another worker is started.
+const GROW_AFTER: Duration = Duration::from_millis(5);
+
 struct Loop {
     p: LoopParts,
     links: HashMap<ConnId, Link>,
@@ -108,6 +111,8 @@ struct Loop {
     job_rx: Receiver<Job>,
     /// What each worker gets (cloned per worker).
     worker_ctx: WorkerCtx,
+    /// Since when requests have been waiting with no worker free (see `grow_workers`).
+    backlog_since: Option<Instant>,
     worker_threads: Vec<JoinHandle<()>>,
     /// Envelopes whose ack waits for the handler's reply.
     awaiting_reply: HashSet<String>,
@@ -135,6 +140,7 @@ pub(crate) fn run(p: LoopParts) -> RunReport {
         jobs: Some(job_tx),
         job_rx,
         worker_ctx,
+        backlog_since: None,
         worker_threads: Vec::new(),
         awaiting_reply: HashSet::new(),
         draining: false,
@@ -163,6 +169,7 @@ impl Loop {
                 self.p.supervisor.handle_timeout(now);
             }
             self.check_drain(now);
+            self.maybe_grow_workers(now);
             self.pump(now);
             self.publish();
         }
@@ -171,7 +178,10 @@ impl Loop {
     /// Waits for one input (a frame, a message, or the next deadline) and feeds it in.
     fn wait_once(&mut self) {
         let mut deadline = self.p.supervisor.poll_timeout();
-        if let Some(d) = self.drain_deadline {
+        for d in [self.drain_deadline, self.grow_deadline()]
+            .into_iter()
+            .flatten()
+        {
             deadline = Some(deadline.map_or(d, |x| x.min(d)));
         }
         let ids: Vec<ConnId> = self.links.keys().copied().collect();
@@ -534,7 +544,9 @@ impl Loop {
                     self.awaiting_reply.insert(id);
                 }
                 if jobs.len() > self.worker_ctx.idle.load(Ordering::Acquire) {
-                    self.grow_workers();
+                    self.backlog_since.get_or_insert(now);
+                } else {
+                    self.backlog_since = None;
                 }
             }
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
@@ -551,8 +563,32 @@ impl Loop {
         }
     }
 
-    /// Starts one more worker, up to the configured number. Called when jobs wait and no worker
-    /// is idle: the pool grows to what the load needs and then stays (threads are not retired).
+    /// Starts another worker when requests have waited `GROW_AFTER` with no worker free: a busy
+    /// worker that keeps up (the common case: handlers that return quickly) is not joined by
+    /// others competing for the same cores, while a slow handler gets company within a few
+    /// milliseconds. The pool grows to what the load needs and then stays.
+    fn maybe_grow_workers(&mut self, now: Instant) {
+        let Some(since) = self.backlog_since else {
+            return;
+        };
+        let waiting = self.jobs.as_ref().map_or(0, |j| j.len());
+        if waiting == 0 || waiting <= self.worker_ctx.idle.load(Ordering::Acquire) {
+            self.backlog_since = None;
+        } else if now.saturating_duration_since(since) >= GROW_AFTER {
+            self.grow_workers();
+            self.backlog_since = Some(now);
+        }
+    }
+
+    /// When `maybe_grow_workers` must look again, if the pool can still grow.
+    fn grow_deadline(&self) -> Option<Instant> {
+        if self.worker_threads.len() >= self.p.workers {
+            return None;
+        }
+        self.backlog_since.map(|t| t + GROW_AFTER)
+    }
+
+    /// Starts one more worker, up to the configured number.
     fn grow_workers(&mut self) {
         let i = self.worker_threads.len();
         if i >= self.p.workers {

@@ -271,8 +271,10 @@ impl BotBuilder {
         self
     }
 
-    /// Worker threads for handlers at most (default 10). One is started with the bot; more
-    /// are started while requests wait and no worker is free, up to this number.
+    /// Worker threads for handlers at most (default 10). One is started with the bot; another
+    /// is started whenever requests have waited 5 ms with every worker busy, up to this number
+    /// (handlers that return quickly are served by one thread, without others competing for
+    /// the cores; slow handlers get company within milliseconds).
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = n;
         self

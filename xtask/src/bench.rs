@@ -282,6 +282,20 @@ fn markdown(
         "≥ 0.80",
         status(num("e2e_ratio"), &Target::AtLeast(0.8)),
     );
+    row(
+        "Throughput: baseline flushing each ack on its own (`send`, one write per ack)",
+        fmt("e2e_base_flush_each_per_sec", &|v| {
+            format!("{} events/s", thousands(v))
+        }),
+        "",
+        "",
+    );
+    row(
+        "Throughput ratio slack-bot / flush-each baseline",
+        fmt("e2e_ratio_flush_each", &|v| format!("{v:.2}")),
+        "",
+        "",
+    );
     let rtt_n = r.text("rtt_n");
     for (who, key) in [("slack-bot", "bot"), ("baseline", "base")] {
         row(
