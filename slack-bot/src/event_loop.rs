@@ -723,9 +723,23 @@ impl Loop {
         for link in self.closing.drain(..) {
             join_link(link);
         }
+        // Connect attempts are bounded by the web and transport timeouts (DNS included); wait
+        // for them until the shutdown deadline, not longer.
+        let mut connects_left = 0;
         for h in self.connect_threads.drain(..) {
-            // Connect attempts are bounded by the web and transport timeouts.
-            let _ = h.join();
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            } else {
+                connects_left += 1;
+            }
+        }
+        if connects_left > 0 {
+            log::warn!(
+                "{connects_left} connection attempt(s) still running at the shutdown deadline; not waiting"
+            );
         }
         // A socket that opened after the loop stopped listening: close it and join its threads
         // rather than leave them to the channel's drop.

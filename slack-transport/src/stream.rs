@@ -230,22 +230,13 @@ impl Write for Stream {
 }
 
 /// Resolves `host` and connects to each address in turn, each bounded by the connect
-/// timeout. Sets TCP_NODELAY and keepalive. DNS resolution itself uses the system resolver
-/// (`getaddrinfo`), which std cannot bound with a timeout.
+/// timeout. Sets TCP_NODELAY and keepalive. The system resolver (`getaddrinfo`) cannot be
+/// bounded itself, so it runs on a short-lived thread and the lookup is abandoned after the
+/// connect timeout (the thread then ends on its own when the resolver gives up).
 pub(crate) fn tcp_connect(host: &str, port: u16, config: &Config) -> Result<TcpStream, Error> {
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| Error::Dns {
-            host: host.to_owned(),
-            reason: e.to_string(),
-        })?
-        .collect();
-    if addrs.is_empty() {
-        return Err(Error::Dns {
-            host: host.to_owned(),
-            reason: "no addresses found".to_owned(),
-        });
-    }
+    let addrs = resolve(host, port, config.connect_timeout, |h, p| {
+        (h.as_str(), p).to_socket_addrs().map(Iterator::collect)
+    })?;
     let timeout = config.connect_timeout.max(Duration::from_millis(1));
     let mut last = None;
     for addr in addrs {
@@ -265,6 +256,51 @@ pub(crate) fn tcp_connect(host: &str, port: u16, config: &Config) -> Result<TcpS
         host: host_port(host, port),
         reason: "no addresses found".to_owned(),
     }))
+}
+
+/// `resolver` on its own thread, waited for at most `timeout`. IP literals skip it.
+pub(crate) fn resolve(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    resolver: impl FnOnce(String, u16) -> io::Result<Vec<SocketAddr>> + Send + 'static,
+) -> Result<Vec<SocketAddr>, Error> {
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = literal.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let dns_error = |reason: String| Error::Dns {
+        host: host.to_owned(),
+        reason,
+    };
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let name = host.to_owned();
+    let thread = std::thread::Builder::new()
+        .name("slack-ws-dns".into())
+        .spawn(move || {
+            let _ = tx.send(resolver(name, port));
+        })
+        .map_err(|e| dns_error(format!("cannot start the resolver thread: {e}")))?;
+    let addrs = match rx.recv_timeout(timeout.max(Duration::from_millis(1))) {
+        Ok(result) => {
+            let _ = thread.join();
+            result.map_err(|e| dns_error(e.to_string()))?
+        }
+        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+            return Err(dns_error(format!(
+                "no answer from the resolver within {:.1}s",
+                timeout.as_secs_f64()
+            )));
+        }
+        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+            let _ = thread.join();
+            return Err(dns_error("the resolver thread failed".to_owned()));
+        }
+    };
+    if addrs.is_empty() {
+        return Err(dns_error("no addresses found".to_owned()));
+    }
+    Ok(addrs)
 }
 
 fn classify_connect_error(e: io::Error, addr: SocketAddr, timeout: Duration) -> Error {
@@ -363,5 +399,61 @@ pub(crate) fn map_handshake_io(e: io::Error, host: &str, timeout: Duration) -> E
     match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::HandshakeTimeout { timeout },
         _ => Error::Io(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resolver_that_hangs_is_abandoned_after_the_timeout() {
+        let started = Instant::now();
+        let err = resolve("slow.example", 443, Duration::from_millis(100), |_, _| {
+            std::thread::sleep(Duration::from_secs(2));
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], 443))])
+        })
+        .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "waited for the resolver"
+        );
+        assert!(
+            matches!(&err, Error::Dns { host, reason } if host == "slow.example" && reason.contains("within")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn resolver_answers_and_errors_are_passed_on() {
+        let ok = resolve("fast.example", 80, Duration::from_secs(10), |h, p| {
+            assert_eq!((h.as_str(), p), ("fast.example", 80));
+            Ok(vec![SocketAddr::from(([10, 0, 0, 1], 80))])
+        })
+        .unwrap();
+        assert_eq!(ok, vec![SocketAddr::from(([10, 0, 0, 1], 80))]);
+        let err = resolve("gone.example", 80, Duration::from_secs(10), |_, _| {
+            Err(io::Error::other("no such host"))
+        })
+        .unwrap_err();
+        assert!(matches!(&err, Error::Dns { reason, .. } if reason.contains("no such host")));
+        let empty = resolve("empty.example", 80, Duration::from_secs(10), |_, _| {
+            Ok(vec![])
+        });
+        assert!(matches!(empty, Err(Error::Dns { .. })));
+    }
+
+    #[test]
+    fn ip_literals_need_no_resolver() {
+        let v4 = resolve("127.0.0.1", 8080, Duration::from_millis(1), |_, _| {
+            panic!("resolver called for an IP literal")
+        })
+        .unwrap();
+        assert_eq!(v4, vec![SocketAddr::from(([127, 0, 0, 1], 8080))]);
+        let v6 = resolve("[::1]", 443, Duration::from_millis(1), |_, _| {
+            panic!("resolver called for an IP literal")
+        })
+        .unwrap();
+        assert_eq!(v6, vec!["[::1]:443".parse::<SocketAddr>().unwrap()]);
     }
 }
