@@ -178,18 +178,6 @@ struct Keys {
 }
 
 #[derive(serde::Deserialize)]
-struct EventPeek {
-    #[serde(default)]
-    event: Option<TypePeek>,
-}
-
-#[derive(serde::Deserialize)]
-struct TypePeek {
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
 struct CommandPeek {
     #[serde(default)]
     command: Option<String>,
@@ -210,9 +198,8 @@ impl Router {
         };
         match env.kind() {
             EnvelopeKind::EventsApi => {
-                if let Ok(p) = serde_json::from_str::<EventPeek>(env.payload_json()) {
-                    k.event_type = p.event.and_then(|e| e.kind);
-                }
+                // Read by the core's scan in the common case: no second decode of the payload.
+                k.event_type = env.event_type().map(|t| t.into_owned());
             }
             EnvelopeKind::SlashCommands => {
                 if let Ok(p) = serde_json::from_str::<CommandPeek>(env.payload_json()) {

@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 
 use crate::Error;
 use crate::payload::{EventCallback, Interaction, SlashCommand};
+use crate::scan::EventType;
 
 /// One frame received from Slack, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,7 +187,7 @@ impl fmt::Display for EnvelopeKind {
 /// It owns the frame's text and remembers where the payload is, so no JSON tree is built until
 /// a typed view is asked for. Its `Debug` output never shows the payload (it carries Slack's
 /// verification `token`).
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Envelope {
     text: String,
     payload: Option<Range<usize>>,
@@ -198,6 +199,23 @@ pub struct Envelope {
     retry_reason: Option<String>,
     /// Shared with duplicate suppression.
     event_id: Option<Arc<str>>,
+    /// `payload.event.type` as the scan found it.
+    event_type: EventType,
+}
+
+/// Equal when every field Slack sent is equal (however the parse found the event type).
+impl PartialEq for Envelope {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+            && self.payload == other.payload
+            && self.envelope_id == other.envelope_id
+            && self.kind == other.kind
+            && self.accepts_response_payload == other.accepts_response_payload
+            && self.retry_attempt == other.retry_attempt
+            && self.retry_reason == other.retry_reason
+            && self.event_id == other.event_id
+            && self.event_type() == other.event_type()
+    }
 }
 
 impl fmt::Debug for Envelope {
@@ -243,6 +261,37 @@ impl Envelope {
     /// The Events API `event_id` (for `events_api` envelopes), stable across redeliveries.
     pub fn event_id(&self) -> Option<&str> {
         self.event_id.as_deref()
+    }
+
+    /// The inner event's `type` (`payload.event.type`, e.g. `"message"`) of an `events_api`
+    /// envelope, for routing without decoding the payload: read during the parse when it is
+    /// plain text, else decoded here. `None` when there is no such string (or the envelope is of
+    /// another kind).
+    pub fn event_type(&self) -> Option<Cow<'_, str>> {
+        if self.kind != EnvelopeKind::EventsApi {
+            return None;
+        }
+        match &self.event_type {
+            EventType::Absent => None,
+            EventType::At(r) => self.text.get(r.clone()).map(Cow::Borrowed),
+            EventType::Unsure => {
+                #[derive(Deserialize)]
+                struct Peek {
+                    #[serde(default)]
+                    event: Option<Inner>,
+                }
+                #[derive(Deserialize)]
+                struct Inner {
+                    #[serde(rename = "type", default)]
+                    kind: Option<String>,
+                }
+                serde_json::from_str::<Peek>(self.payload_json())
+                    .ok()
+                    .and_then(|p| p.event)
+                    .and_then(|e| e.kind)
+                    .map(Cow::Owned)
+            }
+        }
     }
 
     /// The key used to recognise a redelivery: the `event_id` when there is one, else the envelope id.
@@ -500,6 +549,7 @@ impl Frame {
                 retry_attempt: fast.retry_attempt,
                 retry_reason: fast.retry_reason.map(str::to_owned),
                 event_id: fast.event_id.as_deref().map(Arc::from),
+                event_type: fast.event_type,
             }),
             None => parse_fields(&text)?,
         };
@@ -528,6 +578,7 @@ impl Frame {
                 retry_attempt: fields.retry_attempt,
                 retry_reason: fields.retry_reason,
                 event_id: fields.event_id,
+                event_type: fields.event_type,
             }),
         }
     }
@@ -541,6 +592,7 @@ struct EnvelopeFields {
     retry_attempt: u32,
     retry_reason: Option<String>,
     event_id: Option<Arc<str>>,
+    event_type: EventType,
 }
 
 enum Parsed {
@@ -646,6 +698,8 @@ fn envelope_fields(
             .filter(|r| !r.is_empty())
             .map(str::to_owned),
         event_id,
+        // The slow path decodes it on demand.
+        event_type: EventType::Unsure,
     })
 }
 

@@ -33,6 +33,19 @@ pub(crate) struct FastEnvelope<'a> {
     pub(crate) retry_reason: Option<&'a str>,
     /// The payload's top-level `event_id` (the last one, if repeated), when it is a string.
     pub(crate) event_id: Option<Cow<'a, str>>,
+    /// What the scan learnt of `payload.event.type`.
+    pub(crate) event_type: EventType,
+}
+
+/// `payload.event.type` as the scan saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EventType {
+    /// No `event`, a `null` one, or one without a `type` (or a `null` type).
+    Absent,
+    /// A plain string (no escapes) at this range of the frame's text.
+    At(Range<usize>),
+    /// Anything else (escaped keys or text, repeated keys, other value types): ask serde_json.
+    Unsure,
 }
 
 /// Reads an envelope of a known kind, or `None` when the caller must use serde_json.
@@ -48,7 +61,7 @@ pub(crate) fn scan_envelope(text: &str) -> Option<FastEnvelope<'_>> {
     let mut retry_reason: Option<Option<&str>> = None;
     let mut accepts: Option<Option<bool>> = None;
     let mut retry_attempt: Option<Option<u32>> = None;
-    let mut payload: Option<(Range<usize>, Option<Cow<'_, str>>)> = None;
+    let mut payload: Option<(Range<usize>, Option<Cow<'_, str>>, EventType)> = None;
 
     s.ws();
     s.eat(b'{')?;
@@ -103,8 +116,9 @@ pub(crate) fn scan_envelope(text: &str) -> Option<FastEnvelope<'_>> {
         _ => return None,
     };
     let envelope_id = envelope_id.flatten().filter(|id| !id.is_empty())?;
-    let (payload, event_id) = payload?;
+    let (payload, event_id, event_type) = payload?;
     Some(FastEnvelope {
+        event_type,
         event_id: if kind == EnvelopeKind::EventsApi {
             event_id
         } else {
@@ -450,11 +464,12 @@ impl<'a> Scanner<'a> {
     }
 
     /// At the payload's `{`: its range and its top-level `event_id`.
-    fn payload(&mut self) -> Option<(Range<usize>, Option<Cow<'a, str>>)> {
+    fn payload(&mut self) -> Option<(Range<usize>, Option<Cow<'a, str>>, EventType)> {
         let start = self.i;
         self.eat(b'{')?;
         self.ws();
         let mut event_id = None;
+        let mut event_type: Option<EventType> = None;
         if self.peek()? != b'}' {
             loop {
                 let (key, escaped) = self.string()?;
@@ -480,6 +495,14 @@ impl<'a> Scanner<'a> {
                         self.value(2)?;
                         event_id = None;
                     }
+                } else if key == "event" {
+                    let seen = self.event_object()?;
+                    // A repeated `event` is an error for a serde struct: let serde say so.
+                    event_type = Some(if event_type.is_some() {
+                        EventType::Unsure
+                    } else {
+                        seen
+                    });
                 } else {
                     self.value(2)?;
                 }
@@ -495,7 +518,80 @@ impl<'a> Scanner<'a> {
             }
         }
         self.eat(b'}')?;
-        Some((start..self.i, event_id))
+        Some((
+            start..self.i,
+            event_id,
+            event_type.unwrap_or(EventType::Absent),
+        ))
+    }
+
+    /// At the value of the payload's `event`: skips it and reports its `type`.
+    fn event_object(&mut self) -> Option<EventType> {
+        match self.peek()? {
+            b'n' => {
+                self.value(2)?;
+                return Some(EventType::Absent);
+            }
+            b'{' => {}
+            _ => {
+                self.value(2)?;
+                return Some(EventType::Unsure);
+            }
+        }
+        self.eat(b'{')?;
+        self.ws();
+        let mut found: Option<EventType> = None;
+        let mut unsure = false;
+        if self.peek()? != b'}' {
+            loop {
+                let (key, escaped) = self.string()?;
+                self.ws();
+                self.eat(b':')?;
+                self.ws();
+                if escaped {
+                    // It might spell `type`: serde decides.
+                    unsure = true;
+                    self.value(3)?;
+                } else if key == "type" {
+                    let value_start = self.i;
+                    let seen = match self.peek()? {
+                        b'"' => match self.string()? {
+                            (_, false) => EventType::At(value_start + 1..self.i.saturating_sub(1)),
+                            (_, true) => EventType::Unsure,
+                        },
+                        b'n' => {
+                            self.value(3)?;
+                            EventType::Absent
+                        }
+                        _ => {
+                            self.value(3)?;
+                            EventType::Unsure
+                        }
+                    };
+                    if found.is_some() {
+                        unsure = true;
+                    }
+                    found = Some(seen);
+                } else {
+                    self.value(3)?;
+                }
+                self.ws();
+                match self.peek()? {
+                    b',' => {
+                        self.i += 1;
+                        self.ws();
+                    }
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.eat(b'}')?;
+        Some(if unsure {
+            EventType::Unsure
+        } else {
+            found.unwrap_or(EventType::Absent)
+        })
     }
 }
 
@@ -784,6 +880,142 @@ mod tests {
             let text = format!(r#"{{"envelope_id":"{id}","payload":{{"event_id":"Ev{id}","v":{payload}}},"type":"events_api","accepts_response_payload":false,"retry_attempt":0,"retry_reason":""}}"#);
             prop_assert!(scan_envelope(&text).is_some(), "{}", text);
             agree(&text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod event_type_tests {
+    use crate::Frame;
+    use proptest::prelude::*;
+
+    /// What the routing peek used before: serde_json on the payload.
+    fn serde_peek(payload: &str) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Peek {
+            #[serde(default)]
+            event: Option<Inner>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Inner {
+            #[serde(rename = "type", default)]
+            kind: Option<String>,
+        }
+        serde_json::from_str::<Peek>(payload)
+            .ok()
+            .and_then(|p| p.event)
+            .and_then(|e| e.kind)
+    }
+
+    fn check(payload: &str) {
+        let text = format!(r#"{{"envelope_id":"e","type":"events_api","payload":{payload}}}"#);
+        let Ok(Frame::Envelope(env)) = Frame::parse(text.as_str()) else {
+            return;
+        };
+        assert_eq!(
+            env.event_type().map(|c| c.into_owned()),
+            serde_peek(env.payload_json()),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn event_type_agrees_with_serde_on_corner_cases() {
+        for p in [
+            r#"{"event":{"type":"message","text":"hi"}}"#,
+            r#"{"event":{"text":"hi"}}"#,
+            r#"{"event":null}"#,
+            r#"{}"#,
+            r#"{"event":{"type":null}}"#,
+            r#"{"event":{"type":5}}"#,
+            r#"{"event":"message"}"#,
+            r#"{"event":{"type":"a"b"}}"#,
+            r#"{"event":{"type":"message"}}"#,
+            r#"{"event":{"type":"message","type":"other"}}"#,
+            r#"{"event":{"type":"message"},"event":{"type":"other"}}"#,
+            r#"{"event":{"x":{"type":"inner"},"type":"outer"}}"#,
+            r#"{"event":{"type":"message"},"x":{"event":{"type":"no"}}}"#,
+            r#"{"event":[{"type":"message"}]}"#,
+        ] {
+            check(p);
+        }
+    }
+
+    #[test]
+    fn plain_event_types_are_read_by_the_scan() {
+        use super::{EventType, scan_envelope};
+        let text =
+            r#"{"envelope_id":"e","type":"events_api","payload":{"event":{"type":"message"}}}"#;
+        let fast = scan_envelope(text).unwrap();
+        let EventType::At(r) = fast.event_type else {
+            panic!("{:?}", fast.event_type)
+        };
+        assert_eq!(text.get(r), Some("message"));
+        let escaped = r#"{"envelope_id":"e","type":"events_api","payload":{"event":{"typ\u0065":"message"}}}"#;
+        assert_eq!(
+            scan_envelope(escaped).unwrap().event_type,
+            EventType::Unsure
+        );
+        let none = r#"{"envelope_id":"e","type":"events_api","payload":{"event_id":"Ev1"}}"#;
+        assert_eq!(scan_envelope(none).unwrap().event_type, EventType::Absent);
+    }
+
+    #[test]
+    fn fixtures_give_their_event_type() {
+        for (f, want) in [
+            (
+                include_str!("../tests/fixtures/socket_mode_events_api_app_mention.json"),
+                "app_mention",
+            ),
+            (
+                include_str!("../tests/fixtures/socket_mode_events_api_message_retry.json"),
+                "message",
+            ),
+        ] {
+            let Ok(Frame::Envelope(env)) = Frame::parse(f) else {
+                panic!("not an envelope")
+            };
+            assert_eq!(env.event_type().as_deref(), Some(want));
+        }
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(r#""message""#.to_owned()),
+            Just(r#""app_mention""#.to_owned()),
+            Just("null".to_owned()),
+            Just("5".to_owned()),
+            Just("[]".to_owned()),
+            Just(r#"{"type":"nested"}"#.to_owned()),
+            "[a-z_]{0,8}".prop_map(|s| format!("\"{s}\"")),
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(r#""type""#.to_owned()),
+            Just(r#""type""#.to_owned()),
+            Just(r#""text""#.to_owned()),
+            Just(r#""event""#.to_owned()),
+        ]
+    }
+
+    fn object() -> impl Strategy<Value = String> {
+        prop::collection::vec((key(), value()), 0..4).prop_map(|kv| {
+            let fields: Vec<String> = kv.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            format!("{{{}}}", fields.join(","))
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn event_type_agrees_with_serde(
+            events in prop::collection::vec(prop_oneof![object(), value()], 0..3),
+            extra in value(),
+        ) {
+            let mut fields: Vec<String> = events.into_iter().map(|e| format!(r#""event":{e}"#)).collect();
+            fields.push(format!(r#""event_id":"Ev1","x":{extra}"#));
+            check(&format!("{{{}}}", fields.join(",")));
         }
     }
 }
