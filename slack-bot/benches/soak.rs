@@ -185,11 +185,36 @@ impl Kind {
     }
 }
 
-/// Threads of this process (the fake's included).
-fn threads() -> usize {
+/// Names of this process's threads (the fake's included).
+fn thread_names() -> Vec<String> {
     std::fs::read_dir("/proc/self/task")
-        .map(|d| d.count())
-        .unwrap_or(0)
+        .map(|d| {
+            d.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Threads of this process, handler workers excepted: the pool grows on demand up to its
+/// configured size and then stays, which is not a leak (checked by `workers()` instead).
+fn threads() -> usize {
+    thread_names()
+        .iter()
+        .filter(|n| !n.starts_with("slack-worker"))
+        .count()
+}
+
+/// Handler worker threads (at most the configured 10).
+fn workers() -> usize {
+    thread_names()
+        .iter()
+        .filter(|n| n.starts_with("slack-worker"))
+        .count()
+}
+
+/// Every thread of this process.
+fn all_threads() -> usize {
+    thread_names().len()
 }
 
 /// A `kB` field of `/proc/self/status` (`VmRSS`, `VmHWM`), in MiB.
@@ -254,7 +279,7 @@ fn main() {
 
 fn run(args: &Args) -> bool {
     let started = Instant::now();
-    let baseline_threads = threads();
+    let baseline_threads = all_threads();
     let slack = FakeSlack::builder()
         .max_connections(10)
         // Never give up on an envelope: a loss must be the bot's, not the fake's.
@@ -401,6 +426,7 @@ fn run(args: &Args) -> bool {
             && threads() <= threads_start + THREAD_SLACK
     });
     let threads_end = threads();
+    let workers_end = workers();
     let rss_end = status_mib("VmRSS");
     let peak_rss = status_mib("VmHWM");
     peak_threads = peak_threads.max(threads_end);
@@ -434,10 +460,12 @@ fn run(args: &Args) -> bool {
         .count();
 
     let report = bot.shutdown();
-    let fake_threads_before_shutdown = threads();
+    let fake_threads_before_shutdown = all_threads();
     slack.shutdown();
-    let back_to_baseline = wait_until(Duration::from_secs(30), || threads() <= baseline_threads);
-    let threads_after = threads();
+    let back_to_baseline = wait_until(Duration::from_secs(30), || {
+        all_threads() <= baseline_threads
+    });
+    let threads_after = all_threads();
 
     let mut faults: Vec<(Kind, u64)> = injected.into_iter().collect();
     faults.sort();
@@ -482,7 +510,7 @@ fn run(args: &Args) -> bool {
         "  rss                       start {rss_start:.1} MiB, end {rss_end:.1} MiB, peak {peak_rss:.1} MiB (fake included)"
     );
     println!(
-        "  threads                   start {threads_start}, end {threads_end}, peak {peak_threads}; after shutdown {threads_after} (baseline {baseline_threads}; {fake_threads_before_shutdown} before the fake stopped)"
+        "  threads                   start {threads_start}, end {threads_end}, peak {peak_threads} (handler workers excluded: {workers_end} at the end, started on demand); after shutdown {threads_after} (baseline {baseline_threads}; {fake_threads_before_shutdown} before the fake stopped)"
     );
 
     let mut ok = true;
@@ -526,6 +554,11 @@ fn run(args: &Args) -> bool {
         problem(format!(
             "did not settle within 60 s: threads {threads_end} (start {threads_start}), ready {} of {}",
             st.connections, args.connections
+        ));
+    }
+    if workers_end > 10 {
+        problem(format!(
+            "{workers_end} handler workers, more than the configured 10"
         ));
     }
     if !back_to_baseline {
