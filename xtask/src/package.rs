@@ -31,6 +31,42 @@ const LIBRARIES: &[&str] = &[
     "slack-bot",
 ];
 
+/// Removes unpacked copies of our libraries from cargo's registry source cache (see `run`).
+fn remove_stale_overlay_sources() {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return;
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return;
+    };
+    for registry in registries.flatten() {
+        let Ok(entries) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let ours = LIBRARIES.iter().any(|lib| {
+                name.strip_prefix(lib)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            if ours {
+                match std::fs::remove_dir_all(entry.path()) {
+                    Ok(()) => println!(
+                        "[package] removed a stale unpacked copy: {}",
+                        entry.path().display()
+                    ),
+                    Err(e) => eprintln!("[package] cannot remove {}: {e}", entry.path().display()),
+                }
+            }
+        }
+    }
+}
+
 /// Runs the task; returns true on success.
 pub(crate) fn run(root: &Path, args: &[String]) -> bool {
     let mut verify = true;
@@ -46,6 +82,12 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
     let started = Instant::now();
     let mut ok = true;
     let mut summary: Vec<String> = Vec::new();
+
+    // Cargo unpacks the archives of its local overlay into `$CARGO_HOME/registry/src/<hash>/`
+    // (the hash comes from the target directory's path) and reuses an unpacked
+    // `name-version` directory as it is: a second run would compile the dependents against the
+    // first run's sources. Our crates are not on crates.io, so every such copy is stale.
+    remove_stale_overlay_sources();
 
     // 1. cargo package.
     let t = Instant::now();
