@@ -91,17 +91,9 @@ pub(crate) fn scan_envelope(text: &str) -> Option<FastEnvelope<'_>> {
             "reason" | "num_connections" | "debug_info" | "connection_info" => return None,
             _ => s.value(1)?,
         }
-        s.ws();
-        match s.peek()? {
-            b',' => {
-                s.i += 1;
-                s.ws();
-            }
-            b'}' => {
-                s.i += 1;
-                break;
-            }
-            _ => return None,
+        if !s.more_members()? {
+            s.eat(b'}')?;
+            break;
         }
     }
     s.ws();
@@ -506,14 +498,8 @@ impl<'a> Scanner<'a> {
                 } else {
                     self.value(2)?;
                 }
-                self.ws();
-                match self.peek()? {
-                    b',' => {
-                        self.i += 1;
-                        self.ws();
-                    }
-                    b'}' => break,
-                    _ => return None,
+                if !self.more_members()? {
+                    break;
                 }
             }
         }
@@ -523,6 +509,21 @@ impl<'a> Scanner<'a> {
             event_id,
             event_type.unwrap_or(EventType::Absent),
         ))
+    }
+
+    /// After an object member: `Some(true)` past a `,` (another member follows), `Some(false)`
+    /// at the closing `}` (not consumed), `None` on anything else.
+    fn more_members(&mut self) -> Option<bool> {
+        self.ws();
+        match self.peek()? {
+            b',' => {
+                self.i += 1;
+                self.ws();
+                Some(true)
+            }
+            b'}' => Some(false),
+            _ => None,
+        }
     }
 
     /// At the value of the payload's `event`: skips it and reports its `type`.
@@ -575,14 +576,8 @@ impl<'a> Scanner<'a> {
                 } else {
                     self.value(3)?;
                 }
-                self.ws();
-                match self.peek()? {
-                    b',' => {
-                        self.i += 1;
-                        self.ws();
-                    }
-                    b'}' => break,
-                    _ => return None,
+                if !self.more_members()? {
+                    break;
                 }
             }
         }
