@@ -3,11 +3,11 @@
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded, unbounded};
+use crossbeam_channel::{Receiver, Select, Sender, TrySendError, unbounded};
 use slack_envelope::{
     ConnId, ConnectFailure, Envelope, Event, Lifecycle, OutFrame, StopReason, Supervisor,
 };
@@ -15,6 +15,7 @@ use slack_transport::{Connection, DirectWriter, Incoming, IoThreads, Outgoing};
 use slack_web::{AppToken, Outbox, Unsent, WebClient};
 
 use crate::handler::{Context, Reply, Router};
+use crate::jobs::JobQueue;
 use crate::{BotEvent, Shared};
 
 /// Messages to the loop from the connect threads, the workers and the handle.
@@ -32,13 +33,15 @@ pub(crate) enum LoopMsg {
 
 /// Frames taken from one link per wake-up of the loop, at most (the timers and the other
 /// links are looked at in between).
-const INCOMING_BATCH: usize = 64;
+const INCOMING_BATCH: usize = 32;
 
 /// A job for the worker pool.
 struct Job {
     envelope: Envelope,
     /// Whether the loop waits for the handler's reply to ack.
     wants_reply: bool,
+    /// When the loop queued it (the pool grows when jobs wait too long).
+    queued: Instant,
 }
 
 /// Everything the loop needs, moved into its thread.
@@ -106,13 +109,17 @@ struct Loop {
     /// Links the supervisor has let go of, still being closed.
     closing: Vec<Link>,
     connect_threads: Vec<JoinHandle<()>>,
-    jobs: Option<Sender<Job>>,
-    /// Kept to hand to workers started later.
-    job_rx: Receiver<Job>,
+    jobs: Arc<JobQueue<Job>>,
+    /// Requests of this wake-up, acked (unless they wait for a reply) and handed to the
+    /// workers together once their acks are written (`flush_jobs`).
+    pending_jobs: Vec<Job>,
+    /// Room left in `jobs` for this wake-up's requests (`None`: not looked at yet). Only this
+    /// thread queues jobs, so the room seen once only grows until `flush_jobs`.
+    room: Option<usize>,
     /// What each worker gets (cloned per worker).
     worker_ctx: WorkerCtx,
-    /// Since when requests have been waiting with no worker free (see `grow_workers`).
-    backlog_since: Option<Instant>,
+    /// When the last worker was started (the next one waits `GROW_AFTER` more).
+    last_grow: Option<Instant>,
     worker_threads: Vec<JoinHandle<()>>,
     /// Envelopes whose ack waits for the handler's reply.
     awaiting_reply: HashSet<String>,
@@ -122,7 +129,7 @@ struct Loop {
 }
 
 pub(crate) fn run(p: LoopParts) -> RunReport {
-    let (job_tx, job_rx) = bounded::<Job>(p.queue_bound);
+    let jobs = Arc::new(JobQueue::new(p.queue_bound));
     let worker_ctx = WorkerCtx {
         router: p.router.clone(),
         web: p.web.clone(),
@@ -130,17 +137,17 @@ pub(crate) fn run(p: LoopParts) -> RunReport {
         bot_user_id: p.bot_user_id.clone(),
         inbox: p.inbox_tx.clone(),
         shared: p.shared.clone(),
-        idle: Arc::new(AtomicUsize::new(0)),
     };
     let mut l = Loop {
         p,
         links: HashMap::new(),
         closing: Vec::new(),
         connect_threads: Vec::new(),
-        jobs: Some(job_tx),
-        job_rx,
+        jobs,
+        pending_jobs: Vec::new(),
+        room: None,
         worker_ctx,
-        backlog_since: None,
+        last_grow: None,
         worker_threads: Vec::new(),
         awaiting_reply: HashSet::new(),
         draining: false,
@@ -220,9 +227,11 @@ impl Loop {
                 return;
             };
             let msg = oper.recv(&link.receiver);
-            self.on_incoming(conn, msg.ok());
-            // Frames already waiting on this link are taken without another select; each is
-            // carried out (acked) at once, as if it had come alone.
+            let now = Instant::now();
+            self.on_incoming(now, conn, msg.ok());
+            // Frames already waiting on this link are taken without another select and fed in
+            // together; `main` then writes all their acks at once (one lock, one write) and
+            // hands their requests to the workers at once (one lock, one wake-up).
             for _ in 1..INCOMING_BATCH {
                 let Some(link) = self.links.get(&conn) else {
                     break;
@@ -230,8 +239,7 @@ impl Loop {
                 let Ok(msg) = link.receiver.try_recv() else {
                     break;
                 };
-                self.pump(Instant::now());
-                self.on_incoming(conn, Some(msg));
+                self.on_incoming(now, conn, Some(msg));
             }
         } else {
             let i = idx - closing_base;
@@ -303,8 +311,7 @@ impl Loop {
         }
     }
 
-    fn on_incoming(&mut self, conn: ConnId, msg: Option<Incoming>) {
-        let now = Instant::now();
+    fn on_incoming(&mut self, now: Instant, conn: ConnId, msg: Option<Incoming>) {
         let sup = &mut self.p.supervisor;
         let closed = match msg {
             Some(Incoming::Text(text)) => {
@@ -356,6 +363,8 @@ impl Loop {
                 break;
             }
         }
+        // The acks of these requests are written (above); now the workers may have them.
+        self.flush_jobs();
         self.connect_threads.retain(|h| !h.is_finished());
     }
 
@@ -387,21 +396,16 @@ impl Loop {
         any
     }
 
-    /// On this thread when nothing else is waiting on the link (the ack leaves at once);
-    /// through the transport's writer thread while frames stream in, where acks pile up
-    /// during its wake-up and leave in one write (less CPU per ack than a write each).
+    /// On this thread, in one write: the transport's reader holds the connection's lock for
+    /// one message at a time, so the wait is short, and the transport's writer thread is never
+    /// woken (a wake-up and a lock hand-over per batch of acks cost more than the write).
     fn write_frames(&self, conn: ConnId, frames: Vec<Outgoing>) {
         if let Some(link) = self.links.get(&conn) {
-            let frames = if link.receiver.is_empty() {
-                match link.direct.try_send_all(frames) {
-                    Ok(()) => return,
-                    Err(frames) => frames,
+            if let Err(frames) = link.direct.send_all(frames) {
+                // The connection is over; the transport drops them (and says so in its log).
+                for f in frames {
+                    let _ = link.sender.send(f);
                 }
-            } else {
-                frames
-            };
-            for f in frames {
-                let _ = link.sender.send(f);
             }
         }
     }
@@ -512,71 +516,61 @@ impl Loop {
             self.p.supervisor.decline(&envelope);
             return;
         }
-        let wants_reply = envelope.accepts_response_payload();
-        let Some(jobs) = self.jobs.clone() else {
-            self.p.supervisor.decline(&envelope);
-            return;
+        // Checked before the ack, so a request that finds no room is declined (redelivered by
+        // Slack) rather than acked and lost.
+        let room = match self.room {
+            Some(room) => room,
+            None => self.jobs.room(),
         };
-        // Only this thread queues jobs (workers only take them, and `run` keeps a receiver
-        // alive), so a queue with room now still has room below. Checking first lets the ack
-        // leave before a worker is woken: the wake-up (and the worker competing for a core)
-        // is then off the ack's path.
-        if jobs.is_full() {
+        let Some(room) = room.checked_sub(1) else {
+            self.room = Some(0);
             self.queue_full(&envelope);
             return;
+        };
+        self.room = Some(room);
+        let wants_reply = envelope.accepts_response_payload();
+        if wants_reply {
+            self.awaiting_reply
+                .insert(envelope.envelope_id().to_owned());
+        } else if let Err(e) = self.p.supervisor.ack(now, envelope.envelope_id()) {
+            log::warn!(
+                "connection {conn}: ack of {} failed: {e}",
+                envelope.envelope_id()
+            );
         }
-        if !wants_reply {
-            if let Err(e) = self.p.supervisor.ack(now, envelope.envelope_id()) {
-                log::warn!(
-                    "connection {conn}: ack of {} failed: {e}",
-                    envelope.envelope_id()
-                );
-            }
-            self.send_transmits();
-        }
-        let envelope_id = wants_reply.then(|| envelope.envelope_id().to_owned());
-        match jobs.try_send(Job {
+        self.pending_jobs.push(Job {
             envelope,
             wants_reply,
-        }) {
-            Ok(()) => {
-                if let Some(id) = envelope_id {
-                    self.awaiting_reply.insert(id);
-                }
-                if jobs.len() > self.worker_ctx.idle.load(Ordering::Acquire) {
-                    self.backlog_since.get_or_insert(now);
-                } else {
-                    self.backlog_since = None;
-                }
-            }
-            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
-                // Not expected (see above); an acked envelope cannot be redelivered.
-                if wants_reply {
-                    self.queue_full(&job.envelope);
-                } else {
-                    log::error!(
-                        "worker queue refused envelope {} after its ack was sent; its handler does not run",
-                        job.envelope.envelope_id()
-                    );
-                }
+            queued: now,
+        });
+    }
+
+    /// Hands this wake-up's requests to the workers (after their acks were written).
+    fn flush_jobs(&mut self) {
+        self.room = None;
+        for job in self.jobs.push_all(&mut self.pending_jobs) {
+            // Only after `finish` closed the queue, which no dispatch follows.
+            if job.wants_reply {
+                self.awaiting_reply.remove(job.envelope.envelope_id());
+                self.queue_full(&job.envelope);
+            } else {
+                log::error!(
+                    "worker queue refused envelope {} after its ack was sent; its handler does not run",
+                    job.envelope.envelope_id()
+                );
             }
         }
     }
 
-    /// Starts another worker when requests have waited `GROW_AFTER` with no worker free: a busy
+    /// Starts another worker when the oldest queued request has waited `GROW_AFTER` (and as
+    /// long since the last worker was started): a busy
     /// worker that keeps up (the common case: handlers that return quickly) is not joined by
     /// others competing for the same cores, while a slow handler gets company within a few
     /// milliseconds. The pool grows to what the load needs and then stays.
     fn maybe_grow_workers(&mut self, now: Instant) {
-        let Some(since) = self.backlog_since else {
-            return;
-        };
-        let waiting = self.jobs.as_ref().map_or(0, |j| j.len());
-        if waiting == 0 || waiting <= self.worker_ctx.idle.load(Ordering::Acquire) {
-            self.backlog_since = None;
-        } else if now.saturating_duration_since(since) >= GROW_AFTER {
+        if self.grow_deadline().is_some_and(|deadline| now >= deadline) {
             self.grow_workers();
-            self.backlog_since = Some(now);
+            self.last_grow = Some(now);
         }
     }
 
@@ -585,7 +579,8 @@ impl Loop {
         if self.worker_threads.len() >= self.p.workers {
             return None;
         }
-        self.backlog_since.map(|t| t + GROW_AFTER)
+        let oldest = self.jobs.oldest(|job| job.queued)?;
+        Some(self.last_grow.map_or(oldest, |t| t.max(oldest)) + GROW_AFTER)
     }
 
     /// Starts one more worker, up to the configured number.
@@ -594,11 +589,11 @@ impl Loop {
         if i >= self.p.workers {
             return;
         }
-        let rx = self.job_rx.clone();
+        let jobs = Arc::clone(&self.jobs);
         let ctx = self.worker_ctx.clone();
         match std::thread::Builder::new()
             .name(format!("slack-worker-{i}"))
-            .spawn(move || worker(rx, ctx))
+            .spawn(move || worker(&jobs, &ctx))
         {
             Ok(h) => self.worker_threads.push(h),
             Err(e) => log::error!("could not start worker thread {i}: {e}"),
@@ -691,7 +686,7 @@ impl Loop {
         let reason = self.stopped.clone().unwrap_or(StopReason::Shutdown);
         let deadline = Instant::now() + self.p.shutdown_timeout;
         // Workers: no new jobs; let the running ones finish until the deadline.
-        self.jobs = None;
+        self.jobs.close();
         let mut left = 0;
         for h in std::mem::take(&mut self.worker_threads) {
             while !h.is_finished() && Instant::now() < deadline {
@@ -819,17 +814,10 @@ struct WorkerCtx {
     bot_user_id: Option<Arc<str>>,
     inbox: Sender<LoopMsg>,
     shared: Arc<Shared>,
-    /// Workers waiting for a job (all workers share one counter).
-    idle: Arc<AtomicUsize>,
 }
 
-fn worker(jobs: Receiver<Job>, w: WorkerCtx) {
-    loop {
-        w.idle.fetch_add(1, Ordering::AcqRel);
-        let next = jobs.recv();
-        w.idle.fetch_sub(1, Ordering::AcqRel);
-        let Ok(job) = next else { break };
-        let envelope_id = job.envelope.envelope_id().to_owned();
+fn worker(jobs: &JobQueue<Job>, w: &WorkerCtx) {
+    while let Some(job) = jobs.pop() {
         let handler = w.router.find(&job.envelope);
         let ctx = Context {
             envelope: job.envelope,
@@ -837,6 +825,7 @@ fn worker(jobs: Receiver<Job>, w: WorkerCtx) {
             outbox: w.outbox.clone(),
             bot_user_id: w.bot_user_id.clone(),
         };
+        let envelope_id = ctx.envelope.envelope_id();
         let reply = match handler {
             None => Reply::Ack,
             Some(h) => match catch_unwind(AssertUnwindSafe(|| h(&ctx))) {
@@ -857,7 +846,10 @@ fn worker(jobs: Receiver<Job>, w: WorkerCtx) {
             },
         };
         if job.wants_reply {
-            let _ = w.inbox.send(LoopMsg::Done { envelope_id, reply });
+            let _ = w.inbox.send(LoopMsg::Done {
+                envelope_id: envelope_id.to_owned(),
+                reply,
+            });
         } else if matches!(reply, Reply::Payload(_)) {
             log::warn!(
                 "handler returned a payload for envelope {envelope_id}, which does not accept one; ignored"

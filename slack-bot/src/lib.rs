@@ -62,6 +62,7 @@
 
 mod event_loop;
 mod handler;
+mod jobs;
 pub mod reference;
 
 use std::fmt;

@@ -11,7 +11,9 @@
 //! * `slack-ws-io` sleeps in `mio::Poll` until the socket is readable or writable, or until
 //!   the `mio::Waker` is poked; then it reads frames into the `Incoming` channel, writes
 //!   whatever is still buffered (pongs, close replies, frames that met a full socket) and
-//!   runs the close deadline.
+//!   runs the close deadline. It takes the lock for one message at a time and hands the
+//!   message to the channel after letting go of it, so a writer on another thread waits for
+//!   at most one `read`, never for a batch or for a wake-up of the caller.
 //! * `slack-ws-write` blocks on the caller's `Outgoing` receiver (crossbeam channels cannot
 //!   be registered with mio) and writes each batch of frames straight to the socket, so an
 //!   ack costs one thread wake-up, not two. If the socket is full the rest stays buffered
@@ -205,8 +207,8 @@ impl DirectWriter {
     /// [`DirectWriter::send_all`] if the connection's lock is free right now; otherwise
     /// (`slack-ws-io` is busy reading, or the connection is over) the frames come back,
     /// typically to be queued on [`Connection::sender`] instead, which keeps their order.
-    /// Waiting for the lock behind a busy reader costs more than a hand-over to
-    /// `slack-ws-write` when frames are streaming in.
+    /// For callers that would rather not wait even one `read` of `slack-ws-io` (which holds
+    /// the lock for one message at a time).
     pub fn try_send_all(&self, frames: Vec<Outgoing>) -> Result<(), Vec<Outgoing>> {
         let mut frames = Some(frames);
         let written = self.write_with_lock(
@@ -265,8 +267,9 @@ const IO_THREAD: &str = "slack-ws-io";
 const WRITE_THREAD: &str = "slack-ws-write";
 const SOCKET: Token = Token(0);
 const WAKE: Token = Token(1);
-/// Messages read before the I/O thread looks at the outgoing queue again (fairness: a flood
-/// of incoming frames must not delay acks).
+/// Messages read before `slack-ws-io` flushes what is buffered for the wire (pongs, close
+/// replies, frames that met a full socket) and checks its deadline again (fairness: a flood of
+/// incoming frames must not hold those back).
 const READ_BATCH: usize = 64;
 
 /// Starts the threads for an open WebSocket whose socket is already non-blocking.
@@ -360,9 +363,38 @@ impl Shared {
 }
 
 /// The `slack-ws-io` thread. `_stop` is dropped when it ends, which ends `slack-ws-write`.
+///
+/// The lock is taken for one message at a time and never held while a message is handed to
+/// the caller's channel (whose first send may wake the caller, a system call): a
+/// [`DirectWriter`] waiting to write an ack waits for one `read`, not for a whole batch.
 fn io_thread(shared: &Shared, mut poll: Poll, _stop: Sender<()>) -> Result<(), Error> {
     let mut events = Events::with_capacity(8);
-    let end = loop {
+    let incoming = shared.lock().incoming.clone();
+    let end = 'run: loop {
+        for _ in 0..READ_BATCH {
+            let read = {
+                let mut inner = shared.lock();
+                if let Some(end) = inner.ended.take() {
+                    break 'run end;
+                }
+                if !inner.readable {
+                    break;
+                }
+                match inner.read_one() {
+                    Ok(Some(event)) => event,
+                    Ok(None) => continue,
+                    Err(end) => break 'run end,
+                }
+            };
+            if incoming.send(read).is_err() {
+                // Nobody listens any more: close politely.
+                let mut inner = shared.lock();
+                log::debug!("websocket {}: receiver dropped, closing", inner.label);
+                if let Some(end) = inner.start_close(1000, String::new()) {
+                    break 'run end;
+                }
+            }
+        }
         let timeout = {
             let mut inner = shared.lock();
             if let Some(end) = inner.turn() {
@@ -390,6 +422,7 @@ fn io_thread(shared: &Shared, mut poll: Poll, _stop: Sender<()>) -> Result<(), E
             }
         }
     };
+    drop(incoming);
     shared.lock().finish(end)
 }
 
@@ -483,19 +516,15 @@ fn would_block(e: &tungstenite::Error) -> bool {
 }
 
 impl Inner {
-    /// One turn of `slack-ws-io` after a wake-up: the end (if `slack-ws-write` found it),
-    /// the close deadline, frames from the peer, then whatever is buffered for the wire.
+    /// The rest of a turn of `slack-ws-io`, after its reads: the end (if a writer found it),
+    /// the close deadline, then whatever is buffered for the wire (pongs, close replies,
+    /// frames that met a full socket).
     fn turn(&mut self) -> Option<End> {
         if let Some(end) = self.ended.take() {
             return Some(end);
         }
         if let Some(end) = self.check_deadline() {
             return Some(end);
-        }
-        if self.readable {
-            if let Some(end) = self.read_batch() {
-                return Some(end);
-            }
         }
         if self.writable {
             if let Some(end) = self.flush() {
@@ -673,55 +702,39 @@ impl Inner {
         }
     }
 
-    fn read_batch(&mut self) -> Option<End> {
-        for _ in 0..READ_BATCH {
-            match self.ws.read() {
-                Ok(msg) => {
-                    if let Some(end) = self.on_message(msg) {
-                        return Some(end);
-                    }
-                }
-                Err(e) if would_block(&e) => {
-                    self.readable = false;
-                    return None;
-                }
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Some(self.read_error(e)),
+    /// Reads one message: what to hand to the caller, nothing (no whole message yet, or one
+    /// handled here), or the end.
+    fn read_one(&mut self) -> Result<Option<Incoming>, End> {
+        match self.ws.read() {
+            Ok(msg) => self.on_message(msg),
+            Err(e) if would_block(&e) => {
+                self.readable = false;
+                Ok(None)
             }
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) => Err(self.read_error(e)),
         }
-        None
     }
 
-    fn emit(&mut self, event: Incoming) -> Option<End> {
-        if self.incoming.send(event).is_err() {
-            // Nobody listens any more: close politely.
-            log::debug!("websocket {}: receiver dropped, closing", self.label);
-            return self.start_close(1000, String::new());
-        }
-        None
-    }
-
-    fn on_message(&mut self, msg: Message) -> Option<End> {
-        match msg {
+    fn on_message(&mut self, msg: Message) -> Result<Option<Incoming>, End> {
+        Ok(Some(match msg {
             // One copy, from tungstenite's shared read buffer into the caller's String.
-            Message::Text(text) => self.emit(Incoming::Text(text.as_str().to_owned())),
-            Message::Binary(data) => self.emit(Incoming::Binary(Vec::from(data))),
+            Message::Text(text) => Incoming::Text(text.as_str().to_owned()),
+            Message::Binary(data) => Incoming::Binary(Vec::from(data)),
             // tungstenite has queued the pong; the flush step of this loop turn sends it.
-            Message::Ping(_) => self.emit(Incoming::Ping { at: Instant::now() }),
-            Message::Pong(payload) => self.emit(Incoming::Pong {
+            Message::Ping(_) => Incoming::Ping { at: Instant::now() },
+            Message::Pong(payload) => Incoming::Pong {
                 at: Instant::now(),
                 payload: Vec::from(payload),
-            }),
+            },
             Message::Close(frame) => {
                 let (code, reason) = match frame {
                     Some(f) => (Some(u16::from(f.code)), f.reason.as_str().to_owned()),
                     None => (None, String::new()),
                 };
-                match self.phase {
+                return match self.phase {
                     // The answer to our close: done.
-                    Phase::Closing { .. } | Phase::Replying { .. } => {
-                        Some(End::local(code, reason))
-                    }
+                    Phase::Closing { .. } | Phase::Replying { .. } => Err(End::local(code, reason)),
                     // The peer closes: tungstenite queued the reply; flush, then end.
                     Phase::Open => {
                         self.phase = Phase::Replying {
@@ -730,12 +743,12 @@ impl Inner {
                             reason,
                         };
                         self.writable = true;
-                        None
+                        Ok(None)
                     }
-                }
+                };
             }
-            Message::Frame(_) => None,
-        }
+            Message::Frame(_) => return Ok(None),
+        }))
     }
 
     fn read_error(&mut self, e: tungstenite::Error) -> End {
