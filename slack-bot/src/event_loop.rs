@@ -8,15 +8,23 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Select, Sender, TrySendError, unbounded};
+use slack_envelope::Frame;
 use slack_envelope::{
     ConnId, ConnectFailure, Envelope, Event, Lifecycle, OutFrame, StopReason, Supervisor,
 };
-use slack_transport::{Connection, DirectWriter, Incoming, IoThreads, Outgoing};
+use slack_transport::{DirectWriter, IoThreads, Outgoing};
 use slack_web::{AppToken, Outbox, Unsent, WebClient};
 
 use crate::handler::{Context, Reply, Router};
 use crate::jobs::JobQueue;
 use crate::{BotEvent, Shared};
+
+/// A text frame as the transport hands it over: already parsed, on the connection's I/O
+/// thread (`slack_transport::connect_decoded`), so the loop's thread only runs the state
+/// machine while the next frame is parsed.
+type Parsed = Result<Frame, slack_envelope::Error>;
+type Incoming = slack_transport::Incoming<Parsed>;
+type Connection = slack_transport::Connection<Parsed>;
 
 /// Messages to the loop from the connect threads, the workers and the handle.
 pub(crate) enum LoopMsg {
@@ -314,8 +322,8 @@ impl Loop {
     fn on_incoming(&mut self, now: Instant, conn: ConnId, msg: Option<Incoming>) {
         let sup = &mut self.p.supervisor;
         let closed = match msg {
-            Some(Incoming::Text(text)) => {
-                let _ = sup.handle_text(now, conn, text);
+            Some(Incoming::Text(parsed)) => {
+                let _ = sup.handle_frame(now, conn, parsed);
                 false
             }
             Some(Incoming::Binary(b)) => {
@@ -795,7 +803,7 @@ fn connect(
     } else {
         url
     };
-    match slack_transport::connect(&url, transport) {
+    match slack_transport::connect_decoded(&url, transport, Frame::parse) {
         Ok((connection, threads)) => LoopMsg::Connected(conn, connection, threads),
         Err(e) => LoopMsg::ConnectFailed(
             conn,

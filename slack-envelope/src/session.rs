@@ -261,8 +261,14 @@ impl Session {
 
     /// A text frame arrived.
     pub fn handle_text(&mut self, now: Instant, text: String) {
+        self.handle_frame(now, Frame::parse(text));
+    }
+
+    /// A text frame arrived and was already parsed with [`Frame::parse`] (on another thread,
+    /// say); the same as [`Session::handle_text`] with the frame's text.
+    pub fn handle_frame(&mut self, now: Instant, parsed: Result<Frame, Error>) {
         self.alive(now);
-        match Frame::parse(text) {
+        match parsed {
             Ok(Frame::Hello(hello)) => {
                 if self.state == SessionState::AwaitingHello {
                     self.state = SessionState::Open;

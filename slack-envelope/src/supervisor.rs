@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::backoff::{Backoff, Jitter};
 use crate::dedup::DedupWindow;
-use crate::frame::{DisconnectReason, Envelope, Hello};
+use crate::frame::{DisconnectReason, Envelope, Frame, Hello};
 use crate::session::{Session, SessionConfig, SessionEnd, SessionEvent, SessionState};
 use crate::{Error, OutFrame};
 
@@ -537,6 +537,18 @@ impl Supervisor {
     /// A text frame arrived on `conn`.
     pub fn handle_text(&mut self, now: Instant, conn: ConnId, text: String) -> Result<(), Error> {
         self.with_session(now, conn, |s| s.handle_text(now, text))
+    }
+
+    /// A text frame arrived on `conn` and was already parsed with [`Frame::parse`]: the same
+    /// as [`Supervisor::handle_text`] with the frame's text. Lets the parsing run on another
+    /// thread (the transport's reader, say) while this one works on the frame before.
+    pub fn handle_frame(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        parsed: Result<Frame, Error>,
+    ) -> Result<(), Error> {
+        self.with_session(now, conn, |s| s.handle_frame(now, parsed))
     }
 
     /// A binary frame arrived on `conn`.

@@ -112,6 +112,53 @@ proptest! {
         }
     }
 
+    /// Parsing elsewhere (`Frame::parse`, then `handle_frame`) is the same as `handle_text`:
+    /// two supervisors fed the same sequence both ways say and send exactly the same.
+    #[test]
+    fn handle_frame_is_handle_text_parsed_elsewhere(
+        ops in proptest::collection::vec(op_strategy(), 0..200),
+    ) {
+        let mut cfg = Config::default();
+        cfg.connections = 2;
+        let mut now = Instant::now();
+        let mut by_text = Supervisor::new(cfg.clone()).unwrap();
+        let mut by_frame = Supervisor::new(cfg).unwrap();
+        by_text.start(now);
+        by_frame.start(now);
+        for op in ops {
+            let c = |n: u64| ConnId(n);
+            match op {
+                Op::Advance(ms) => now += Duration::from_millis(u64::from(ms)),
+                Op::Connected(n) => {
+                    prop_assert_eq!(by_text.handle_connected(now, c(n)), by_frame.handle_connected(now, c(n)));
+                }
+                Op::Text(n, f) => {
+                    let a = by_text.handle_text(now, c(n), f.clone());
+                    let b = by_frame.handle_frame(now, c(n), Frame::parse(f));
+                    prop_assert_eq!(a, b);
+                }
+                Op::Ack(id, _) => {
+                    prop_assert_eq!(by_text.ack(now, &id), by_frame.ack(now, &id));
+                }
+                _ => {
+                    by_text.handle_timeout(now);
+                    by_frame.handle_timeout(now);
+                }
+            }
+            loop {
+                let (a, b) = (by_text.poll_transmit(), by_frame.poll_transmit());
+                prop_assert_eq!(format!("{a:?}"), format!("{b:?}"));
+                if a.is_none() { break; }
+            }
+            loop {
+                let (a, b) = (by_text.poll_event(), by_frame.poll_event());
+                prop_assert_eq!(format!("{a:?}"), format!("{b:?}"));
+                if a.is_none() { break; }
+            }
+            prop_assert_eq!(by_text.poll_timeout(), by_frame.poll_timeout());
+        }
+    }
+
     #[test]
     fn the_supervisor_survives_any_sequence(
         connections in 1usize..=10,

@@ -76,10 +76,13 @@ pub enum ClosedBy {
 }
 
 /// Something that happened on the connection, in order.
+///
+/// `T` is what a text frame becomes: the frame itself (`String`, from [`crate::connect`]) or
+/// what the caller's decoder made of it on `slack-ws-io` ([`crate::connect_decoded`]).
 #[derive(Debug)]
-pub enum Incoming {
-    /// A text frame, as received.
-    Text(String),
+pub enum Incoming<T = String> {
+    /// A text frame, as received (or as decoded).
+    Text(T),
     /// A binary frame, as received.
     Binary(Vec<u8>),
     /// The peer pinged us (already answered with a pong).
@@ -108,6 +111,41 @@ pub enum Incoming {
     Error(Error),
 }
 
+impl<T> Incoming<T> {
+    /// The same event with a text frame's content turned into `U` by `f` (every other event
+    /// is kept as it is).
+    pub fn map_text<U>(self, f: impl FnOnce(T) -> U) -> Incoming<U> {
+        match self {
+            Incoming::Text(text) => Incoming::Text(f(text)),
+            Incoming::Binary(data) => Incoming::Binary(data),
+            Incoming::Ping { at } => Incoming::Ping { at },
+            Incoming::Pong { at, payload } => Incoming::Pong { at, payload },
+            Incoming::Closed { code, reason, by } => Incoming::Closed { code, reason, by },
+            Incoming::Error(e) => Incoming::Error(e),
+        }
+    }
+}
+
+/// Where `slack-ws-io` puts what it read: the caller's channel, with text frames decoded on
+/// the way (outside the connection's lock). Type-erased so that the connection's state does
+/// not depend on what the caller decodes to.
+pub(crate) trait Sink: Send + Sync {
+    /// Hands `event` over; `false` when the receiver is gone.
+    fn deliver(&self, event: Incoming) -> bool;
+}
+
+/// A [`Sink`] that decodes text frames with `decode` and sends the result on `tx`.
+pub(crate) struct Decoding<T, F> {
+    pub(crate) tx: Sender<Incoming<T>>,
+    pub(crate) decode: F,
+}
+
+impl<T: Send, F: Fn(String) -> T + Send + Sync> Sink for Decoding<T, F> {
+    fn deliver(&self, event: Incoming) -> bool {
+        self.tx.send(event.map_text(&self.decode)).is_ok()
+    }
+}
+
 /// One WebSocket connection: send frames with `sender`, receive events from `receiver`.
 ///
 /// Both are plain crossbeam channels (unbounded), so `receiver` can be used in a
@@ -115,11 +153,11 @@ pub enum Incoming {
 /// `Connection` (every clone of `sender`) closes the WebSocket with code 1000 and ends the
 /// threads.
 #[derive(Debug)]
-pub struct Connection {
+pub struct Connection<T = String> {
     /// Frames to write. Sending never blocks.
     pub sender: Sender<Outgoing>,
     /// Events from the connection, ending with exactly one [`Incoming::Closed`].
-    pub receiver: Receiver<Incoming>,
+    pub receiver: Receiver<Incoming<T>>,
 }
 
 /// The connection's two named threads (`slack-ws-io` and `slack-ws-write`).
@@ -273,11 +311,13 @@ const WAKE: Token = Token(1);
 const READ_BATCH: usize = 64;
 
 /// Starts the threads for an open WebSocket whose socket is already non-blocking.
+/// Returns the caller's sender of outgoing frames; what is read goes to `sink`.
 pub(crate) fn spawn(
     mut ws: WebSocket<Stream>,
     close_timeout: Duration,
     label: String,
-) -> Result<(Connection, IoThreads), Error> {
+    sink: Arc<dyn Sink>,
+) -> Result<(Sender<Outgoing>, IoThreads), Error> {
     let poll = Poll::new()?;
     let waker = Waker::new(poll.registry(), WAKE)?;
     match ws.get_mut().tcp_mut() {
@@ -290,13 +330,12 @@ pub(crate) fn spawn(
         }
     }
     let (out_tx, out_rx) = crossbeam_channel::unbounded::<Outgoing>();
-    let (in_tx, in_rx) = crossbeam_channel::unbounded::<Incoming>();
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
 
     let shared = Arc::new(Shared {
         inner: Mutex::new(Inner {
             ws,
-            incoming: in_tx,
+            incoming: Some(sink),
             close_timeout,
             label,
             readable: true,
@@ -326,10 +365,7 @@ pub(crate) fn spawn(
         }
     };
     Ok((
-        Connection {
-            sender: out_tx,
-            receiver: in_rx,
-        },
+        out_tx,
         IoThreads {
             io,
             write,
@@ -369,7 +405,9 @@ impl Shared {
 /// [`DirectWriter`] waiting to write an ack waits for one `read`, not for a whole batch.
 fn io_thread(shared: &Shared, mut poll: Poll, _stop: Sender<()>) -> Result<(), Error> {
     let mut events = Events::with_capacity(8);
-    let incoming = shared.lock().incoming.clone();
+    let Some(incoming) = shared.lock().incoming.clone() else {
+        return Ok(());
+    };
     let end = 'run: loop {
         for _ in 0..READ_BATCH {
             let read = {
@@ -386,7 +424,8 @@ fn io_thread(shared: &Shared, mut poll: Poll, _stop: Sender<()>) -> Result<(), E
                     Err(end) => break 'run end,
                 }
             };
-            if incoming.send(read).is_err() {
+            // Decoded here, outside the lock (a DirectWriter may be waiting for it).
+            if !incoming.deliver(read) {
                 // Nobody listens any more: close politely.
                 let mut inner = shared.lock();
                 log::debug!("websocket {}: receiver dropped, closing", inner.label);
@@ -496,7 +535,9 @@ impl End {
 /// The connection's state, behind `Shared::inner`.
 struct Inner {
     ws: WebSocket<Stream>,
-    incoming: Sender<Incoming>,
+    /// Where events go; taken by `finish`, so the caller's channel disconnects once the
+    /// connection is over.
+    incoming: Option<Arc<dyn Sink>>,
     close_timeout: Duration,
     /// The redacted URL, for logs.
     label: String,
@@ -516,6 +557,13 @@ fn would_block(e: &tungstenite::Error) -> bool {
 }
 
 impl Inner {
+    /// Hands `event` to the caller, if it still listens.
+    fn report(&self, event: Incoming) {
+        if let Some(incoming) = &self.incoming {
+            incoming.deliver(event);
+        }
+    }
+
     /// The rest of a turn of `slack-ws-io`, after its reads: the end (if a writer found it),
     /// the close deadline, then whatever is buffered for the wire (pongs, close replies,
     /// frames that met a full socket).
@@ -554,14 +602,14 @@ impl Inner {
             end.code,
             end.reason
         );
-        let (dead, _) = crossbeam_channel::bounded(0);
-        let incoming = std::mem::replace(&mut self.incoming, dead);
         // The receiver may be gone (the caller dropped the Connection): nothing to tell then.
-        let _ = incoming.send(Incoming::Closed {
-            code: end.code,
-            reason: end.reason,
-            by: end.by,
-        });
+        if let Some(incoming) = self.incoming.take() {
+            incoming.deliver(Incoming::Closed {
+                code: end.code,
+                reason: end.reason,
+                by: end.by,
+            });
+        }
         end.result
     }
 
@@ -664,7 +712,7 @@ impl Inner {
                 None
             }
             Err(tungstenite::Error::WriteBufferFull(_)) => {
-                let _ = self.incoming.send(Incoming::Error(Error::WriteBufferFull));
+                self.report(Incoming::Error(Error::WriteBufferFull));
                 Some(End::local(
                     None,
                     "write buffer full: the peer stopped reading",
@@ -812,7 +860,7 @@ impl Inner {
     /// Reports `error`, sends a close frame with `code` without waiting for the answer, ends.
     fn fail_locally(&mut self, error: Error, code: CloseCode, reason: &str) -> End {
         log::warn!("websocket {}: {error}", self.label);
-        let _ = self.incoming.send(Incoming::Error(error));
+        self.report(Incoming::Error(error));
         if matches!(self.phase, Phase::Open) {
             let frame = CloseFrame {
                 code,

@@ -57,6 +57,10 @@ pub use config::{Config, ProxyConfig};
 pub use error::Error;
 pub use io::{ClosedBy, Connection, DirectWriter, Incoming, IoThreads, Outgoing};
 
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+
 use stream::{Stream, Tcp};
 use url::WsUrl;
 
@@ -74,15 +78,68 @@ const READ_BUFFER_SIZE: usize = 16 * 1024;
 /// by [`Config::handshake_timeout`]). The proxy comes from [`Config::proxy`] (by default the
 /// `HTTPS_PROXY` / `NO_PROXY` family of environment variables).
 pub fn connect(url: &str, config: &Config) -> Result<(Connection, IoThreads), Error> {
-    connect_with_env(url, config, &|name| std::env::var(name).ok())
+    connect_decoded(url, config, |text| text)
 }
 
-/// [`connect`] with the environment read through `lookup` (tests inject their own).
-pub(crate) fn connect_with_env(
+/// [`connect`], with every text frame turned into a `T` by `decode` on the connection's I/O
+/// thread, before it reaches [`Connection::receiver`].
+///
+/// The transport still does not look inside frames; this only moves the caller's own
+/// decoding (say, JSON parsing) off the caller's thread, so that it runs while the caller
+/// works on the frame before (and, with several connections, on each connection's own
+/// thread). `decode` runs outside the connection's lock and must not block.
+///
+/// ```no_run
+/// # fn main() -> Result<(), slack_transport::Error> {
+/// use slack_transport::{Config, Incoming};
+///
+/// let (conn, _threads) =
+///     slack_transport::connect_decoded("wss://example.com/link", &Config::default(), |text| {
+///         text.len()
+///     })?;
+/// if let Ok(Incoming::Text(len)) = conn.receiver.recv() {
+///     println!("a text frame of {len} bytes");
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub fn connect_decoded<T, F>(
+    url: &str,
+    config: &Config,
+    decode: F,
+) -> Result<(Connection<T>, IoThreads), Error>
+where
+    T: Send + 'static,
+    F: Fn(String) -> T + Send + Sync + 'static,
+{
+    connect_with_env(url, config, &|name| std::env::var(name).ok(), decode)
+}
+
+/// [`connect_decoded`] with the environment read through `lookup` (tests inject their own).
+pub(crate) fn connect_with_env<T, F>(
     url: &str,
     config: &Config,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Connection, IoThreads), Error> {
+    decode: F,
+) -> Result<(Connection<T>, IoThreads), Error>
+where
+    T: Send + 'static,
+    F: Fn(String) -> T + Send + Sync + 'static,
+{
+    let (tx, receiver) = crossbeam_channel::unbounded();
+    let sink = Arc::new(io::Decoding { tx, decode });
+    let (sender, threads) = open(url, config, lookup, sink)?;
+    Ok((Connection { sender, receiver }, threads))
+}
+
+/// Opens the WebSocket and starts its threads, which deliver events to `sink` (not generic:
+/// one copy of the handshake code whatever the callers decode to).
+fn open(
+    url: &str,
+    config: &Config,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    sink: Arc<dyn io::Sink>,
+) -> Result<(Sender<Outgoing>, IoThreads), Error> {
     let target = WsUrl::parse(url)?;
     if !target.secure && !config.allow_insecure_ws {
         return Err(Error::InsecureUrlRefused);
@@ -136,7 +193,7 @@ pub(crate) fn connect_with_env(
         tungstenite::client::client_with_config(target.full(), stream, Some(ws_config))
             .map_err(|e| handshake_error(e, &target.host, timeout))?;
     ws.get_mut().tcp_mut().make_polled()?;
-    io::spawn(ws, config.close_timeout, label)
+    io::spawn(ws, config.close_timeout, label, sink)
 }
 
 fn handshake_error(
@@ -191,7 +248,8 @@ mod tests {
         let proxy_url = proxy.url();
 
         let env = |name: &str| (name == "https_proxy").then(|| proxy_url.clone());
-        let (conn, threads) = connect_with_env(&slack.ws_url(), &config, &env).unwrap();
+        let (conn, threads) =
+            connect_with_env(&slack.ws_url(), &config, &env, String::from).unwrap();
         assert!(matches!(
             conn.receiver.recv_timeout(Duration::from_secs(10)),
             Ok(Incoming::Text(_))
@@ -205,7 +263,8 @@ mod tests {
             "NO_PROXY" => Some("example.com, 127.0.0.0/8".to_owned()),
             _ => None,
         };
-        let (conn, threads) = connect_with_env(&slack.ws_url(), &config, &env).unwrap();
+        let (conn, threads) =
+            connect_with_env(&slack.ws_url(), &config, &env, String::from).unwrap();
         assert!(matches!(
             conn.receiver.recv_timeout(Duration::from_secs(10)),
             Ok(Incoming::Text(_))
@@ -219,16 +278,21 @@ mod tests {
     fn configuration_errors_come_before_any_network_traffic() {
         let bad_pem = Config::default().add_root_certs_pem("not a pem");
         assert!(matches!(
-            connect_with_env("wss://192.0.2.1/", &bad_pem, &|_| None),
+            connect_with_env("wss://192.0.2.1/", &bad_pem, &|_| None, String::from),
             Err(Error::InvalidRootCertificate { .. })
         ));
         let bad_proxy = Config::default().proxy(ProxyConfig::Explicit("socks5://p:1".into()));
         assert!(matches!(
-            connect_with_env("wss://192.0.2.1/", &bad_proxy, &|_| None),
+            connect_with_env("wss://192.0.2.1/", &bad_proxy, &|_| None, String::from),
             Err(Error::InvalidProxy { .. })
         ));
         assert!(matches!(
-            connect_with_env("https://192.0.2.1/", &Config::default(), &|_| None),
+            connect_with_env(
+                "https://192.0.2.1/",
+                &Config::default(),
+                &|_| None,
+                String::from
+            ),
             Err(Error::InvalidUrl { .. })
         ));
     }

@@ -15,6 +15,7 @@ use serde_json::json;
 use slack_testkit::{FakeSlack, Fault, Proxy};
 use slack_transport::{
     ClosedBy, Config, Connection, Error, Incoming, IoThreads, Outgoing, ProxyConfig, connect,
+    connect_decoded,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -115,6 +116,64 @@ fn text_round_trip_over_ws() {
     let (conn, threads) = connect(&slack.ws_url(), &config_for(&slack)).unwrap();
     round_trip(&slack, &conn);
     close_cleanly(conn, threads);
+}
+
+/// Text frames are decoded on the connection's I/O thread, in order; every other event,
+/// the final `Closed` included, comes through unchanged.
+#[test]
+fn text_frames_are_decoded_on_the_io_thread() {
+    let slack = FakeSlack::start().unwrap();
+    let (conn, threads) = connect_decoded(&slack.ws_url(), &config_for(&slack), |text| {
+        let thread = std::thread::current().name().map(str::to_owned);
+        (text, thread)
+    })
+    .unwrap();
+    let next_decoded = || loop {
+        match conn.receiver.recv_timeout(WAIT) {
+            Ok(Incoming::Ping { .. }) => continue,
+            Ok(Incoming::Text(decoded)) => return decoded,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    };
+    let (hello, thread) = next_decoded();
+    assert!(hello.contains(r#""type":"hello""#), "{hello}");
+    assert_eq!(thread.as_deref(), Some("slack-ws-io"));
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            slack
+                .send_event(
+                    json!({"type": "app_mention", "text": format!("n{i}"), "channel": "C1"}),
+                )
+                .unwrap()
+        })
+        .collect();
+    for id in &ids {
+        let (text, thread) = next_decoded();
+        assert!(text.contains(id.as_str()), "out of order: {text}");
+        assert_eq!(thread.as_deref(), Some("slack-ws-io"));
+    }
+    conn.sender
+        .send(Outgoing::Close {
+            code: 1000,
+            reason: "bye".into(),
+        })
+        .unwrap();
+    loop {
+        match conn.receiver.recv_timeout(WAIT) {
+            Ok(Incoming::Closed { code, by, .. }) => {
+                assert_eq!((code, by), (Some(1000), ClosedBy::Local));
+                break;
+            }
+            Ok(Incoming::Ping { .. }) => {}
+            other => panic!("expected Closed, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        conn.receiver.recv_timeout(WAIT),
+        Err(RecvTimeoutError::Disconnected)
+    ));
+    drop(conn);
+    join_within(threads, WAIT).unwrap();
 }
 
 #[test]
