@@ -67,28 +67,25 @@ pub(crate) fn scan_envelope(text: &str) -> Option<FastEnvelope<'_>> {
     s.eat(b'{')?;
     s.ws();
     loop {
-        let (key, escaped) = s.string()?;
+        let (key, escaped) = s.key()?;
         if escaped {
             return None;
         }
-        s.ws();
-        s.eat(b':')?;
-        s.ws();
         match key {
             // A field seen twice is an error for serde: let it say so.
-            "type" => once(&mut frame_type, s.opt_plain_str()?)?,
-            "envelope_id" => once(&mut envelope_id, s.opt_plain_str()?)?,
-            "retry_reason" => once(&mut retry_reason, s.opt_plain_str()?)?,
-            "accepts_response_payload" => once(&mut accepts, s.opt_bool()?)?,
-            "retry_attempt" => once(&mut retry_attempt, s.opt_u32()?)?,
-            "payload" => {
+            b"type" => once(&mut frame_type, s.opt_plain_str()?)?,
+            b"envelope_id" => once(&mut envelope_id, s.opt_plain_str()?)?,
+            b"retry_reason" => once(&mut retry_reason, s.opt_plain_str()?)?,
+            b"accepts_response_payload" => once(&mut accepts, s.opt_bool()?)?,
+            b"retry_attempt" => once(&mut retry_attempt, s.opt_u32()?)?,
+            b"payload" => {
                 if payload.is_some() {
                     return None;
                 }
                 payload = Some(s.payload()?);
             }
             // Fields of other frames: not an envelope we read fast.
-            "reason" | "num_connections" | "debug_info" | "connection_info" => return None,
+            b"reason" | b"num_connections" | b"debug_info" | b"connection_info" => return None,
             _ => s.value(1)?,
         }
         if !s.more_members()? {
@@ -144,7 +141,8 @@ struct Scanner<'a> {
 
 /// From the opening `"` at `i`: the index just past the closing quote, and whether the
 /// string has escapes. `None` for an unterminated string, a control character or a bad escape.
-/// Plain text is skipped eight bytes at a time.
+/// Plain text is skipped eight bytes at a time (sixteen per loop turn): only the byte the
+/// word test stops at is looked at alone.
 #[inline(always)]
 fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     if b.get(i) != Some(&b'"') {
@@ -153,28 +151,28 @@ fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut i = i + 1;
     let mut escaped = false;
     loop {
-        // Sixteen bytes at a time while there are, then eight.
-        if let Some(chunk) = b.get(i..i.wrapping_add(16)) {
-            let mut lo = [0u8; 8];
-            let mut hi = [0u8; 8];
-            let (l, h) = chunk.split_at(8);
-            lo.copy_from_slice(l);
-            hi.copy_from_slice(h);
-            let found = special(u64::from_le_bytes(lo));
+        // `i` never passes the end (it only moves past bytes that were read), so `rest` is
+        // the text from `i` on.
+        let rest = b.get(i..)?;
+        if let Some(words) = rest.first_chunk::<16>() {
+            let (lo, hi) = words.split_at(8);
+            let found = lo
+                .first_chunk::<8>()
+                .map_or(0, |w| special(u64::from_le_bytes(*w)));
             if found != 0 {
                 i += (found.trailing_zeros() / 8) as usize;
             } else {
-                let found = special(u64::from_le_bytes(hi));
+                let found = hi
+                    .first_chunk::<8>()
+                    .map_or(0, |w| special(u64::from_le_bytes(*w)));
                 if found == 0 {
                     i += 16;
                     continue;
                 }
                 i += 8 + (found.trailing_zeros() / 8) as usize;
             }
-        } else if let Some(chunk) = b.get(i..i.wrapping_add(8)) {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(chunk);
-            let found = special(u64::from_le_bytes(bytes));
+        } else if let Some(w) = rest.first_chunk::<8>() {
+            let found = special(u64::from_le_bytes(*w));
             if found == 0 {
                 i += 8;
                 continue;
@@ -195,19 +193,25 @@ fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
 
 /// The high bit of every byte of `w` that is below 0x20, `"` or `\\` (Mycroft's zero-byte
 /// test); bits above the lowest may be false positives, the lowest is always a real match.
+///
+/// `"` (0x22) and the control characters are found with one test: after flipping bit 1,
+/// exactly the bytes 0x00..=0x1F and 0x22 are below 0x21.
 #[inline(always)]
 pub(crate) fn special(w: u64) -> u64 {
-    let ctrl = w.wrapping_sub(ONES * 0x20) & !w;
-    let q = w ^ (ONES * u64::from(b'"'));
-    let q = q.wrapping_sub(ONES) & !q;
-    let bs = w ^ (ONES * u64::from(b'\\'));
-    let bs = bs.wrapping_sub(ONES) & !bs;
-    (ctrl | q | bs) & HIGHS
+    let v = w ^ (ONES * 0x02);
+    let below = v.wrapping_sub(ONES * 0x21);
+    let bs = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    // The high bit of `v` and of `w ^ '\\'` is the high bit of `w`: one `!w` for all three.
+    (below | bs) & !w & HIGHS
 }
 
+/// Skips JSON whitespace; compact JSON has none, which costs one test.
 #[inline(always)]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
+    while let Some(&c) = b.get(i) {
+        if c > b' ' || !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
+            break;
+        }
         i += 1;
     }
     i
@@ -263,15 +267,27 @@ fn skip_literal(b: &[u8], i: usize, lit: &[u8]) -> Option<usize> {
     (b.get(i..end) == Some(lit)).then_some(end)
 }
 
-/// At an object key's `"`: the index just after the key's `:`.
+/// At an object key's `"`: the index just after the key's `:` (and whitespace).
 #[inline(always)]
 fn skip_key(b: &[u8], i: usize) -> Option<usize> {
     let (i, _) = skip_string(b, i)?;
-    let i = skip_ws(b, i);
-    if b.get(i) != Some(&b':') {
-        return None;
-    }
-    Some(skip_ws(b, i + 1))
+    skip_colon(b, i)
+}
+
+/// After a key: whitespace, `:`, whitespace; the index after them.
+#[inline(always)]
+fn skip_colon(b: &[u8], i: usize) -> Option<usize> {
+    // Compact JSON: the `:` comes at once.
+    let i = if b.get(i) == Some(&b':') {
+        i + 1
+    } else {
+        let i = skip_ws(b, i);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i + 1
+    };
+    Some(skip_ws(b, i))
 }
 
 /// The value at `i` (inside containers nested `depth` deep), checked and skipped without
@@ -398,6 +414,18 @@ impl<'a> Scanner<'a> {
         Some((self.text.get(start..end)?, escaped))
     }
 
+    /// At an object key's `"`: the key's raw bytes (escapes not decoded) and whether it has
+    /// escapes; moves past the `:` and the whitespace after it. Most keys have no escapes and
+    /// are compared as they are, with no decoding or UTF-8 check.
+    #[inline(always)]
+    fn key(&mut self) -> Option<(&'a [u8], bool)> {
+        let start = self.i.checked_add(1)?;
+        let (end, escaped) = skip_string(self.b, self.i)?;
+        let key = self.b.get(start..end.checked_sub(1)?)?;
+        self.i = skip_colon(self.b, end)?;
+        Some((key, escaped))
+    }
+
     /// At a `"`: moves past the string's closing quote (and sets `escaped`).
     #[inline]
     fn skip_string(&mut self) -> Option<()> {
@@ -464,14 +492,11 @@ impl<'a> Scanner<'a> {
         let mut event_type: Option<EventType> = None;
         if self.peek()? != b'}' {
             loop {
-                let (key, escaped) = self.string()?;
+                let (key, escaped) = self.key()?;
                 if escaped {
                     return None;
                 }
-                self.ws();
-                self.eat(b':')?;
-                self.ws();
-                if key == "event_id" {
+                if key == b"event_id" {
                     // As serde reads it: a string (unescaped), anything else is no id.
                     let value_start = self.i;
                     if self.peek()? == b'"' {
@@ -487,7 +512,7 @@ impl<'a> Scanner<'a> {
                         self.value(2)?;
                         event_id = None;
                     }
-                } else if key == "event" {
+                } else if key == b"event" {
                     let seen = self.event_object()?;
                     // A repeated `event` is an error for a serde struct: let serde say so.
                     event_type = Some(if event_type.is_some() {
@@ -545,15 +570,12 @@ impl<'a> Scanner<'a> {
         let mut unsure = false;
         if self.peek()? != b'}' {
             loop {
-                let (key, escaped) = self.string()?;
-                self.ws();
-                self.eat(b':')?;
-                self.ws();
+                let (key, escaped) = self.key()?;
                 if escaped {
                     // It might spell `type`: serde decides.
                     unsure = true;
                     self.value(3)?;
-                } else if key == "type" {
+                } else if key == b"type" {
                     let value_start = self.i;
                     let seen = match self.peek()? {
                         b'"' => match self.string()? {
