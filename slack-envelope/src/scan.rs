@@ -86,7 +86,7 @@ pub(crate) fn scan_envelope(text: &str) -> Option<FastEnvelope<'_>> {
             }
             // Fields of other frames: not an envelope we read fast.
             b"reason" | b"num_connections" | b"debug_info" | b"connection_info" => return None,
-            _ => s.value(1)?,
+            _ => s.member_value(1)?,
         }
         if !s.more_members()? {
             s.eat(b'}')?;
@@ -448,6 +448,18 @@ impl<'a> Scanner<'a> {
         Some(())
     }
 
+    /// Skips a member's value like [`Scanner::value`], with strings (most values) skipped
+    /// in line rather than by a call.
+    #[inline(always)]
+    fn member_value(&mut self, depth: u32) -> Option<()> {
+        self.i = if self.peek() == Some(b'"') {
+            skip_string(self.b, self.i)?.0
+        } else {
+            skip_value(self.b, self.i, depth)?
+        };
+        Some(())
+    }
+
     /// A string without escapes, or `null`; anything else falls back.
     fn opt_plain_str(&mut self) -> Option<Option<&'a str>> {
         match self.peek()? {
@@ -521,7 +533,7 @@ impl<'a> Scanner<'a> {
                         seen
                     });
                 } else {
-                    self.value(2)?;
+                    self.member_value(2)?;
                 }
                 if !self.more_members()? {
                     break;
@@ -596,7 +608,7 @@ impl<'a> Scanner<'a> {
                     }
                     found = Some(seen);
                 } else {
-                    self.value(3)?;
+                    self.member_value(3)?;
                 }
                 if !self.more_members()? {
                     break;
