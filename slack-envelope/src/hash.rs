@@ -27,21 +27,33 @@ impl FastHasher {
 impl Hasher for FastHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            for (d, s) in word.iter_mut().zip(rest) {
-                *d = *s;
+        let mut rest = bytes;
+        while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+            if tail.is_empty() {
+                break;
             }
-            // The length tells "ab" from "ab\0".
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+            self.add(u64::from_le_bytes(*word));
+            rest = tail;
         }
+        // The last one to eight bytes, read without a byte loop: a whole word (when there
+        // are eight), or two overlapping halves, or up to three single bytes.
+        let n = rest.len() as u64;
+        let last = if let Some(word) = rest.first_chunk::<8>() {
+            u64::from_le_bytes(*word)
+        } else if let (Some(lo), Some(hi)) = (rest.first_chunk::<4>(), rest.last_chunk::<4>()) {
+            u64::from(u32::from_le_bytes(*lo)) | (u64::from(u32::from_le_bytes(*hi)) << 32)
+        } else {
+            match *rest {
+                [] => return,
+                [a] => u64::from(a),
+                [a, b] => u64::from(a) | (u64::from(b) << 8),
+                [a, b, c] => u64::from(a) | (u64::from(b) << 8) | (u64::from(c) << 16),
+                // Four or more were read above.
+                _ => 0,
+            }
+        };
+        // The length of the tail tells "ab" from "ab\0" (and the overlapping reads apart).
+        self.add(last ^ (n << 59));
     }
 
     #[inline]
