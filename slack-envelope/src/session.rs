@@ -390,6 +390,32 @@ impl Session {
         envelope_id: &str,
         payload_json: Option<&str>,
     ) -> Result<(), Error> {
+        // Acks usually come in the order the envelopes arrived: this one is then the oldest
+        // awaiting its ack, at the front of the deadline queue, and acking it retires it at
+        // once. One lookup that takes it out does what checking it, marking it acked and
+        // retiring it from the front would do with three.
+        if self
+            .warn_queue
+            .front()
+            .is_some_and(|(_, id)| **id == *envelope_id)
+        {
+            if let Some((id, p)) = self.pending.remove_entry(envelope_id) {
+                if let Err(e) =
+                    Self::check_pending(&self.cfg, self.state, &p, envelope_id, payload_json)
+                {
+                    // Put back as it was (nothing else changed).
+                    self.pending.insert(id, p);
+                    return Err(e);
+                }
+                self.transmits
+                    .push_back(OutFrame::Text(ack_frame(envelope_id, payload_json)));
+                if let Some((_, front)) = self.warn_queue.pop_front() {
+                    self.push_recently_acked(front);
+                }
+                self.retire_acked_front();
+                return Ok(());
+            }
+        }
         let Some(p) = self.pending.get_mut(envelope_id) else {
             if self.recently_acked.iter().any(|id| **id == *envelope_id) {
                 return Err(Error::AlreadyAcked {
@@ -400,6 +426,22 @@ impl Session {
                 envelope_id: envelope_id.to_owned(),
             });
         };
+        Self::check_pending(&self.cfg, self.state, p, envelope_id, payload_json)?;
+        p.acked = true;
+        self.transmits
+            .push_back(OutFrame::Text(ack_frame(envelope_id, payload_json)));
+        self.retire_acked_front();
+        Ok(())
+    }
+
+    /// Whether the pending envelope `p` may be acked now (with that payload).
+    fn check_pending(
+        cfg: &SessionConfig,
+        state: SessionState,
+        p: &Pending,
+        envelope_id: &str,
+        payload_json: Option<&str>,
+    ) -> Result<(), Error> {
         if p.acked {
             return Err(Error::AlreadyAcked {
                 envelope_id: envelope_id.to_owned(),
@@ -411,21 +453,17 @@ impl Session {
                     envelope_id: envelope_id.to_owned(),
                 });
             }
-            if json.len() > self.cfg.max_ack_payload {
+            if json.len() > cfg.max_ack_payload {
                 return Err(Error::PayloadTooLarge {
                     envelope_id: envelope_id.to_owned(),
                     size: json.len(),
-                    limit: self.cfg.max_ack_payload,
+                    limit: cfg.max_ack_payload,
                 });
             }
         }
-        if self.state != SessionState::Open && self.state != SessionState::AwaitingHello {
+        if state != SessionState::Open && state != SessionState::AwaitingHello {
             return Err(Error::ConnectionClosing { conn: 0 });
         }
-        p.acked = true;
-        self.transmits
-            .push_back(OutFrame::Text(ack_frame(envelope_id, payload_json)));
-        self.retire_acked_front();
         Ok(())
     }
 
@@ -433,13 +471,14 @@ impl Session {
     /// deadline is always an un-acked one (no wake-ups for envelopes already acked).
     fn retire_acked_front(&mut self) {
         while let Some((_, id)) = self.warn_queue.front() {
-            // One lookup: remove the entry if it is acked (or already gone).
-            match self.pending.entry(Arc::clone(id)) {
-                std::collections::hash_map::Entry::Occupied(e) if !e.get().acked => break,
-                std::collections::hash_map::Entry::Occupied(e) => {
-                    e.remove();
+            // One lookup to stop at an un-acked entry (the usual case), no key clone; an acked
+            // one (acked out of order) is removed.
+            match self.pending.get(&**id) {
+                Some(p) if !p.acked => break,
+                Some(_) => {
+                    self.pending.remove(&**id);
                 }
-                std::collections::hash_map::Entry::Vacant(_) => {}
+                None => {}
             }
             if let Some((_, id)) = self.warn_queue.pop_front() {
                 self.push_recently_acked(id);
