@@ -677,6 +677,275 @@ mod tests {
         }
     }
 
+    /// The `core_throughput` benchmark's envelope.
+    fn bench_envelope() -> String {
+        let text = "x".repeat(420);
+        format!(
+            r#"{{"envelope_id":"0000002a-72a5-4744-aba3-4d66eb52682b","payload":{{"token":"verification-token","team_id":"T111","api_app_id":"A111","event":{{"client_msg_id":"f0582a78-72db-4feb-b2f3-1e47d66365c8","type":"message","text":"{text}","user":"U222","ts":"1610241741.000200","team":"T111","blocks":[{{"type":"rich_text","block_id":"Sesm","elements":[{{"type":"rich_text_section","elements":[{{"type":"text","text":"hello"}}]}}]}}],"channel":"C111","event_ts":"1610241741.000200","channel_type":"channel"}},"type":"event_callback","event_id":"Ev0000000042","event_time":1610241741,"authorizations":[{{"enterprise_id":null,"team_id":"T111","user_id":"U222","is_bot":true,"is_enterprise_install":false}}],"is_ext_shared_channel":false,"event_context":"1-message-T111-C111"}},"type":"events_api","accepts_response_payload":false,"retry_attempt":0,"retry_reason":""}}"#
+        )
+    }
+
+    #[test]
+    fn truncated_envelopes_are_errors_at_every_byte() {
+        let bench = bench_envelope();
+        for f in FIXTURES.into_iter().chain([bench.as_str()]) {
+            let whole = f.trim_end().len();
+            for cut in 0..f.len() {
+                let Some(prefix) = f.get(..cut) else { continue };
+                if cut < whole {
+                    assert!(scan_envelope(prefix).is_none(), "{prefix}");
+                    assert!(Frame::parse(prefix).is_err(), "{prefix}");
+                }
+                agree(prefix);
+            }
+        }
+    }
+
+    #[test]
+    fn every_single_byte_damage_of_the_bench_envelope_agrees_with_serde() {
+        let bench = bench_envelope();
+        for at in 0..bench.len() {
+            for c in [
+                '"', '\\', '{', '}', '[', ']', ':', ',', '\u{1}', ' ', 'é', '0', 'n',
+            ] {
+                let mut text = bench.clone();
+                if !text.is_char_boundary(at) {
+                    continue;
+                }
+                text.insert(at, c);
+                agree(&text);
+                let mut text = bench.clone();
+                text.remove(at);
+                agree(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn escaped_keys_agree_with_serde_at_every_level() {
+        let keys = [
+            r#""typ\u0065""#,
+            r#""\u0074ype""#,
+            r#""type\\""#,
+            r#""ty\"pe""#,
+            r#""event\u005fid""#,
+            r#""\u0065vent""#,
+            r#""envelope\u005fid""#,
+            r#""p\u0061yload""#,
+            r#""typé""#,
+            r#""\ud83d\ude00""#,
+            r#""\/type""#,
+            r#""type\n""#,
+            r#""""#,
+        ];
+        for k in keys {
+            for f in [
+                format!(
+                    r#"{{{k}:"events_api","type":"events_api","envelope_id":"e","payload":{{}}}}"#
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{{k}:"Ev1","event_id":"Ev2"}}}}"#
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{{k}:"m","x":1}}}}}}"#
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"a":[{{{k}:{{{k}:null}}}}]}}}}"#
+                ),
+            ] {
+                agree(&f);
+            }
+        }
+        // A key that only looks like a known one as raw bytes is not taken for it.
+        let f = r#"{"type":"events_api","envelope_id":"e","payload":{"event\u005fid":"Ev1"}}"#;
+        assert!(scan_envelope(f).is_none());
+    }
+
+    /// A string value with `special` at each position `k` of a run of plain text, so the
+    /// character falls at every place of the eight- and sixteen-byte steps.
+    #[test]
+    fn special_characters_at_every_word_position_agree_with_serde() {
+        let specials: [(&str, bool); 14] = [
+            (r#"\""#, true),
+            (r"\\", true),
+            (r"\/", true),
+            (r"\n", true),
+            (r"\u00e9", true),
+            (r"\ud83d\ude00", true),
+            ("é", true),
+            ("🎉", true),
+            ("\u{7f}", true),
+            ("\u{1}", false),
+            ("\u{1f}", false),
+            ("\t", false),
+            (r"\x", false),
+            (r"\u12", false),
+        ];
+        for (special, valid) in specials {
+            for len in [0usize, 1, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33] {
+                for k in 0..=len {
+                    let plain = "z".repeat(len);
+                    let (a, b) = plain.split_at(k);
+                    let s = format!("{a}{special}{b}");
+                    for (i, f) in [
+                        format!(
+                            r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{"text":"{s}","type":"m"}},"event_id":"{s}"}}}}"#
+                        ),
+                        format!(
+                            r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":["{s}"]}},"{s}":1}}"#
+                        ),
+                        format!(
+                            r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":{{"{s}":"{s}"}}}}}}"#
+                        ),
+                    ]
+                    .iter()
+                    .enumerate()
+                    {
+                        // The second frame has the string as a top-level key too: escaped
+                        // keys there always go to serde.
+                        let fast = valid && (i != 1 || !special.contains('\\'));
+                        assert_eq!(scan_envelope(f).is_some(), fast, "{f}");
+                        agree(f);
+                    }
+                    // The string cut just after the special character: unterminated.
+                    let cut = format!(
+                        r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":"{a}{special}"#
+                    );
+                    assert!(scan_envelope(&cut).is_none());
+                    agree(&cut);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nesting_around_the_depth_limit_agrees_with_serde() {
+        // The frame is depth 1 and the payload 2: `n` brackets inside the payload reach 2 + n.
+        for n in 55..=70usize {
+            for (open, close, wrong) in [("[", "]", "}"), (r#"{"a":"#, "}", "]")] {
+                let inner = format!("{}1{}", open.repeat(n), close.repeat(n));
+                let f = format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":{inner},"event_id":"Ev1"}}}}"#
+                );
+                assert_eq!(
+                    scan_envelope(&f).is_some(),
+                    2 + n as u32 <= MAX_DEPTH,
+                    "{n}"
+                );
+                agree(&f);
+                let in_event = format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{"x":{inner},"type":"m"}}}}}}"#
+                );
+                assert_eq!(
+                    scan_envelope(&in_event).is_some(),
+                    3 + n as u32 <= MAX_DEPTH,
+                    "{n}"
+                );
+                agree(&in_event);
+                // Unbalanced: one closer too few, one too many, the wrong one.
+                for bad in [
+                    format!("{}1{}", open.repeat(n), close.repeat(n - 1)),
+                    format!("{}1{}", open.repeat(n), close.repeat(n + 1)),
+                    format!("{}1{}{}", open.repeat(n), close.repeat(n - 1), wrong),
+                ] {
+                    let f = format!(
+                        r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":{bad}}}}}"#
+                    );
+                    assert!(scan_envelope(&f).is_none(), "{f}");
+                    agree(&f);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_and_literals_agree_with_serde() {
+        for v in [
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "10",
+            "01",
+            "-01",
+            "1.",
+            "1.0",
+            ".1",
+            "-",
+            "1e",
+            "1e+",
+            "1E-2",
+            "1.5e3",
+            "1e3.5",
+            "+1",
+            "00",
+            "0x1",
+            "1_0",
+            "true",
+            "false",
+            "null",
+            "tru",
+            "nul",
+            "fals",
+            "truex",
+            "nulll",
+            "True",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "1 2",
+            "[1,]",
+            "[,1]",
+            "{,}",
+            r#"{"a":1,}"#,
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            r#"{1:2}"#,
+            "[]",
+            "{}",
+            "[ ]",
+            "{ }",
+            "[[],[[]],{}]",
+        ] {
+            for f in [
+                format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":{v}}}}}"#),
+                format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":[{v}]}}}}"#),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{"type":{v}}}}}}}"#
+                ),
+                format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{}},"x":{v}}}"#),
+            ] {
+                agree(&f);
+            }
+        }
+    }
+
+    #[test]
+    fn special_finds_the_first_special_byte() {
+        // Against a byte-at-a-time reference, for every byte value at every position, behind
+        // every other byte value.
+        let is_special = |c: u8| c < 0x20 || c == b'"' || c == b'\\';
+        for pos in 0..8 {
+            for c in 0..=255u8 {
+                for before in [
+                    0u8, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7f, 0x80, 0xff,
+                ] {
+                    let mut w = [b'a'; 8];
+                    for x in w.iter_mut().take(pos) {
+                        *x = before;
+                    }
+                    if let Some(x) = w.get_mut(pos) {
+                        *x = c;
+                    }
+                    let want = w.iter().position(|&x| is_special(x));
+                    let got = special(u64::from_le_bytes(w));
+                    let got = (got != 0).then(|| (got.trailing_zeros() / 8) as usize);
+                    assert_eq!(got, want, "{w:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn reads_what_serde_reads() {
         for f in [
@@ -902,6 +1171,38 @@ mod tests {
             agree(&text);
             let framed = format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{"event_id":"E","x":{text}}}}}"#);
             agree(&framed);
+        }
+
+        #[test]
+        fn agrees_with_serde_on_arbitrary_keys(
+            k in any::<String>(),
+            v in json_value(),
+            level in 0..4u8,
+            ascii_escapes in any::<bool>(),
+        ) {
+            // Keys as serde writes them (escapes where needed), or with every ASCII letter
+            // written as `\u00XX`.
+            let key = if ascii_escapes {
+                let mut out = String::from("\"");
+                for c in k.chars() {
+                    if c.is_ascii_alphanumeric() {
+                        out.push_str(&format!("\\u{:04x}", u32::from(c)));
+                    } else {
+                        out.push_str(serde_json::to_string(&c.to_string()).unwrap_or_default().trim_matches('"'));
+                    }
+                }
+                out.push('"');
+                out
+            } else {
+                serde_json::to_string(&k).unwrap_or_default()
+            };
+            let text = match level {
+                0 => format!(r#"{{{key}:{v},"type":"events_api","envelope_id":"e","payload":{{}}}}"#),
+                1 => format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{{key}:{v},"event_id":"E"}}}}"#),
+                2 => format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{{key}:{v},"type":"t"}}}}}}"#),
+                _ => format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":[{{{key}:{v}}}]}}}}"#),
+            };
+            agree(&text);
         }
 
         #[test]
