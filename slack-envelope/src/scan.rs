@@ -921,6 +921,58 @@ mod tests {
     }
 
     #[test]
+    fn bad_member_punctuation_agrees_with_serde_at_every_level() {
+        // What may stand between a key and its value, and after the value.
+        for (colon, comma) in [
+            (":", ","),
+            (",", ","),
+            (" ", ","),
+            ("", ","),
+            ("::", ","),
+            (";", ","),
+            (" : ", " , "),
+            ("\t:\n", "\r,\n"),
+            (":", ""),
+            (":", " "),
+            (":", ":"),
+            (":", ",,"),
+            (":", ";"),
+            ("\u{1}:", ","),
+            (":", "\u{1},"),
+        ] {
+            let m = |k: &str, v: &str| format!(r#""{k}"{colon}{v}"#);
+            for f in [
+                format!(
+                    "{{{}{comma}{}{comma}{}{comma}{}}}",
+                    m("type", r#""events_api""#),
+                    m("envelope_id", r#""e""#),
+                    m("x", "1"),
+                    m("payload", "{}")
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{{}{comma}{}{comma}{}}}}}"#,
+                    m("a", r#""b""#),
+                    m("event_id", r#""Ev1""#),
+                    m("c", "[1]")
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{{}{comma}{}{comma}{}}}}}}}"#,
+                    m("a", r#""b""#),
+                    m("type", r#""m""#),
+                    m("c", "null")
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":[{{{}{comma}{}}}]}}}}"#,
+                    m("a", r#""b""#),
+                    m("c", "{}")
+                ),
+            ] {
+                agree(&f);
+            }
+        }
+    }
+
+    #[test]
     fn special_finds_the_first_special_byte() {
         // Against a byte-at-a-time reference, for every byte value at every position, behind
         // every other byte value.
