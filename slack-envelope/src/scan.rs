@@ -461,12 +461,19 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string without escapes, or `null`; anything else falls back.
+    #[inline(always)]
     fn opt_plain_str(&mut self) -> Option<Option<&'a str>> {
         match self.peek()? {
-            b'"' => match self.string()? {
-                (s, false) => Some(Some(s)),
-                (_, true) => None,
-            },
+            b'"' => {
+                let start = self.i.checked_add(1)?;
+                let (end, escaped) = skip_string(self.b, self.i)?;
+                if escaped {
+                    return None;
+                }
+                self.i = end;
+                // Both ends sit next to an ASCII quote, so they are character boundaries.
+                Some(Some(self.text.get(start..end.checked_sub(1)?)?))
+            }
             b'n' => self.literal(b"null").map(|()| None),
             _ => None,
         }
