@@ -148,7 +148,12 @@ fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     if b.get(i) != Some(&b'"') {
         return None;
     }
-    let mut i = i + 1;
+    string_body(b, i + 1)
+}
+
+/// [`skip_string`] from just after an opening quote the caller has already seen.
+#[inline(always)]
+fn string_body(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     let mut escaped = false;
     loop {
         // `i` never passes the end (it only moves past bytes that were read), so `rest` is
@@ -298,7 +303,7 @@ fn skip_value(b: &[u8], mut i: usize, depth: u32) -> Option<usize> {
     loop {
         // A value starts at `i`.
         match *b.get(i)? {
-            b'"' => i = skip_string(b, i)?.0,
+            b'"' => i = string_body(b, i + 1)?.0,
             c @ (b'{' | b'[') => {
                 if depth + open >= MAX_DEPTH {
                     return None;
@@ -453,7 +458,7 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     fn member_value(&mut self, depth: u32) -> Option<()> {
         self.i = if self.peek() == Some(b'"') {
-            skip_string(self.b, self.i)?.0
+            string_body(self.b, self.i + 1)?.0
         } else {
             skip_value(self.b, self.i, depth)?
         };
@@ -466,7 +471,7 @@ impl<'a> Scanner<'a> {
         match self.peek()? {
             b'"' => {
                 let start = self.i.checked_add(1)?;
-                let (end, escaped) = skip_string(self.b, self.i)?;
+                let (end, escaped) = string_body(self.b, start)?;
                 if escaped {
                     return None;
                 }
