@@ -155,6 +155,7 @@ fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
 #[inline(always)]
 fn string_body(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     let mut escaped = false;
+    let mut plain_blocks = 0u32;
     loop {
         // `i` never passes the end (it only moves past bytes that were read), so `rest` is
         // the text from `i` on.
@@ -172,6 +173,12 @@ fn string_body(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
                     .map_or(0, |w| special(u64::from_le_bytes(*w)));
                 if found == 0 {
                     i += 16;
+                    plain_blocks += 1;
+                    if plain_blocks == 3 {
+                        // 48 plain bytes: a long text (a message's); the rest of its plain
+                        // run goes faster out of line.
+                        i = skip_plain_run(b, i);
+                    }
                     continue;
                 }
                 i += 8 + (found.trailing_zeros() / 8) as usize;
@@ -194,6 +201,27 @@ fn string_body(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
             _ => i += 1,
         }
     }
+}
+
+/// From `i` inside a string: the start of the first 32-byte block that holds a special
+/// byte (`"`, `\\` or a control character), or of the last, shorter stretch of the text.
+/// Out of line, so that its constants stay in registers: long texts (a message's `text`)
+/// cost about half as many instructions per byte as in the callers' loops.
+#[inline(never)]
+fn skip_plain_run(b: &[u8], mut i: usize) -> usize {
+    while let Some(block) = b.get(i..).and_then(<[u8]>::first_chunk::<32>) {
+        let mut any = 0;
+        for word in block.chunks_exact(8) {
+            if let Some(w) = word.first_chunk::<8>() {
+                any |= special(u64::from_le_bytes(*w));
+            }
+        }
+        if any != 0 {
+            break;
+        }
+        i += 32;
+    }
+    i
 }
 
 /// The high bit of every byte of `w` that is below 0x20, `"` or `\\` (Mycroft's zero-byte
@@ -794,7 +822,10 @@ mod tests {
             (r"\u12", false),
         ];
         for (special, valid) in specials {
-            for len in [0usize, 1, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33] {
+            for len in [
+                0usize, 1, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33, 47, 48, 49, 63, 64, 65, 79, 80,
+                81, 95, 96, 97, 111, 112, 113, 130,
+            ] {
                 for k in 0..=len {
                     let plain = "z".repeat(len);
                     let (a, b) = plain.split_at(k);
