@@ -54,7 +54,6 @@ pub(crate) fn scan_envelope(text: &str) -> Option<FastEnvelope<'_>> {
         text,
         b: text.as_bytes(),
         i: 0,
-        escaped: false,
     };
     let mut frame_type: Option<Option<&str>> = None;
     let mut envelope_id: Option<Option<&str>> = None;
@@ -135,8 +134,6 @@ struct Scanner<'a> {
     text: &'a str,
     b: &'a [u8],
     i: usize,
-    /// Whether the last string read had escapes.
-    escaped: bool,
 }
 
 /// From the opening `"` at `i`: the index just past the closing quote, and whether the
@@ -436,17 +433,6 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// At a `"`: reads the string; returns its raw content and whether it has escapes.
-    #[inline]
-    fn string(&mut self) -> Option<(&'a str, bool)> {
-        let start = self.i.checked_add(1)?;
-        self.skip_string()?;
-        let end = self.i.checked_sub(1)?;
-        let escaped = self.escaped;
-        // Both ends sit next to an ASCII quote, so they are character boundaries.
-        Some((self.text.get(start..end)?, escaped))
-    }
-
     /// At an object key's `"`: the key's raw bytes (escapes not decoded) and whether it has
     /// escapes; moves past the `:` and the whitespace after it. Most keys have no escapes and
     /// are compared as they are, with no decoding or UTF-8 check.
@@ -457,21 +443,6 @@ impl<'a> Scanner<'a> {
         let key = self.b.get(start..end.checked_sub(1)?)?;
         self.i = skip_colon(self.b, end)?;
         Some((key, escaped))
-    }
-
-    /// At a `"`: moves past the string's closing quote (and sets `escaped`).
-    #[inline]
-    fn skip_string(&mut self) -> Option<()> {
-        let (i, escaped) = skip_string(self.b, self.i)?;
-        self.i = i;
-        self.escaped = escaped;
-        Some(())
-    }
-
-    /// A number, with JSON's grammar.
-    fn number(&mut self) -> Option<()> {
-        self.i = skip_number(self.b, self.i)?;
-        Some(())
     }
 
     /// Skips any value, checking it, inside a container at nesting `depth`.
@@ -522,17 +493,34 @@ impl<'a> Scanner<'a> {
     }
 
     /// A plain non-negative integer that fits a `u32`, or `null`; anything else falls back.
+    ///
+    /// Read digit by digit: anything but a run of digits not followed by `.`, `e` or `E`
+    /// (a sign, a fraction, an exponent, a leading zero, more than `u32::MAX`) falls back,
+    /// as a number that is not a plain `u32` always did.
     fn opt_u32(&mut self) -> Option<Option<u32>> {
         if self.peek()? == b'n' {
             return self.literal(b"null").map(|()| None);
         }
         let start = self.i;
-        self.number()?;
-        let raw = self.text.get(start..self.i)?;
-        if !raw.bytes().all(|c| c.is_ascii_digit()) {
+        let mut i = start;
+        let mut value: u64 = 0;
+        while let Some(&c @ b'0'..=b'9') = self.b.get(i) {
+            // Eleven digits are more than a u32 holds: stop before the u64 could overflow.
+            if i - start >= 10 {
+                return None;
+            }
+            value = value * 10 + u64::from(c - b'0');
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0
+            || (digits > 1 && self.b.get(start) == Some(&b'0'))
+            || matches!(self.b.get(i), Some(b'.' | b'e' | b'E'))
+        {
             return None;
         }
-        raw.parse::<u32>().ok().map(Some)
+        self.i = i;
+        u32::try_from(value).ok().map(Some)
     }
 
     /// At the payload's `{`: its range and its top-level `event_id`.
@@ -552,9 +540,14 @@ impl<'a> Scanner<'a> {
                     // As serde reads it: a string (unescaped), anything else is no id.
                     let value_start = self.i;
                     if self.peek()? == b'"' {
-                        event_id = match self.string()? {
-                            (s, false) => Some(Cow::Borrowed(s)),
-                            (_, true) => self
+                        let (end, escaped) = string_body(self.b, value_start + 1)?;
+                        self.i = end;
+                        event_id = match escaped {
+                            // Both ends sit next to an ASCII quote: character boundaries.
+                            false => Some(Cow::Borrowed(
+                                self.text.get(value_start + 1..end.checked_sub(1)?)?,
+                            )),
+                            true => self
                                 .text
                                 .get(value_start..self.i)
                                 .and_then(|raw| serde_json::from_str::<String>(raw).ok())
@@ -630,10 +623,15 @@ impl<'a> Scanner<'a> {
                 } else if key == b"type" {
                     let value_start = self.i;
                     let seen = match self.peek()? {
-                        b'"' => match self.string()? {
-                            (_, false) => EventType::At(value_start + 1..self.i.saturating_sub(1)),
-                            (_, true) => EventType::Unsure,
-                        },
+                        b'"' => {
+                            let (end, escaped) = string_body(self.b, value_start + 1)?;
+                            self.i = end;
+                            if escaped {
+                                EventType::Unsure
+                            } else {
+                                EventType::At(value_start + 1..end.saturating_sub(1))
+                            }
+                        }
                         b'n' => {
                             self.value(3)?;
                             EventType::Absent
@@ -898,6 +896,40 @@ mod tests {
                     agree(&f);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn retry_attempt_numbers_agree_with_serde() {
+        for (v, fast) in [
+            ("0", Some(0)),
+            ("7", Some(7)),
+            ("10", Some(10)),
+            ("4294967295", Some(u32::MAX)),
+            ("0004", None),
+            ("00", None),
+            ("01", None),
+            ("4294967296", None),
+            ("9999999999", None),
+            ("12345678901", None),
+            ("99999999999999999999999", None),
+            ("0e0", None),
+            ("0.0", None),
+            ("1E1", None),
+            ("1.", None),
+            ("-0", None),
+            ("-1", None),
+            ("+1", None),
+            ("1a", None),
+            ("\"1\"", None),
+            ("null", Some(0)),
+            (" 3 ", Some(3)),
+        ] {
+            let f = format!(
+                r#"{{"type":"events_api","envelope_id":"e","payload":{{}},"retry_attempt":{v}}}"#
+            );
+            assert_eq!(scan_envelope(&f).map(|e| e.retry_attempt), fast, "{f}");
+            agree(&f);
         }
     }
 
