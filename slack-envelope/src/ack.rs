@@ -6,19 +6,25 @@ use crate::Error;
 pub const DEFAULT_MAX_ACK_PAYLOAD: usize = 20 * 1024;
 
 fn needs_escaping(s: &str) -> bool {
-    // Eight bytes at a time (ids are 20 to 40 bytes), then the rest.
-    let mut chunks = s.as_bytes().chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        if crate::scan::special(u64::from_le_bytes(word)) != 0 {
+    // Eight bytes at a time (ids are 20 to 40 bytes), then the last eight.
+    let special = |w: &[u8; 8]| crate::scan::special(u64::from_le_bytes(*w)) != 0;
+    let bytes = s.as_bytes();
+    let mut rest = bytes;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        if special(word) {
             return true;
         }
+        rest = tail;
     }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b == b'"' || b == b'\\' || b < 0x20)
+    if rest.is_empty() {
+        return false;
+    }
+    match bytes.last_chunk::<8>() {
+        // The last eight bytes: those before the tail were checked and are plain, so this
+        // tells whether the tail has a special byte, without a byte loop.
+        Some(word) => special(word),
+        None => rest.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20),
+    }
 }
 
 fn push_json_string(out: &mut String, s: &str) {
@@ -104,6 +110,25 @@ mod tests {
             }
         }
         assert!(!needs_escaping("0123456789abcdef-é-0123"));
+    }
+
+    #[test]
+    fn needs_escaping_agrees_with_a_byte_loop_at_every_length_and_position() {
+        let reference = |s: &str| s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+        for len in 0..=40usize {
+            let plain = "z".repeat(len);
+            assert!(!needs_escaping(&plain), "{len}");
+            for at in 0..len {
+                for c in ['"', '\\', '\n', '\u{1f}', '\u{7f}', ' ', 'é'] {
+                    let mut id: Vec<char> = plain.chars().collect();
+                    if let Some(x) = id.get_mut(at) {
+                        *x = c;
+                    }
+                    let id: String = id.into_iter().collect();
+                    assert_eq!(needs_escaping(&id), reference(&id), "{id:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Duplicate suppression: remembers which requests were handed to the application.
 
 use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,17 @@ impl DedupWindow {
     /// [`DedupWindow::insert`] with a shared key: remembered without copying it.
     pub(crate) fn insert_shared(&mut self, now: Instant, key: &Arc<str>) -> bool {
         self.expire(now);
+        if self.seen.len() < self.capacity {
+            // Room left (the usual case): one probe finds the key or its slot.
+            return match self.seen.entry(Arc::clone(key)) {
+                Entry::Occupied(_) => false,
+                Entry::Vacant(slot) => {
+                    slot.insert(now);
+                    self.order.push_back((now, Arc::clone(key)));
+                    true
+                }
+            };
+        }
         if self.seen.contains_key(key) {
             return false;
         }

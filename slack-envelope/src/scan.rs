@@ -54,7 +54,6 @@ pub(crate) fn scan_envelope(text: &str) -> Option<FastEnvelope<'_>> {
         text,
         b: text.as_bytes(),
         i: 0,
-        escaped: false,
     };
     let mut frame_type: Option<Option<&str>> = None;
     let mut envelope_id: Option<Option<&str>> = None;
@@ -67,29 +66,26 @@ pub(crate) fn scan_envelope(text: &str) -> Option<FastEnvelope<'_>> {
     s.eat(b'{')?;
     s.ws();
     loop {
-        let (key, escaped) = s.string()?;
+        let (key, escaped) = s.key()?;
         if escaped {
             return None;
         }
-        s.ws();
-        s.eat(b':')?;
-        s.ws();
         match key {
             // A field seen twice is an error for serde: let it say so.
-            "type" => once(&mut frame_type, s.opt_plain_str()?)?,
-            "envelope_id" => once(&mut envelope_id, s.opt_plain_str()?)?,
-            "retry_reason" => once(&mut retry_reason, s.opt_plain_str()?)?,
-            "accepts_response_payload" => once(&mut accepts, s.opt_bool()?)?,
-            "retry_attempt" => once(&mut retry_attempt, s.opt_u32()?)?,
-            "payload" => {
+            b"type" => once(&mut frame_type, s.opt_plain_str()?)?,
+            b"envelope_id" => once(&mut envelope_id, s.opt_plain_str()?)?,
+            b"retry_reason" => once(&mut retry_reason, s.opt_plain_str()?)?,
+            b"accepts_response_payload" => once(&mut accepts, s.opt_bool()?)?,
+            b"retry_attempt" => once(&mut retry_attempt, s.opt_u32()?)?,
+            b"payload" => {
                 if payload.is_some() {
                     return None;
                 }
                 payload = Some(s.payload()?);
             }
             // Fields of other frames: not an envelope we read fast.
-            "reason" | "num_connections" | "debug_info" | "connection_info" => return None,
-            _ => s.value(1)?,
+            b"reason" | b"num_connections" | b"debug_info" | b"connection_info" => return None,
+            _ => s.member_value(1)?,
         }
         if !s.more_members()? {
             s.eat(b'}')?;
@@ -138,43 +134,54 @@ struct Scanner<'a> {
     text: &'a str,
     b: &'a [u8],
     i: usize,
-    /// Whether the last string read had escapes.
-    escaped: bool,
 }
 
 /// From the opening `"` at `i`: the index just past the closing quote, and whether the
 /// string has escapes. `None` for an unterminated string, a control character or a bad escape.
-/// Plain text is skipped eight bytes at a time.
+/// Plain text is skipped eight bytes at a time (sixteen per loop turn): only the byte the
+/// word test stops at is looked at alone.
 #[inline(always)]
 fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     if b.get(i) != Some(&b'"') {
         return None;
     }
-    let mut i = i + 1;
+    string_body(b, i + 1)
+}
+
+/// [`skip_string`] from just after an opening quote the caller has already seen.
+#[inline(always)]
+fn string_body(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     let mut escaped = false;
+    let mut plain_blocks = 0u32;
     loop {
-        // Sixteen bytes at a time while there are, then eight.
-        if let Some(chunk) = b.get(i..i.wrapping_add(16)) {
-            let mut lo = [0u8; 8];
-            let mut hi = [0u8; 8];
-            let (l, h) = chunk.split_at(8);
-            lo.copy_from_slice(l);
-            hi.copy_from_slice(h);
-            let found = special(u64::from_le_bytes(lo));
+        // `i` never passes the end (it only moves past bytes that were read), so `rest` is
+        // the text from `i` on.
+        let rest = b.get(i..)?;
+        if let Some(words) = rest.first_chunk::<16>() {
+            let (lo, hi) = words.split_at(8);
+            let found = lo
+                .first_chunk::<8>()
+                .map_or(0, |w| special(u64::from_le_bytes(*w)));
             if found != 0 {
                 i += (found.trailing_zeros() / 8) as usize;
             } else {
-                let found = special(u64::from_le_bytes(hi));
+                let found = hi
+                    .first_chunk::<8>()
+                    .map_or(0, |w| special(u64::from_le_bytes(*w)));
                 if found == 0 {
                     i += 16;
+                    plain_blocks += 1;
+                    if plain_blocks == 3 {
+                        // 48 plain bytes: a long text (a message's); the rest of its plain
+                        // run goes faster out of line.
+                        i = skip_plain_run(b, i);
+                    }
                     continue;
                 }
                 i += 8 + (found.trailing_zeros() / 8) as usize;
             }
-        } else if let Some(chunk) = b.get(i..i.wrapping_add(8)) {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(chunk);
-            let found = special(u64::from_le_bytes(bytes));
+        } else if let Some(w) = rest.first_chunk::<8>() {
+            let found = special(u64::from_le_bytes(*w));
             if found == 0 {
                 i += 8;
                 continue;
@@ -193,21 +200,48 @@ fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// The high bit of every byte of `w` that is below 0x20, `"` or `\\` (Mycroft's zero-byte
-/// test); bits above the lowest may be false positives, the lowest is always a real match.
-#[inline(always)]
-pub(crate) fn special(w: u64) -> u64 {
-    let ctrl = w.wrapping_sub(ONES * 0x20) & !w;
-    let q = w ^ (ONES * u64::from(b'"'));
-    let q = q.wrapping_sub(ONES) & !q;
-    let bs = w ^ (ONES * u64::from(b'\\'));
-    let bs = bs.wrapping_sub(ONES) & !bs;
-    (ctrl | q | bs) & HIGHS
+/// From `i` inside a string: the start of the first 32-byte block that holds a special
+/// byte (`"`, `\\` or a control character), or of the last, shorter stretch of the text.
+/// Out of line, so that its constants stay in registers: long texts (a message's `text`)
+/// cost about half as many instructions per byte as in the callers' loops.
+#[inline(never)]
+fn skip_plain_run(b: &[u8], mut i: usize) -> usize {
+    while let Some(block) = b.get(i..).and_then(<[u8]>::first_chunk::<32>) {
+        let mut any = 0;
+        for word in block.chunks_exact(8) {
+            if let Some(w) = word.first_chunk::<8>() {
+                any |= special(u64::from_le_bytes(*w));
+            }
+        }
+        if any != 0 {
+            break;
+        }
+        i += 32;
+    }
+    i
 }
 
+/// The high bit of every byte of `w` that is below 0x20, `"` or `\\` (Mycroft's zero-byte
+/// test); bits above the lowest may be false positives, the lowest is always a real match.
+///
+/// `"` (0x22) and the control characters are found with one test: after flipping bit 1,
+/// exactly the bytes 0x00..=0x1F and 0x22 are below 0x21.
+#[inline(always)]
+pub(crate) fn special(w: u64) -> u64 {
+    let v = w ^ (ONES * 0x02);
+    let below = v.wrapping_sub(ONES * 0x21);
+    let bs = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    // The high bit of `v` and of `w ^ '\\'` is the high bit of `w`: one `!w` for all three.
+    (below | bs) & !w & HIGHS
+}
+
+/// Skips JSON whitespace; compact JSON has none, which costs one test.
 #[inline(always)]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
+    while let Some(&c) = b.get(i) {
+        if c > b' ' || !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
+            break;
+        }
         i += 1;
     }
     i
@@ -263,15 +297,27 @@ fn skip_literal(b: &[u8], i: usize, lit: &[u8]) -> Option<usize> {
     (b.get(i..end) == Some(lit)).then_some(end)
 }
 
-/// At an object key's `"`: the index just after the key's `:`.
+/// At an object key's `"`: the index just after the key's `:` (and whitespace).
 #[inline(always)]
 fn skip_key(b: &[u8], i: usize) -> Option<usize> {
     let (i, _) = skip_string(b, i)?;
-    let i = skip_ws(b, i);
-    if b.get(i) != Some(&b':') {
-        return None;
-    }
-    Some(skip_ws(b, i + 1))
+    skip_colon(b, i)
+}
+
+/// After a key: whitespace, `:`, whitespace; the index after them.
+#[inline(always)]
+fn skip_colon(b: &[u8], i: usize) -> Option<usize> {
+    // Compact JSON: the `:` comes at once.
+    let i = if b.get(i) == Some(&b':') {
+        i + 1
+    } else {
+        let i = skip_ws(b, i);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i + 1
+    };
+    Some(skip_ws(b, i))
 }
 
 /// The value at `i` (inside containers nested `depth` deep), checked and skipped without
@@ -282,7 +328,7 @@ fn skip_value(b: &[u8], mut i: usize, depth: u32) -> Option<usize> {
     loop {
         // A value starts at `i`.
         match *b.get(i)? {
-            b'"' => i = skip_string(b, i)?.0,
+            b'"' => i = string_body(b, i + 1)?.0,
             c @ (b'{' | b'[') => {
                 if depth + open >= MAX_DEPTH {
                     return None;
@@ -387,30 +433,16 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// At a `"`: reads the string; returns its raw content and whether it has escapes.
-    #[inline]
-    fn string(&mut self) -> Option<(&'a str, bool)> {
+    /// At an object key's `"`: the key's raw bytes (escapes not decoded) and whether it has
+    /// escapes; moves past the `:` and the whitespace after it. Most keys have no escapes and
+    /// are compared as they are, with no decoding or UTF-8 check.
+    #[inline(always)]
+    fn key(&mut self) -> Option<(&'a [u8], bool)> {
         let start = self.i.checked_add(1)?;
-        self.skip_string()?;
-        let end = self.i.checked_sub(1)?;
-        let escaped = self.escaped;
-        // Both ends sit next to an ASCII quote, so they are character boundaries.
-        Some((self.text.get(start..end)?, escaped))
-    }
-
-    /// At a `"`: moves past the string's closing quote (and sets `escaped`).
-    #[inline]
-    fn skip_string(&mut self) -> Option<()> {
-        let (i, escaped) = skip_string(self.b, self.i)?;
-        self.i = i;
-        self.escaped = escaped;
-        Some(())
-    }
-
-    /// A number, with JSON's grammar.
-    fn number(&mut self) -> Option<()> {
-        self.i = skip_number(self.b, self.i)?;
-        Some(())
+        let (end, escaped) = skip_string(self.b, self.i)?;
+        let key = self.b.get(start..end.checked_sub(1)?)?;
+        self.i = skip_colon(self.b, end)?;
+        Some((key, escaped))
     }
 
     /// Skips any value, checking it, inside a container at nesting `depth`.
@@ -420,13 +452,32 @@ impl<'a> Scanner<'a> {
         Some(())
     }
 
+    /// Skips a member's value like [`Scanner::value`], with strings (most values) skipped
+    /// in line rather than by a call.
+    #[inline(always)]
+    fn member_value(&mut self, depth: u32) -> Option<()> {
+        self.i = if self.peek() == Some(b'"') {
+            string_body(self.b, self.i + 1)?.0
+        } else {
+            skip_value(self.b, self.i, depth)?
+        };
+        Some(())
+    }
+
     /// A string without escapes, or `null`; anything else falls back.
+    #[inline(always)]
     fn opt_plain_str(&mut self) -> Option<Option<&'a str>> {
         match self.peek()? {
-            b'"' => match self.string()? {
-                (s, false) => Some(Some(s)),
-                (_, true) => None,
-            },
+            b'"' => {
+                let start = self.i.checked_add(1)?;
+                let (end, escaped) = string_body(self.b, start)?;
+                if escaped {
+                    return None;
+                }
+                self.i = end;
+                // Both ends sit next to an ASCII quote, so they are character boundaries.
+                Some(Some(self.text.get(start..end.checked_sub(1)?)?))
+            }
             b'n' => self.literal(b"null").map(|()| None),
             _ => None,
         }
@@ -442,17 +493,34 @@ impl<'a> Scanner<'a> {
     }
 
     /// A plain non-negative integer that fits a `u32`, or `null`; anything else falls back.
+    ///
+    /// Read digit by digit: anything but a run of digits not followed by `.`, `e` or `E`
+    /// (a sign, a fraction, an exponent, a leading zero, more than `u32::MAX`) falls back,
+    /// as a number that is not a plain `u32` always did.
     fn opt_u32(&mut self) -> Option<Option<u32>> {
         if self.peek()? == b'n' {
             return self.literal(b"null").map(|()| None);
         }
         let start = self.i;
-        self.number()?;
-        let raw = self.text.get(start..self.i)?;
-        if !raw.bytes().all(|c| c.is_ascii_digit()) {
+        let mut i = start;
+        let mut value: u64 = 0;
+        while let Some(&c @ b'0'..=b'9') = self.b.get(i) {
+            // Eleven digits are more than a u32 holds: stop before the u64 could overflow.
+            if i - start >= 10 {
+                return None;
+            }
+            value = value * 10 + u64::from(c - b'0');
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0
+            || (digits > 1 && self.b.get(start) == Some(&b'0'))
+            || matches!(self.b.get(i), Some(b'.' | b'e' | b'E'))
+        {
             return None;
         }
-        raw.parse::<u32>().ok().map(Some)
+        self.i = i;
+        u32::try_from(value).ok().map(Some)
     }
 
     /// At the payload's `{`: its range and its top-level `event_id`.
@@ -464,20 +532,22 @@ impl<'a> Scanner<'a> {
         let mut event_type: Option<EventType> = None;
         if self.peek()? != b'}' {
             loop {
-                let (key, escaped) = self.string()?;
+                let (key, escaped) = self.key()?;
                 if escaped {
                     return None;
                 }
-                self.ws();
-                self.eat(b':')?;
-                self.ws();
-                if key == "event_id" {
+                if key == b"event_id" {
                     // As serde reads it: a string (unescaped), anything else is no id.
                     let value_start = self.i;
                     if self.peek()? == b'"' {
-                        event_id = match self.string()? {
-                            (s, false) => Some(Cow::Borrowed(s)),
-                            (_, true) => self
+                        let (end, escaped) = string_body(self.b, value_start + 1)?;
+                        self.i = end;
+                        event_id = match escaped {
+                            // Both ends sit next to an ASCII quote: character boundaries.
+                            false => Some(Cow::Borrowed(
+                                self.text.get(value_start + 1..end.checked_sub(1)?)?,
+                            )),
+                            true => self
                                 .text
                                 .get(value_start..self.i)
                                 .and_then(|raw| serde_json::from_str::<String>(raw).ok())
@@ -487,7 +557,7 @@ impl<'a> Scanner<'a> {
                         self.value(2)?;
                         event_id = None;
                     }
-                } else if key == "event" {
+                } else if key == b"event" {
                     let seen = self.event_object()?;
                     // A repeated `event` is an error for a serde struct: let serde say so.
                     event_type = Some(if event_type.is_some() {
@@ -496,7 +566,7 @@ impl<'a> Scanner<'a> {
                         seen
                     });
                 } else {
-                    self.value(2)?;
+                    self.member_value(2)?;
                 }
                 if !self.more_members()? {
                     break;
@@ -545,21 +615,23 @@ impl<'a> Scanner<'a> {
         let mut unsure = false;
         if self.peek()? != b'}' {
             loop {
-                let (key, escaped) = self.string()?;
-                self.ws();
-                self.eat(b':')?;
-                self.ws();
+                let (key, escaped) = self.key()?;
                 if escaped {
                     // It might spell `type`: serde decides.
                     unsure = true;
                     self.value(3)?;
-                } else if key == "type" {
+                } else if key == b"type" {
                     let value_start = self.i;
                     let seen = match self.peek()? {
-                        b'"' => match self.string()? {
-                            (_, false) => EventType::At(value_start + 1..self.i.saturating_sub(1)),
-                            (_, true) => EventType::Unsure,
-                        },
+                        b'"' => {
+                            let (end, escaped) = string_body(self.b, value_start + 1)?;
+                            self.i = end;
+                            if escaped {
+                                EventType::Unsure
+                            } else {
+                                EventType::At(value_start + 1..end.saturating_sub(1))
+                            }
+                        }
                         b'n' => {
                             self.value(3)?;
                             EventType::Absent
@@ -574,7 +646,7 @@ impl<'a> Scanner<'a> {
                     }
                     found = Some(seen);
                 } else {
-                    self.value(3)?;
+                    self.member_value(3)?;
                 }
                 if !self.more_members()? {
                     break;
@@ -640,6 +712,364 @@ mod tests {
         ] {
             assert!(scan_envelope(f).is_none(), "{f}");
             agree(f);
+        }
+    }
+
+    /// The `core_throughput` benchmark's envelope.
+    fn bench_envelope() -> String {
+        let text = "x".repeat(420);
+        format!(
+            r#"{{"envelope_id":"0000002a-72a5-4744-aba3-4d66eb52682b","payload":{{"token":"verification-token","team_id":"T111","api_app_id":"A111","event":{{"client_msg_id":"f0582a78-72db-4feb-b2f3-1e47d66365c8","type":"message","text":"{text}","user":"U222","ts":"1610241741.000200","team":"T111","blocks":[{{"type":"rich_text","block_id":"Sesm","elements":[{{"type":"rich_text_section","elements":[{{"type":"text","text":"hello"}}]}}]}}],"channel":"C111","event_ts":"1610241741.000200","channel_type":"channel"}},"type":"event_callback","event_id":"Ev0000000042","event_time":1610241741,"authorizations":[{{"enterprise_id":null,"team_id":"T111","user_id":"U222","is_bot":true,"is_enterprise_install":false}}],"is_ext_shared_channel":false,"event_context":"1-message-T111-C111"}},"type":"events_api","accepts_response_payload":false,"retry_attempt":0,"retry_reason":""}}"#
+        )
+    }
+
+    #[test]
+    fn truncated_envelopes_are_errors_at_every_byte() {
+        let bench = bench_envelope();
+        for f in FIXTURES.into_iter().chain([bench.as_str()]) {
+            let whole = f.trim_end().len();
+            for cut in 0..f.len() {
+                let Some(prefix) = f.get(..cut) else { continue };
+                if cut < whole {
+                    assert!(scan_envelope(prefix).is_none(), "{prefix}");
+                    assert!(Frame::parse(prefix).is_err(), "{prefix}");
+                }
+                agree(prefix);
+            }
+        }
+    }
+
+    #[test]
+    fn every_single_byte_damage_of_the_bench_envelope_agrees_with_serde() {
+        let bench = bench_envelope();
+        for at in 0..bench.len() {
+            for c in [
+                '"', '\\', '{', '}', '[', ']', ':', ',', '\u{1}', ' ', 'é', '0', 'n',
+            ] {
+                let mut text = bench.clone();
+                if !text.is_char_boundary(at) {
+                    continue;
+                }
+                text.insert(at, c);
+                agree(&text);
+                let mut text = bench.clone();
+                text.remove(at);
+                agree(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn escaped_keys_agree_with_serde_at_every_level() {
+        let keys = [
+            r#""typ\u0065""#,
+            r#""\u0074ype""#,
+            r#""type\\""#,
+            r#""ty\"pe""#,
+            r#""event\u005fid""#,
+            r#""\u0065vent""#,
+            r#""envelope\u005fid""#,
+            r#""p\u0061yload""#,
+            r#""typé""#,
+            r#""\ud83d\ude00""#,
+            r#""\/type""#,
+            r#""type\n""#,
+            r#""""#,
+        ];
+        for k in keys {
+            for f in [
+                format!(
+                    r#"{{{k}:"events_api","type":"events_api","envelope_id":"e","payload":{{}}}}"#
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{{k}:"Ev1","event_id":"Ev2"}}}}"#
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{{k}:"m","x":1}}}}}}"#
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"a":[{{{k}:{{{k}:null}}}}]}}}}"#
+                ),
+            ] {
+                agree(&f);
+            }
+        }
+        // A key that only looks like a known one as raw bytes is not taken for it.
+        let f = r#"{"type":"events_api","envelope_id":"e","payload":{"event\u005fid":"Ev1"}}"#;
+        assert!(scan_envelope(f).is_none());
+    }
+
+    /// A string value with `special` at each position `k` of a run of plain text, so the
+    /// character falls at every place of the eight- and sixteen-byte steps.
+    #[test]
+    fn special_characters_at_every_word_position_agree_with_serde() {
+        let specials: [(&str, bool); 14] = [
+            (r#"\""#, true),
+            (r"\\", true),
+            (r"\/", true),
+            (r"\n", true),
+            (r"\u00e9", true),
+            (r"\ud83d\ude00", true),
+            ("é", true),
+            ("🎉", true),
+            ("\u{7f}", true),
+            ("\u{1}", false),
+            ("\u{1f}", false),
+            ("\t", false),
+            (r"\x", false),
+            (r"\u12", false),
+        ];
+        for (special, valid) in specials {
+            for len in [
+                0usize, 1, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33, 47, 48, 49, 63, 64, 65, 79, 80,
+                81, 95, 96, 97, 111, 112, 113, 130,
+            ] {
+                for k in 0..=len {
+                    let plain = "z".repeat(len);
+                    let (a, b) = plain.split_at(k);
+                    let s = format!("{a}{special}{b}");
+                    for (i, f) in [
+                        format!(
+                            r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{"text":"{s}","type":"m"}},"event_id":"{s}"}}}}"#
+                        ),
+                        format!(
+                            r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":["{s}"]}},"{s}":1}}"#
+                        ),
+                        format!(
+                            r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":{{"{s}":"{s}"}}}}}}"#
+                        ),
+                    ]
+                    .iter()
+                    .enumerate()
+                    {
+                        // The second frame has the string as a top-level key too: escaped
+                        // keys there always go to serde.
+                        let fast = valid && (i != 1 || !special.contains('\\'));
+                        assert_eq!(scan_envelope(f).is_some(), fast, "{f}");
+                        agree(f);
+                    }
+                    // The string cut just after the special character: unterminated.
+                    let cut = format!(
+                        r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":"{a}{special}"#
+                    );
+                    assert!(scan_envelope(&cut).is_none());
+                    agree(&cut);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nesting_around_the_depth_limit_agrees_with_serde() {
+        // The frame is depth 1 and the payload 2: `n` brackets inside the payload reach 2 + n.
+        for n in 55..=70usize {
+            for (open, close, wrong) in [("[", "]", "}"), (r#"{"a":"#, "}", "]")] {
+                let inner = format!("{}1{}", open.repeat(n), close.repeat(n));
+                let f = format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":{inner},"event_id":"Ev1"}}}}"#
+                );
+                assert_eq!(
+                    scan_envelope(&f).is_some(),
+                    2 + n as u32 <= MAX_DEPTH,
+                    "{n}"
+                );
+                agree(&f);
+                let in_event = format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{"x":{inner},"type":"m"}}}}}}"#
+                );
+                assert_eq!(
+                    scan_envelope(&in_event).is_some(),
+                    3 + n as u32 <= MAX_DEPTH,
+                    "{n}"
+                );
+                agree(&in_event);
+                // Unbalanced: one closer too few, one too many, the wrong one.
+                for bad in [
+                    format!("{}1{}", open.repeat(n), close.repeat(n - 1)),
+                    format!("{}1{}", open.repeat(n), close.repeat(n + 1)),
+                    format!("{}1{}{}", open.repeat(n), close.repeat(n - 1), wrong),
+                ] {
+                    let f = format!(
+                        r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":{bad}}}}}"#
+                    );
+                    assert!(scan_envelope(&f).is_none(), "{f}");
+                    agree(&f);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn retry_attempt_numbers_agree_with_serde() {
+        for (v, fast) in [
+            ("0", Some(0)),
+            ("7", Some(7)),
+            ("10", Some(10)),
+            ("4294967295", Some(u32::MAX)),
+            ("0004", None),
+            ("00", None),
+            ("01", None),
+            ("4294967296", None),
+            ("9999999999", None),
+            ("12345678901", None),
+            ("99999999999999999999999", None),
+            ("0e0", None),
+            ("0.0", None),
+            ("1E1", None),
+            ("1.", None),
+            ("-0", None),
+            ("-1", None),
+            ("+1", None),
+            ("1a", None),
+            ("\"1\"", None),
+            ("null", Some(0)),
+            (" 3 ", Some(3)),
+        ] {
+            let f = format!(
+                r#"{{"type":"events_api","envelope_id":"e","payload":{{}},"retry_attempt":{v}}}"#
+            );
+            assert_eq!(scan_envelope(&f).map(|e| e.retry_attempt), fast, "{f}");
+            agree(&f);
+        }
+    }
+
+    #[test]
+    fn numbers_and_literals_agree_with_serde() {
+        for v in [
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "10",
+            "01",
+            "-01",
+            "1.",
+            "1.0",
+            ".1",
+            "-",
+            "1e",
+            "1e+",
+            "1E-2",
+            "1.5e3",
+            "1e3.5",
+            "+1",
+            "00",
+            "0x1",
+            "1_0",
+            "true",
+            "false",
+            "null",
+            "tru",
+            "nul",
+            "fals",
+            "truex",
+            "nulll",
+            "True",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "1 2",
+            "[1,]",
+            "[,1]",
+            "{,}",
+            r#"{"a":1,}"#,
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            r#"{1:2}"#,
+            "[]",
+            "{}",
+            "[ ]",
+            "{ }",
+            "[[],[[]],{}]",
+        ] {
+            for f in [
+                format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":{v}}}}}"#),
+                format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":[{v}]}}}}"#),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{"type":{v}}}}}}}"#
+                ),
+                format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{}},"x":{v}}}"#),
+            ] {
+                agree(&f);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_member_punctuation_agrees_with_serde_at_every_level() {
+        // What may stand between a key and its value, and after the value.
+        for (colon, comma) in [
+            (":", ","),
+            (",", ","),
+            (" ", ","),
+            ("", ","),
+            ("::", ","),
+            (";", ","),
+            (" : ", " , "),
+            ("\t:\n", "\r,\n"),
+            (":", ""),
+            (":", " "),
+            (":", ":"),
+            (":", ",,"),
+            (":", ";"),
+            ("\u{1}:", ","),
+            (":", "\u{1},"),
+        ] {
+            let m = |k: &str, v: &str| format!(r#""{k}"{colon}{v}"#);
+            for f in [
+                format!(
+                    "{{{}{comma}{}{comma}{}{comma}{}}}",
+                    m("type", r#""events_api""#),
+                    m("envelope_id", r#""e""#),
+                    m("x", "1"),
+                    m("payload", "{}")
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{{}{comma}{}{comma}{}}}}}"#,
+                    m("a", r#""b""#),
+                    m("event_id", r#""Ev1""#),
+                    m("c", "[1]")
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{{}{comma}{}{comma}{}}}}}}}"#,
+                    m("a", r#""b""#),
+                    m("type", r#""m""#),
+                    m("c", "null")
+                ),
+                format!(
+                    r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":[{{{}{comma}{}}}]}}}}"#,
+                    m("a", r#""b""#),
+                    m("c", "{}")
+                ),
+            ] {
+                agree(&f);
+            }
+        }
+    }
+
+    #[test]
+    fn special_finds_the_first_special_byte() {
+        // Against a byte-at-a-time reference, for every byte value at every position, behind
+        // every other byte value.
+        let is_special = |c: u8| c < 0x20 || c == b'"' || c == b'\\';
+        for pos in 0..8 {
+            for c in 0..=255u8 {
+                for before in [
+                    0u8, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7f, 0x80, 0xff,
+                ] {
+                    let mut w = [b'a'; 8];
+                    for x in w.iter_mut().take(pos) {
+                        *x = before;
+                    }
+                    if let Some(x) = w.get_mut(pos) {
+                        *x = c;
+                    }
+                    let want = w.iter().position(|&x| is_special(x));
+                    let got = special(u64::from_le_bytes(w));
+                    let got = (got != 0).then(|| (got.trailing_zeros() / 8) as usize);
+                    assert_eq!(got, want, "{w:?}");
+                }
+            }
         }
     }
 
@@ -868,6 +1298,38 @@ mod tests {
             agree(&text);
             let framed = format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{"event_id":"E","x":{text}}}}}"#);
             agree(&framed);
+        }
+
+        #[test]
+        fn agrees_with_serde_on_arbitrary_keys(
+            k in any::<String>(),
+            v in json_value(),
+            level in 0..4u8,
+            ascii_escapes in any::<bool>(),
+        ) {
+            // Keys as serde writes them (escapes where needed), or with every ASCII letter
+            // written as `\u00XX`.
+            let key = if ascii_escapes {
+                let mut out = String::from("\"");
+                for c in k.chars() {
+                    if c.is_ascii_alphanumeric() {
+                        out.push_str(&format!("\\u{:04x}", u32::from(c)));
+                    } else {
+                        out.push_str(serde_json::to_string(&c.to_string()).unwrap_or_default().trim_matches('"'));
+                    }
+                }
+                out.push('"');
+                out
+            } else {
+                serde_json::to_string(&k).unwrap_or_default()
+            };
+            let text = match level {
+                0 => format!(r#"{{{key}:{v},"type":"events_api","envelope_id":"e","payload":{{}}}}"#),
+                1 => format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{{key}:{v},"event_id":"E"}}}}"#),
+                2 => format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{{key}:{v},"type":"t"}}}}}}"#),
+                _ => format!(r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":[{{{key}:{v}}}]}}}}"#),
+            };
+            agree(&text);
         }
 
         #[test]

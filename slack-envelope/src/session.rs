@@ -396,6 +396,32 @@ impl Session {
         envelope_id: &str,
         payload_json: Option<&str>,
     ) -> Result<(), Error> {
+        // Acks usually come in the order the envelopes arrived: this one is then the oldest
+        // awaiting its ack, at the front of the deadline queue, and acking it retires it at
+        // once. One lookup that takes it out does what checking it, marking it acked and
+        // retiring it from the front would do with three.
+        if self
+            .warn_queue
+            .front()
+            .is_some_and(|(_, id)| **id == *envelope_id)
+        {
+            if let Some((id, p)) = self.pending.remove_entry(envelope_id) {
+                if let Err(e) =
+                    Self::check_pending(&self.cfg, self.state, &p, envelope_id, payload_json)
+                {
+                    // Put back as it was (nothing else changed).
+                    self.pending.insert(id, p);
+                    return Err(e);
+                }
+                self.transmits
+                    .push_back(OutFrame::Text(ack_frame(envelope_id, payload_json)));
+                if let Some((_, front)) = self.warn_queue.pop_front() {
+                    self.push_recently_acked(front);
+                }
+                self.retire_acked_front();
+                return Ok(());
+            }
+        }
         let Some(p) = self.pending.get_mut(envelope_id) else {
             if self.recently_acked.iter().any(|id| **id == *envelope_id) {
                 return Err(Error::AlreadyAcked {
@@ -406,6 +432,22 @@ impl Session {
                 envelope_id: envelope_id.to_owned(),
             });
         };
+        Self::check_pending(&self.cfg, self.state, p, envelope_id, payload_json)?;
+        p.acked = true;
+        self.transmits
+            .push_back(OutFrame::Text(ack_frame(envelope_id, payload_json)));
+        self.retire_acked_front();
+        Ok(())
+    }
+
+    /// Whether the pending envelope `p` may be acked now (with that payload).
+    fn check_pending(
+        cfg: &SessionConfig,
+        state: SessionState,
+        p: &Pending,
+        envelope_id: &str,
+        payload_json: Option<&str>,
+    ) -> Result<(), Error> {
         if p.acked {
             return Err(Error::AlreadyAcked {
                 envelope_id: envelope_id.to_owned(),
@@ -417,21 +459,17 @@ impl Session {
                     envelope_id: envelope_id.to_owned(),
                 });
             }
-            if json.len() > self.cfg.max_ack_payload {
+            if json.len() > cfg.max_ack_payload {
                 return Err(Error::PayloadTooLarge {
                     envelope_id: envelope_id.to_owned(),
                     size: json.len(),
-                    limit: self.cfg.max_ack_payload,
+                    limit: cfg.max_ack_payload,
                 });
             }
         }
-        if self.state != SessionState::Open && self.state != SessionState::AwaitingHello {
+        if state != SessionState::Open && state != SessionState::AwaitingHello {
             return Err(Error::ConnectionClosing { conn: 0 });
         }
-        p.acked = true;
-        self.transmits
-            .push_back(OutFrame::Text(ack_frame(envelope_id, payload_json)));
-        self.retire_acked_front();
         Ok(())
     }
 
@@ -439,13 +477,14 @@ impl Session {
     /// deadline is always an un-acked one (no wake-ups for envelopes already acked).
     fn retire_acked_front(&mut self) {
         while let Some((_, id)) = self.warn_queue.front() {
-            // One lookup: remove the entry if it is acked (or already gone).
-            match self.pending.entry(Arc::clone(id)) {
-                std::collections::hash_map::Entry::Occupied(e) if !e.get().acked => break,
-                std::collections::hash_map::Entry::Occupied(e) => {
-                    e.remove();
+            // One lookup to stop at an un-acked entry (the usual case), no key clone; an acked
+            // one (acked out of order) is removed.
+            match self.pending.get(&**id) {
+                Some(p) if !p.acked => break,
+                Some(_) => {
+                    self.pending.remove(&**id);
                 }
-                std::collections::hash_map::Entry::Vacant(_) => {}
+                None => {}
             }
             if let Some((_, id)) = self.warn_queue.pop_front() {
                 self.push_recently_acked(id);
@@ -587,5 +626,212 @@ impl Session {
     /// The next event.
     pub fn poll_event(&mut self) -> Option<SessionEvent> {
         self.events.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(id: &str, accepts: bool) -> String {
+        format!(
+            r#"{{"envelope_id":"{id}","type":"events_api","accepts_response_payload":{accepts},"payload":{{"event_id":"Ev-{id}"}}}}"#
+        )
+    }
+
+    fn open_session(t0: Instant) -> Session {
+        let mut s = Session::new(t0, SessionConfig::default());
+        s.handle_text(t0, r#"{"type":"hello"}"#.to_owned());
+        while s.poll_event().is_some() {}
+        s
+    }
+
+    /// The deadline queue's invariants: its front is never an acked envelope, and every
+    /// envelope still held has a deadline queued.
+    fn check_consistent(s: &Session) {
+        if let Some((_, id)) = s.warn_queue.front() {
+            assert!(
+                s.pending.get(id).is_some_and(|p| !p.acked),
+                "front {id} is acked or gone"
+            );
+        }
+        for id in s.pending.keys() {
+            // Acked ones too: retired when their deadline reaches the front.
+            let queued = s.warn_queue.iter().any(|(_, q)| q == id)
+                || s.expire_queue.iter().any(|(_, q)| q == id);
+            assert!(queued, "{id} pending without a deadline");
+        }
+    }
+
+    fn acks(s: &mut Session) -> Vec<OutFrame> {
+        std::iter::from_fn(|| s.poll_transmit()).collect()
+    }
+
+    fn ack_order(order: &[usize], n: usize) {
+        let t0 = Instant::now();
+        let mut s = open_session(t0);
+        let ids: Vec<String> = (0..n).map(|i| format!("e-{i}")).collect();
+        for id in &ids {
+            s.handle_text(t0, envelope(id, false));
+            check_consistent(&s);
+        }
+        assert_eq!(s.unacked(), n);
+        for (k, &i) in order.iter().enumerate() {
+            let id = ids.get(i).map(String::as_str).unwrap_or_default();
+            assert_eq!(s.ack(t0, id), Ok(()), "{order:?}");
+            assert_eq!(
+                acks(&mut s),
+                vec![OutFrame::Text(format!(r#"{{"envelope_id":"{id}"}}"#))]
+            );
+            assert!(
+                matches!(s.ack(t0, id), Err(Error::AlreadyAcked { .. })),
+                "{order:?}"
+            );
+            assert!(s.knows(id));
+            assert_eq!(s.unacked(), n - k - 1);
+            check_consistent(&s);
+        }
+        // Everything acked: nothing left to wait for, no deadline but liveness.
+        assert!(s.warn_queue.is_empty() && s.pending.is_empty(), "{order:?}");
+        assert_eq!(s.poll_timeout(), Some(t0 + s.cfg.ping_after_quiet));
+        s.handle_timeout(t0 + Duration::from_secs(4));
+        while let Some(e) = s.poll_event() {
+            assert!(!matches!(e, SessionEvent::AckOverdue { .. }), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn acks_in_and_out_of_order_leave_the_deadline_queue_consistent() {
+        ack_order(&[0, 1, 2, 3, 4], 5);
+        ack_order(&[4, 3, 2, 1, 0], 5);
+        ack_order(&[1, 0, 3, 2, 4], 5);
+        ack_order(&[2, 4, 0, 1, 3], 5);
+        ack_order(&[0], 1);
+        // Every order of four.
+        let mut order = [0usize, 1, 2, 3];
+        let mut count = 0;
+        loop {
+            ack_order(&order, 4);
+            count += 1;
+            // Next permutation.
+            let Some(i) = (0..3).rev().find(|&i| order.get(i) < order.get(i + 1)) else {
+                break;
+            };
+            let Some(j) = (i + 1..4).rev().find(|&j| order.get(i) < order.get(j)) else {
+                break;
+            };
+            order.swap(i, j);
+            if let Some(tail) = order.get_mut(i + 1..) {
+                tail.reverse();
+            }
+        }
+        assert_eq!(count, 24);
+    }
+
+    #[test]
+    fn un_acked_envelopes_still_warn_after_others_are_acked() {
+        let t0 = Instant::now();
+        let mut s = open_session(t0);
+        for id in ["a", "b", "c", "d"] {
+            s.handle_text(t0, envelope(id, false));
+        }
+        // In order at the front, then one behind a gap.
+        assert_eq!(s.ack(t0, "a"), Ok(()));
+        assert_eq!(s.ack(t0, "c"), Ok(()));
+        check_consistent(&s);
+        assert_eq!(s.unacked(), 2);
+        let warn_at = t0 + s.cfg.ack_warning_after;
+        assert_eq!(s.poll_timeout(), Some(warn_at));
+        s.handle_timeout(warn_at);
+        let overdue: Vec<String> = std::iter::from_fn(|| s.poll_event())
+            .filter_map(|e| match e {
+                SessionEvent::AckOverdue { envelope_id, .. } => Some(envelope_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(overdue, ["b", "d"]);
+        check_consistent(&s);
+        // Late acks still go out, once.
+        assert_eq!(s.ack(warn_at, "d"), Ok(()));
+        assert_eq!(s.ack(warn_at, "b"), Ok(()));
+        assert!(matches!(
+            s.ack(warn_at, "b"),
+            Err(Error::AlreadyAcked { .. })
+        ));
+        assert!(matches!(
+            s.ack(warn_at, "c"),
+            Err(Error::AlreadyAcked { .. })
+        ));
+        assert!(matches!(
+            s.ack(warn_at, "zz"),
+            Err(Error::UnknownEnvelope { .. })
+        ));
+        assert_eq!(s.unacked(), 0);
+        check_consistent(&s);
+    }
+
+    #[test]
+    fn a_refused_ack_at_the_front_leaves_the_envelope_pending() {
+        let t0 = Instant::now();
+        let mut s = open_session(t0);
+        s.handle_text(t0, envelope("a", false));
+        s.handle_text(t0, envelope("b", true));
+        // "a" is at the front and takes no payload: refused, and nothing changes.
+        assert!(matches!(
+            s.ack_json(t0, "a", Some("{}")),
+            Err(Error::PayloadNotAccepted { .. })
+        ));
+        assert_eq!(s.unacked(), 2);
+        assert!(acks(&mut s).is_empty());
+        check_consistent(&s);
+        assert_eq!(s.poll_timeout(), Some(t0 + s.cfg.ack_warning_after));
+        // Then acked properly; "b" is at the front and takes its payload.
+        assert_eq!(s.ack(t0, "a"), Ok(()));
+        let big = format!(r#"{{"x":"{}"}}"#, "y".repeat(s.cfg.max_ack_payload));
+        assert!(matches!(
+            s.ack_json(t0, "b", Some(&big)),
+            Err(Error::PayloadTooLarge { .. })
+        ));
+        assert_eq!(s.unacked(), 1);
+        check_consistent(&s);
+        assert_eq!(s.ack_json(t0, "b", Some(r#"{"text":"ok"}"#)), Ok(()));
+        assert_eq!(
+            acks(&mut s),
+            vec![
+                OutFrame::Text(r#"{"envelope_id":"a"}"#.to_owned()),
+                OutFrame::Text(r#"{"envelope_id":"b","payload":{"text":"ok"}}"#.to_owned()),
+            ]
+        );
+        assert_eq!(s.unacked(), 0);
+        check_consistent(&s);
+        // Closing: an ack at the front is refused and the envelope stays as it was.
+        s.handle_text(t0, envelope("c", false));
+        s.close(t0, 1000, "bye");
+        assert!(matches!(
+            s.ack(t0, "c"),
+            Err(Error::ConnectionClosing { .. })
+        ));
+        assert_eq!(s.unacked(), 1);
+        check_consistent(&s);
+    }
+
+    #[test]
+    fn a_redelivered_envelope_id_is_acked_once() {
+        let t0 = Instant::now();
+        let mut s = open_session(t0);
+        s.handle_text(t0, envelope("a", false));
+        s.forget("a");
+        s.handle_text(t0 + Duration::from_millis(1), envelope("a", false));
+        // The stale deadline of the first delivery is at the front.
+        assert_eq!(s.warn_queue.len(), 2);
+        assert_eq!(s.ack(t0, "a"), Ok(()));
+        assert_eq!(acks(&mut s).len(), 1);
+        assert!(matches!(s.ack(t0, "a"), Err(Error::AlreadyAcked { .. })));
+        assert_eq!(s.unacked(), 0);
+        s.handle_timeout(t0 + Duration::from_secs(3));
+        while let Some(e) = s.poll_event() {
+            assert!(!matches!(e, SessionEvent::AckOverdue { .. }), "{e:?}");
+        }
+        assert!(s.warn_queue.is_empty() && s.pending.is_empty());
     }
 }
