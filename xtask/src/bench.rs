@@ -98,6 +98,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
     cmd_args.extend(pass.iter().cloned());
     println!("[bench] cargo {}", cmd_args.join(" "));
     let started = Instant::now();
+    let ticks_before = cpu_ticks();
     // Progress goes to stderr (inherited); the results come on stdout.
     let output = crate::cargo()
         .args(&cmd_args)
@@ -113,6 +114,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
         }
     };
     let took = started.elapsed();
+    let steal = stolen_share(ticks_before, cpu_ticks());
     let stdout = String::from_utf8_lossy(&output.stdout);
     let results: Vec<(String, String)> = stdout
         .lines()
@@ -174,6 +176,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
         &note,
         &load_before,
         &load_after,
+        &steal,
         (build_took, took),
     );
     if let Err(e) = std::fs::write(&out, &md) {
@@ -249,6 +252,7 @@ fn markdown(
     notes: &[String],
     load_before: &str,
     load_after: &str,
+    steal: &str,
     (build_took, took): (std::time::Duration, std::time::Duration),
 ) -> String {
     let num = |k: &str| r.num(k);
@@ -430,11 +434,13 @@ fn markdown(
         took.as_secs_f64()
     ));
     md.push_str(&format!(
-        "Machine: {} core(s), {}; load average (1/5/15 min) {} before, {} after.  \n",
+        "Machine: {} core(s), {}; load average (1/5/15 min) {} before, {} after; CPU time \
+         taken by the hypervisor from this machine during the run (steal): {}.  \n",
         r.text("cores"),
         cpu_model(),
         load_before,
-        load_after
+        load_after,
+        steal
     ));
     md.push_str(&format!(
         "Every figure is the median of {} runs.\n",
@@ -464,9 +470,12 @@ with 1 in flight it flushes each ack at once.\n\
 - CPU per 100 000: user + system time of the client's threads (`/proc/self/task/*/stat`, 10 ms \
 ticks) during the 64-in-flight runs, the fake's threads excluded.\n\
 - Core: `Supervisor::handle_text` + `ack` + `poll_transmit` on one thread with a fake clock, \
-500 000 distinct envelopes made in chunks outside the timed part; the figure is per second of \
-that thread's CPU time (`/proc/thread-self/schedstat`), so other load on the machine counts \
-less; the wall-clock figure is next to it. `Frame::parse` times are CPU time per parse too.\n\
+500 000 distinct envelopes made outside the timed part in chunks of 1024 (small enough to stay \
+in cache, as a frame just copied out of the socket's read buffer is; chunks of 10 000, 12 MB, \
+measured memory bandwidth instead and read up to 2x slower on a 2-core VM); the figure is per \
+second of that thread's CPU time (`/proc/thread-self/schedstat`), so other load on the machine \
+counts less; the wall-clock figure is next to it. `Frame::parse` times are CPU time per parse \
+too, made the same way.\n\
 - Footprint: the release `slack-bot` binary (several instances at once) against the fake with \
 `SLACK_API_URL` and `SLACK_ALLOW_INSECURE=1`; RSS from `/proc/PID/status`; wake-ups are \
 voluntary context switches summed over `/proc/PID/task/*/status` across the idle window; \
@@ -475,6 +484,33 @@ afterwards each instance must still ack an event.\n\
 was ready before the old link closed: make-before-break).\n",
     );
     md
+}
+
+/// (steal, total) ticks of all CPUs from `/proc/stat`.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    Some((*fields.get(7)?, fields.iter().sum()))
+}
+
+/// The share of CPU time stolen between two `cpu_ticks` readings, as text. On a virtual
+/// machine, time the host gives to others: the figures are then slower than the hardware.
+fn stolen_share(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> String {
+    match (before, after) {
+        (Some((s0, t0)), Some((s1, t1))) if t1 > t0 => {
+            let share = s1.saturating_sub(s0) as f64 / (t1 - t0) as f64;
+            format!("{:.1} %", share * 100.0)
+        }
+        _ => "n/a".to_owned(),
+    }
 }
 
 fn loadavg() -> String {
