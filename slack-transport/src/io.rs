@@ -142,7 +142,21 @@ pub(crate) struct Decoding<T, F> {
 
 impl<T: Send, F: Fn(String) -> T + Send + Sync> Sink for Decoding<T, F> {
     fn deliver(&self, event: Incoming) -> bool {
-        self.tx.send(event.map_text(&self.decode)).is_ok()
+        // A decoder that panics must not take the thread down with the channel still open
+        // (the caller would wait for a `Closed` that never comes): the connection is closed
+        // instead, as if the caller had stopped listening.
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            event.map_text(&self.decode)
+        }));
+        match decoded {
+            Ok(event) => self.tx.send(event).is_ok(),
+            Err(_) => {
+                log::error!(
+                    "the decoder given to connect_decoded panicked; closing the connection"
+                );
+                false
+            }
+        }
     }
 }
 

@@ -87,7 +87,8 @@ pub fn connect(url: &str, config: &Config) -> Result<(Connection, IoThreads), Er
 /// The transport still does not look inside frames; this only moves the caller's own
 /// decoding (say, JSON parsing) off the caller's thread, so that it runs while the caller
 /// works on the frame before (and, with several connections, on each connection's own
-/// thread). `decode` runs outside the connection's lock and must not block.
+/// thread). `decode` runs outside the connection's lock and must not block. If it panics,
+/// the connection is closed (code 1000) and ends with [`Incoming::Closed`] as usual.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), slack_transport::Error> {

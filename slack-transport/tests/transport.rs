@@ -176,6 +176,47 @@ fn text_frames_are_decoded_on_the_io_thread() {
     join_within(threads, WAIT).unwrap();
 }
 
+/// A decoder that panics closes the connection; the caller still gets `Closed` and the
+/// channel still disconnects (nothing waits forever), and the threads end.
+#[test]
+fn a_panicking_decoder_closes_the_connection() {
+    let slack = FakeSlack::start().unwrap();
+    let (conn, threads) = connect_decoded(&slack.ws_url(), &config_for(&slack), |text| {
+        assert!(!text.contains("boom"), "decoder refuses the frame");
+        text
+    })
+    .unwrap();
+    loop {
+        match conn.receiver.recv_timeout(WAIT) {
+            Ok(Incoming::Text(hello)) => {
+                assert!(hello.contains("hello"), "{hello}");
+                break;
+            }
+            Ok(Incoming::Ping { .. }) => {}
+            other => panic!("expected hello, got {other:?}"),
+        }
+    }
+    slack
+        .send_event(json!({"type": "app_mention", "text": "boom", "channel": "C1"}))
+        .unwrap();
+    loop {
+        match conn.receiver.recv_timeout(WAIT) {
+            Ok(Incoming::Closed { code, by, .. }) => {
+                assert_eq!((code, by), (Some(1000), ClosedBy::Local));
+                break;
+            }
+            Ok(Incoming::Ping { .. }) => {}
+            other => panic!("expected Closed, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        conn.receiver.recv_timeout(WAIT),
+        Err(RecvTimeoutError::Disconnected)
+    ));
+    drop(conn);
+    join_within(threads, WAIT).unwrap();
+}
+
 #[test]
 fn text_round_trip_over_wss_with_extra_ca() {
     let slack = FakeSlack::builder().tls(true).start().unwrap();
