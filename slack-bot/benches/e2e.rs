@@ -804,14 +804,61 @@ fn footprint(o: &Opts) -> Res<()> {
         o.idle.as_secs()
     );
     result("bin_bytes", size);
-    let slack = FakeSlack::start().map_err(|e| e.to_string())?;
+    let plain = idle_instances(o, instances, false)?;
+    result("rss_kb", format!("{:.0}", median(plain.rss)));
+    result("idle_secs", o.idle.as_secs());
+    result("idle_wakeups", format!("{:.0}", median(plain.wake)));
+    result("idle_wakeups_threads", plain.detail);
+    result("bin_threads", format!("{:.0}", median(plain.threads)));
+    // The same over TLS (https + wss, the fake's own CA), as a real Slack is reached: rustls's
+    // code and state are resident too.
+    let tls = idle_instances(o, instances, true)?;
+    result("rss_tls_kb", format!("{:.0}", median(tls.rss)));
+    result("idle_wakeups_tls", format!("{:.0}", median(tls.wake)));
+    Ok(())
+}
+
+/// What `idle_instances` saw of each instance.
+struct Idle {
+    rss: Vec<f64>,
+    wake: Vec<f64>,
+    threads: Vec<f64>,
+    /// Wake-ups per thread of the first instance.
+    detail: String,
+}
+
+/// Runs `instances` copies of the binary against one fake (over TLS if `tls`), lets them idle,
+/// reads their RSS and wake-ups, then checks that each still acks an event.
+fn idle_instances(o: &Opts, instances: usize, tls: bool) -> Res<Idle> {
+    let bin = &o.bot_bin;
+    let slack = FakeSlack::builder()
+        .tls(tls)
+        .start()
+        .map_err(|e| e.to_string())?;
+    let ca_file = match slack.ca_pem() {
+        Some(pem) => {
+            let path =
+                std::env::temp_dir().join(format!("e2e-bench-ca-{}.pem", std::process::id()));
+            std::fs::write(&path, pem).map_err(|e| format!("writing the fake's CA: {e}"))?;
+            Some(path)
+        }
+        None => None,
+    };
     let mut kids = Kill(Vec::new());
     for _ in 0..instances {
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        match &ca_file {
+            Some(ca) => command
+                .env("SLACK_CA_FILE", ca)
+                .env_remove("SLACK_ALLOW_INSECURE"),
+            None => command
+                .env("SLACK_ALLOW_INSECURE", "1")
+                .env_remove("SLACK_CA_FILE"),
+        };
+        let child = command
             .env("SLACK_APP_TOKEN", slack.app_token())
             .env("SLACK_BOT_TOKEN", slack.bot_token())
             .env("SLACK_API_URL", slack.api_url())
-            .env("SLACK_ALLOW_INSECURE", "1")
             .env("RUST_LOG", "warn")
             .env_remove("SLACK_DEBUG")
             .env_remove("WEBSOCKET_DEBUG")
@@ -896,12 +943,15 @@ fn footprint(o: &Opts) -> Res<()> {
     }
     drop(kids);
     slack.shutdown();
-    result("rss_kb", format!("{:.0}", median(rss)));
-    result("idle_secs", o.idle.as_secs());
-    result("idle_wakeups", format!("{:.0}", median(wake)));
-    result("idle_wakeups_threads", detail);
-    result("bin_threads", format!("{:.0}", median(threads)));
-    Ok(())
+    if let Some(ca) = ca_file {
+        let _ = std::fs::remove_file(ca);
+    }
+    Ok(Idle {
+        rss,
+        wake,
+        threads,
+        detail,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

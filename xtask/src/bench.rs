@@ -32,6 +32,7 @@ const REQUIRED: &[&str] = &[
     "parse_fixtures_ns",
     "bin_bytes",
     "rss_kb",
+    "rss_tls_kb",
     "idle_wakeups",
     "cpu_bot_per_100k",
     "reconnect_ms",
@@ -367,6 +368,17 @@ fn markdown(
         rss_mib.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2} MiB")),
         "≤ 5 MiB",
         status(rss_mib, &Target::AtMost(5.0)),
+    );
+    row(
+        "RSS of the same over TLS (`https` + `wss` with the fake's CA, as a real Slack is \
+         reached: rustls and the root store resident too); idle wake-ups",
+        format!(
+            "{} MiB; {}",
+            num("rss_tls_kb").map_or_else(|| "n/a".to_owned(), |kb| format!("{:.2}", kb / 1024.0)),
+            r.text("idle_wakeups_tls")
+        ),
+        "reported",
+        "",
     );
     let breakdown = r.text("idle_wakeups_threads").replace(',', ", ");
     row(
