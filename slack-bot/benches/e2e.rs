@@ -705,7 +705,9 @@ fn core(o: &Opts) -> Res<()> {
     if names.is_empty() {
         return Err("no socket_mode_*.json fixtures found".into());
     }
-    let iters = if o.smoke { 100 } else { 50_000 };
+    // Enough parses for ~100 ms of CPU per figure: the CPU clock read from schedstat advances
+    // in scheduler ticks (4 ms here) while a thread runs.
+    let iters = if o.smoke { 100 } else { 200_000 };
     let mut parts = Vec::new();
     for path in names {
         let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;

@@ -68,6 +68,18 @@ const RUNS: &[Run] = &[
         args: &["20000"],
     },
     Run {
+        name: "frame_parse",
+        package: "slack-envelope",
+        kind: Kind::Example("frame_parse"),
+        args: &["2000"],
+    },
+    Run {
+        name: "dedup_capacity",
+        package: "slack-envelope",
+        kind: Kind::Example("dedup_capacity"),
+        args: &["20000"],
+    },
+    Run {
         // Without a token and channel it uses the embedded fake Slack.
         name: "post_message",
         package: "slack-web",
