@@ -20,7 +20,8 @@
 //!
 //! Options: `--smoke`, `--reps N`, `--n N` (envelopes per throughput run), `--rtt-n N`,
 //! `--core-n N`, `--idle-secs N`, `--bot-bin PATH` (default: the `slack-bot` binary built with
-//! this bench), `--only SECTION` (`e2e`, `rtt`, `core`, `footprint`, `reconnect`).
+//! this bench), `--only SECTION` (`e2e`, `rtt`, `core`, `footprint`, `reconnect`),
+//! `--timeout-secs N` (how long a stream may wait for its acks; 600 by default).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -109,6 +110,9 @@ fn opts() -> Opts {
             "--core-n" => o.core_n = value(i).parse().expect("--core-n N"),
             "--idle-secs" => o.idle = Duration::from_secs(value(i).parse().expect("--idle-secs N")),
             "--bot-bin" => o.bot_bin = PathBuf::from(value(i)),
+            "--timeout-secs" => {
+                o.timeout = Duration::from_secs(value(i).parse().expect("--timeout-secs N"))
+            }
             "--only" => o.only = Some(value(i)),
             // `--bench` is what `cargo bench` passes; `--smoke` is read above.
             _ => {
@@ -413,7 +417,7 @@ fn stream_run(
     };
     let warm = slack
         .stream_envelopes(conn, spec((n / 10).clamp(10, 2_000), false))
-        .map_err(|e| format!("{} warm-up: {e}", client.name()))?;
+        .map_err(|e| format!("{} warm-up: {e}{}", client.name(), state(&running)))?;
     if let Some(why) = warm.aborted {
         return Err(format!("{} warm-up aborted: {why}", client.name()));
     }
@@ -421,21 +425,23 @@ fn stream_run(
     let t = Instant::now();
     let report = slack
         .stream_envelopes(conn, spec(n, round_trips))
-        .map_err(|e| format!("{}: {e}", client.name()))?;
+        .map_err(|e| format!("{}: {e}{}", client.name(), state(&running)))?;
     let wall = t.elapsed();
     let after = thread_cpu();
     if let Some(why) = &report.aborted {
         return Err(format!(
-            "{}: stream aborted after {} of {n} acks: {why}",
+            "{}: stream aborted after {} of {n} acks: {why}{}",
             client.name(),
-            report.acked
+            report.acked,
+            state(&running)
         ));
     }
     if report.acked != n {
         return Err(format!(
-            "{}: {} of {n} envelopes acked",
+            "{}: {} of {n} envelopes acked{}",
             client.name(),
-            report.acked
+            report.acked,
+            state(&running)
         ));
     }
     let (fake_cpu, client_cpu, by_thread) = cpu_split(&before, &after);
@@ -448,6 +454,14 @@ fn stream_run(
         wall,
         round_trips: report.round_trips,
     })
+}
+
+/// What the client says of itself, for a failed run (the bot's stats).
+fn state(running: &Running) -> String {
+    match running {
+        Running::Baseline(_) => String::new(),
+        Running::Bot(b) => format!(" (bot stats: {:?})", b.stats()),
+    }
 }
 
 fn order(rep: usize) -> [Client; 2] {

@@ -111,6 +111,15 @@ impl Link {
 /// How long requests may wait with every worker busy before another worker is started.
 const GROW_AFTER: Duration = Duration::from_millis(5);
 
+/// How long the loop leaves frames waiting on the links while the worker queue is full, at
+/// most, before it takes them anyway and declines the requests among them (left un-acked for
+/// Slack to redeliver). Short next to Slack's 3 s ack deadline and the core's 5 s before a
+/// ping; long enough for a worker that lost its core for a few scheduler slices.
+const MAX_PAUSE: Duration = Duration::from_secs(1);
+
+/// How often the loop looks at the worker queue again while it leaves frames waiting.
+const PAUSE_RECHECK: Duration = Duration::from_millis(1);
+
 struct Loop {
     p: LoopParts,
     links: HashMap<ConnId, Link>,
@@ -128,6 +137,8 @@ struct Loop {
     worker_ctx: WorkerCtx,
     /// When the last worker was started (the next one waits `GROW_AFTER` more).
     last_grow: Option<Instant>,
+    /// Since when the worker queue has been full, leaving frames waiting on the links.
+    paused_since: Option<Instant>,
     worker_threads: Vec<JoinHandle<()>>,
     /// Envelopes whose ack waits for the handler's reply.
     awaiting_reply: HashSet<String>,
@@ -156,6 +167,7 @@ pub(crate) fn run(p: LoopParts) -> RunReport {
         room: None,
         worker_ctx,
         last_grow: None,
+        paused_since: None,
         worker_threads: Vec::new(),
         awaiting_reply: HashSet::new(),
         draining: false,
@@ -190,16 +202,43 @@ impl Loop {
         }
     }
 
+    /// Room for requests in the worker queue for the frames of this wake-up: `Some(n)` to take
+    /// frames up to `n` envelopes, `None` to leave them waiting (full for less than
+    /// `MAX_PAUSE`), `Some(usize::MAX)` once it has been full that long (requests are then
+    /// declined, see `dispatch`).
+    fn frame_budget(&mut self, now: Instant) -> Option<usize> {
+        let room = self.jobs.room();
+        if room > 0 {
+            self.paused_since = None;
+            return Some(room);
+        }
+        let since = *self.paused_since.get_or_insert_with(|| {
+            log::debug!("worker queue full: frames wait on their links");
+            now
+        });
+        if now.saturating_duration_since(since) < MAX_PAUSE {
+            None
+        } else {
+            Some(usize::MAX)
+        }
+    }
+
     /// Waits for one input (a frame, a message, or the next deadline) and feeds it in.
     fn wait_once(&mut self) {
+        let budget = self.frame_budget(Instant::now());
         let mut deadline = self.p.supervisor.poll_timeout();
-        for d in [self.drain_deadline, self.grow_deadline()]
+        let recheck = budget.is_none().then(|| Instant::now() + PAUSE_RECHECK);
+        for d in [self.drain_deadline, self.grow_deadline(), recheck]
             .into_iter()
             .flatten()
         {
             deadline = Some(deadline.map_or(d, |x| x.min(d)));
         }
-        let ids: Vec<ConnId> = self.links.keys().copied().collect();
+        // While the queue is full, only the inbox and closing links are listened to.
+        let ids: Vec<ConnId> = match budget {
+            Some(_) => self.links.keys().copied().collect(),
+            None => Vec::new(),
+        };
         let mut sel = Select::new();
         let inbox_idx = sel.recv(&self.p.inbox);
         for id in &ids {
@@ -236,18 +275,27 @@ impl Loop {
             };
             let msg = oper.recv(&link.receiver);
             let now = Instant::now();
+            let mut budget = budget.unwrap_or(usize::MAX);
+            budget = budget.saturating_sub(usize::from(is_envelope(msg.as_ref().ok())));
             self.on_incoming(now, conn, msg.ok());
+            self.take_requests(now);
             // Frames already waiting on this link are taken without another select and fed in
             // together; `main` then writes all their acks at once (one lock, one write) and
-            // hands their requests to the workers at once (one lock, one wake-up).
+            // hands their requests to the workers at once (one lock, one wake-up). No more
+            // envelopes than the worker queue has room for: the rest wait on the link.
             for _ in 1..INCOMING_BATCH {
+                if budget == 0 {
+                    break;
+                }
                 let Some(link) = self.links.get(&conn) else {
                     break;
                 };
                 let Ok(msg) = link.receiver.try_recv() else {
                     break;
                 };
+                budget = budget.saturating_sub(usize::from(is_envelope(Some(&msg))));
                 self.on_incoming(now, conn, Some(msg));
+                self.take_requests(now);
             }
         } else {
             let i = idx - closing_base;
@@ -356,6 +404,20 @@ impl Loop {
             if let Some(link) = self.links.remove(&conn) {
                 join_link(link);
             }
+        }
+    }
+
+    /// Carries out the supervisor's events after one frame of a batch, leaving its frames (the
+    /// acks) queued for `pump` to write together at the end of the batch. A request is taken
+    /// or declined before the next frame is fed: a redelivery of a declined envelope in the
+    /// same batch must find it forgotten, not be acked as its duplicate. Before any other
+    /// event, the frames queued so far are written first, as `pump` would.
+    fn take_requests(&mut self, now: Instant) {
+        while let Some(ev) = self.p.supervisor.poll_event() {
+            if !matches!(ev, Event::Request { .. } | Event::Duplicate { .. }) {
+                self.send_transmits();
+            }
+            self.on_event(now, ev);
         }
     }
 
@@ -812,6 +874,11 @@ fn connect(
             },
         ),
     }
+}
+
+/// Whether a frame from a link is an envelope (which may become a request for the workers).
+fn is_envelope(msg: Option<&Incoming>) -> bool {
+    matches!(msg, Some(Incoming::Text(Ok(Frame::Envelope(_)))))
 }
 
 #[derive(Clone)]

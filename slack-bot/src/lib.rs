@@ -281,8 +281,10 @@ impl BotBuilder {
         self
     }
 
-    /// Requests waiting for a worker at most (default 1000). Beyond it, requests are left
-    /// un-acked for Slack to redeliver, logged and counted.
+    /// Requests waiting for a worker at most (default 1000). While the queue is full, frames
+    /// wait on their connections (not read, not acked) for up to 1 s; if it is still full
+    /// then, requests are left un-acked for Slack to redeliver, logged and counted
+    /// ([`Stats::queue_full`]).
     pub fn queue_bound(mut self, n: usize) -> Self {
         self.queue_bound = n;
         self

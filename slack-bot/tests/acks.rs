@@ -195,6 +195,49 @@ fn full_queue_leaves_envelopes_unacked_and_redelivery_succeeds() {
     );
 }
 
+/// A queue that is full only for a moment (a slow handler, a worker that did not get a core
+/// for a few milliseconds) makes the loop wait before taking more frames rather than decline
+/// them: nothing is left for a redelivery that Slack would send only much later.
+#[test]
+fn a_momentarily_full_queue_delays_frames_instead_of_declining_them() {
+    let slack = FakeSlack::start().unwrap();
+    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let s = seen.clone();
+    let bot = builder(&slack)
+        .workers(1)
+        .queue_bound(2)
+        .on_event("message", move |ctx| {
+            let event_id = ctx.event().unwrap().event_id.unwrap();
+            *s.lock().unwrap().entry(event_id).or_default() += 1;
+            std::thread::sleep(Duration::from_millis(4));
+            Ok(Reply::Ack)
+        })
+        .start()
+        .unwrap();
+    slack.wait_for_connections(1, SOON).unwrap();
+    let ids: Vec<String> = (0..40)
+        .map(|i| {
+            slack
+                .send_event(common::message("C1", &format!("m{i}"), &format!("4.{i}")))
+                .unwrap()
+        })
+        .collect();
+    for id in &ids {
+        slack.wait_for_ack(id, SOON).unwrap();
+    }
+    wait_until(SOON, "every message to be handled", || {
+        seen.lock().unwrap().len() == ids.len()
+    });
+    let stats = bot.stats();
+    assert_eq!(stats.queue_full, 0, "{stats:?}");
+    // Each acked once, on its first delivery.
+    let acks = slack.acks();
+    assert_eq!(acks.len(), ids.len(), "{acks:?}");
+    bot.shutdown().unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(seen.values().all(|&n| n == 1), "{seen:?}");
+}
+
 #[test]
 fn shutdown_waits_for_a_handler_answering_in_the_ack() {
     let slack = FakeSlack::start().unwrap();
