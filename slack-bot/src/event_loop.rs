@@ -207,6 +207,11 @@ impl Loop {
     /// `MAX_PAUSE`), `Some(usize::MAX)` once it has been full that long (requests are then
     /// declined, see `dispatch`).
     fn frame_budget(&mut self, now: Instant) -> Option<usize> {
+        if self.draining {
+            // Requests are declined anyway; the links' close handshakes must be seen.
+            self.paused_since = None;
+            return Some(usize::MAX);
+        }
         let room = self.jobs.room();
         if room > 0 {
             self.paused_since = None;
