@@ -59,11 +59,12 @@ pub struct Config {
     pub dedup_window: Duration,
     /// At most this many ids are remembered.
     pub dedup_capacity: usize,
-    /// After Slack's `warning` or `refresh_requested`, once the replacement is ready, the old
-    /// connection is kept open (still receiving and acking) until it has carried no envelope
-    /// for this long and has no envelope awaiting its ack. Slack keeps delivering on a warned
-    /// link, and nothing can be acked after our close frame: closing at once would leave the
-    /// envelopes in flight to Slack's redelivery.
+    /// Once a replacement is ready, the connection it replaces (after Slack's `warning` or
+    /// `refresh_requested`, after a silence that made it suspect, or a surplus one) is kept
+    /// open, still receiving and acking, until it has carried no envelope for this long and
+    /// has no envelope awaiting its ack. Slack keeps delivering on such a link (a suspect link
+    /// may only have lost its pongs), and nothing can be acked after our close frame: closing
+    /// at once would leave the envelopes in flight to Slack's redelivery.
     pub drain_quiet: Duration,
     /// The longest an old connection is kept open that way (zero: close it as soon as the
     /// replacement is ready).
@@ -1109,12 +1110,21 @@ impl Supervisor {
         }
         // Close what has been replaced: retiring connections once enough others are ready,
         // then any surplus beyond the goal (oldest first).
-        let ready_active: Vec<ConnId> = self
+        let mut ready_active: Vec<ConnId> = self
             .slots
             .iter()
             .filter(|(_, s)| is_ready(s) && s.retiring.is_none())
             .map(|(id, _)| *id)
             .collect();
+        // Surplus links (a suspected link that answered after all, beside its replacement;
+        // oldest first) are retired and drained like the others: Slack may be delivering on
+        // them.
+        let surplus = ready_active.len().saturating_sub(self.cfg.connections);
+        for conn in ready_active.drain(..surplus) {
+            if let Some(slot) = self.slots.get_mut(&conn) {
+                slot.retiring = Some(Cause::Replaced);
+            }
+        }
         if ready_active.len() >= self.cfg.connections {
             let retiring: Vec<ConnId> = self
                 .slots
@@ -1126,10 +1136,6 @@ impl Supervisor {
                 if self.drained(now, conn) {
                     self.close_conn(now, conn, Cause::Replaced);
                 }
-            }
-            let surplus = ready_active.len() - self.cfg.connections;
-            for conn in ready_active.into_iter().take(surplus) {
-                self.close_conn(now, conn, Cause::Replaced);
             }
         }
         // Open one more if wanted and allowed.
@@ -1165,7 +1171,7 @@ impl Supervisor {
         let Some(slot) = self.slots.get_mut(&conn) else {
             return true;
         };
-        if max.is_zero() || !matches!(slot.retiring, Some(Cause::Slack(_))) {
+        if max.is_zero() || slot.retiring.is_none() {
             return true;
         }
         let since = *slot.draining_since.get_or_insert_with(|| {

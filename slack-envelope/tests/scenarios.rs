@@ -490,24 +490,70 @@ fn half_open_link_is_detected_within_8s_and_replaced_first() {
             ],
         ),
         (8_100, In::Connected(2), vec!["connected #2"]),
+        // Replacement ready: the suspect link drains (Slack may still deliver on it) and,
+        // quiet for `drain_quiet`, is closed.
+        (8_200, In::Text(2, hello()), vec!["ready #2 n=1"]),
         (
-            8_200,
-            In::Text(2, hello()),
-            vec![
-                "ready #2 n=1",
-                "disconnecting #1 replaced",
-                "tx #1 close 1000",
-            ],
+            9_200,
+            In::Tick,
+            vec!["disconnecting #1 replaced", "tx #1 close 1000"],
         ),
         // The dead link never answers the close: dropped after the close timeout.
         (
-            10_200,
+            11_200,
             In::Tick,
             vec!["abort #1", "disconnected #1 replaced"],
         ),
     ]);
     h.run(s);
     assert!(h.sup.is_connected());
+}
+
+/// A link suspected for its missing pongs may still be delivering: an envelope that arrives on
+/// it after the replacement is ready is acked there (not left to Slack's redelivery), and the
+/// link is closed only once it has been quiet for `drain_quiet`.
+#[test]
+fn a_suspect_link_still_delivering_is_drained_before_it_is_closed() {
+    let (mut h, mut s) = ready_one();
+    s.extend(vec![
+        (5_030, In::Tick, vec!["tx #1 ping"]),
+        (
+            8_030,
+            In::Tick,
+            vec![
+                "reconnecting #1 unresponsive",
+                "connect #2",
+                "connecting #2",
+            ],
+        ),
+        (8_100, In::Connected(2), vec!["connected #2"]),
+        (8_200, In::Text(2, hello()), vec!["ready #2 n=1"]),
+        (
+            8_300,
+            In::Text(1, event("e1", "Ev1")),
+            vec!["request #1 e1"],
+        ),
+        (8_301, In::Ack("e1"), vec!["tx #1"]),
+        // Quiet since 8.3 s: closed at 9.3 s.
+        (9_299, In::Tick, vec![]),
+        (
+            9_300,
+            In::Tick,
+            vec!["disconnecting #1 replaced", "tx #1 close 1000"],
+        ),
+        (
+            9_400,
+            In::Closed(1, Some(1000)),
+            vec!["disconnected #1 replaced"],
+        ),
+    ]);
+    h.run(s);
+    assert!(h.sup.is_connected());
+    assert!(
+        h.ack_results.iter().all(Result::is_ok),
+        "{:?}",
+        h.ack_results
+    );
 }
 
 #[test]
@@ -550,18 +596,16 @@ fn false_alarm_costs_nothing() {
         // The slow pong arrives after all: #1 is fine again.
         (8_500, In::Pong(1, 1u64.to_be_bytes().to_vec()), vec![]),
         (8_600, In::Connected(2), vec!["connected #2"]),
-        // Two healthy links for a goal of one: the older is closed, the newer kept.
+        // Two healthy links for a goal of one: the older drains, then is closed; the newer
+        // is kept.
+        (8_700, In::Text(2, hello()), vec!["ready #2 n=2"]),
         (
-            8_700,
-            In::Text(2, hello()),
-            vec![
-                "ready #2 n=2",
-                "disconnecting #1 replaced",
-                "tx #1 close 1000",
-            ],
+            9_700,
+            In::Tick,
+            vec!["disconnecting #1 replaced", "tx #1 close 1000"],
         ),
         (
-            8_800,
+            9_800,
             In::Closed(1, Some(1000)),
             vec!["disconnected #1 replaced"],
         ),
