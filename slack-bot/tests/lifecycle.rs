@@ -222,3 +222,68 @@ fn warning_then_refresh_and_events_queued_while_disconnected() {
     slack.wait_for_ack(&id, SOON).unwrap();
     bot.shutdown().unwrap();
 }
+
+/// `debug_reconnects(true)` puts `debug_reconnects=true` in the socket URL; Slack (and the fake)
+/// then sends `refresh_requested` after a while. Each refresh is followed with no event lost,
+/// none redelivered and none handled twice.
+#[test]
+fn debug_reconnects_refreshes_are_followed_without_losing_events() {
+    let slack = FakeSlack::builder()
+        .debug_reconnect_after(Duration::from_millis(400))
+        .refresh_grace(Duration::from_millis(300))
+        .start()
+        .unwrap();
+    let handled = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h = handled.clone();
+    let bot = builder(&slack)
+        .debug_reconnects(true)
+        .on_event("message", move |ctx| {
+            h.lock()
+                .unwrap()
+                .push(ctx.event().unwrap().event_id.unwrap());
+            Ok(Reply::Ack)
+        })
+        .start()
+        .unwrap();
+    slack.wait_for_connections(1, SOON).unwrap();
+    let mut ids = Vec::new();
+    let started = Instant::now();
+    // Events keep coming while the links are refreshed, until three links have been opened.
+    while slack.connections().len() < 3 {
+        assert!(started.elapsed() < SOON, "no refresh within {SOON:?}");
+        ids.push(
+            slack
+                .send_event(message("C1", "x", &format!("14.{}", ids.len())))
+                .unwrap(),
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for id in &ids {
+        let ack = slack.wait_for_ack(id, SOON).unwrap();
+        assert_eq!(ack.retry_attempt, 0, "envelope {id} was redelivered");
+    }
+    let conns = slack.connections();
+    assert!(
+        conns
+            .iter()
+            .all(|c| c.target.contains("debug_reconnects=true")),
+        "{conns:?}"
+    );
+    assert!(
+        conns
+            .iter()
+            .filter(|c| c.disconnect_sent.as_deref() == Some("refresh_requested"))
+            .count()
+            >= 2,
+        "{conns:?}"
+    );
+    wait_until(SOON, "every event to be handled", || {
+        handled.lock().unwrap().len() >= ids.len()
+    });
+    bot.shutdown().unwrap();
+    let mut handled = handled.lock().unwrap().clone();
+    assert_eq!(handled.len(), ids.len(), "handled twice: {handled:?}");
+    handled.sort();
+    handled.dedup();
+    assert_eq!(handled.len(), ids.len());
+}

@@ -117,6 +117,7 @@ impl Default for FakeSlackBuilder {
                 hello_delay: Duration::ZERO,
                 send_hello: true,
                 refresh_grace: Duration::from_secs(2),
+                debug_reconnect_after: Duration::from_secs(360),
                 close_timeout: Duration::from_secs(1),
                 ping_interval: None,
                 single_use_tickets: true,
@@ -178,6 +179,14 @@ impl FakeSlackBuilder {
     /// The accepted bot token (`xoxb-…`).
     pub fn bot_token(mut self, token: impl Into<String>) -> Self {
         self.cfg.bot_token = token.into();
+        self
+    }
+
+    /// How long after the upgrade a connection whose URL has `debug_reconnects=true` gets
+    /// `refresh_requested` (followed through like [`FakeSlack::disconnect`]), as Slack does
+    /// after about 360 s. Default 360 s; tests shorten it to exercise refreshes.
+    pub fn debug_reconnect_after(mut self, d: Duration) -> Self {
+        self.cfg.debug_reconnect_after = d;
         self
     }
 

@@ -35,6 +35,8 @@ pub(crate) struct Config {
     pub hello_delay: Duration,
     pub send_hello: bool,
     pub refresh_grace: Duration,
+    /// When a link opened with `debug_reconnects=true` gets `refresh_requested`.
+    pub debug_reconnect_after: Duration,
     pub close_timeout: Duration,
     pub ping_interval: Option<Duration>,
     pub single_use_tickets: bool,

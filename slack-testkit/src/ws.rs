@@ -292,6 +292,8 @@ struct Conn<'a> {
     delayed_pongs: VecDeque<(Instant, Vec<u8>)>,
     hello_at: Option<Instant>,
     close_at: Option<Instant>,
+    /// When this link (opened with `debug_reconnects=true`) gets `refresh_requested`.
+    debug_refresh_at: Option<Instant>,
     closing: Option<(Instant, String)>,
     keep_tcp: bool,
     next_ping: Option<Instant>,
@@ -410,6 +412,8 @@ pub(crate) fn run(
             None
         },
         close_at: None,
+        debug_refresh_at: (debug_reconnects && !refused)
+            .then(|| now + shared.cfg.debug_reconnect_after),
         closing: None,
         keep_tcp: false,
         next_ping: shared.cfg.ping_interval.map(|d| now + d),
@@ -420,7 +424,7 @@ pub(crate) fn run(
     if refused {
         conn.send_disconnect("too_many_websockets");
     }
-    let reason = conn.run_loop(&mut poll, debug_reconnects);
+    let reason = conn.run_loop(&mut poll);
     if let Some(b) = conn.blast.take() {
         b.finish(Some(format!("connection closed: {reason}")));
     }
@@ -434,9 +438,8 @@ pub(crate) fn run(
 }
 
 impl Conn<'_> {
-    fn run_loop(&mut self, poll: &mut Poll, debug_reconnects: bool) -> String {
+    fn run_loop(&mut self, poll: &mut Poll) -> String {
         let mut events = Events::with_capacity(16);
-        let _ = debug_reconnects;
         self.parse_frames();
         loop {
             self.flush_out();
@@ -447,6 +450,7 @@ impl Conn<'_> {
             let mut deadlines: Vec<Instant> = Vec::new();
             deadlines.extend(self.hello_at);
             deadlines.extend(self.close_at);
+            deadlines.extend(self.debug_refresh_at);
             deadlines.extend(self.closing.as_ref().map(|(t, _)| *t));
             deadlines.extend(self.delayed_pongs.front().map(|(t, _)| *t));
             deadlines.extend(self.next_ping);
@@ -495,6 +499,13 @@ impl Conn<'_> {
         if self.close_at.is_some_and(|t| t <= now) {
             self.close_at = None;
             self.start_close(1000, "refresh follow-through");
+        }
+        if self.debug_refresh_at.is_some_and(|t| t <= now) {
+            self.debug_refresh_at = None;
+            if !self.silent && !self.keep_tcp && self.closing.is_none() {
+                log::debug!("websocket {}: debug_reconnects refresh", self.id);
+                self.send_disconnect("refresh_requested");
+            }
         }
         if let Some((t, reason)) = &self.closing {
             if *t <= now {
