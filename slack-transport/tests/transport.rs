@@ -51,7 +51,7 @@ fn next_text(conn: &Connection) -> String {
 }
 
 /// Waits for `Closed` (skipping frames), then checks that the channel disconnects.
-fn wait_closed(conn: &Connection) -> (Option<u16>, String, ClosedBy) {
+fn wait_closed<T>(conn: &Connection<T>) -> (Option<u16>, String, ClosedBy) {
     loop {
         match conn.receiver.recv_timeout(WAIT) {
             Ok(Incoming::Closed { code, reason, by }) => {
@@ -158,20 +158,8 @@ fn text_frames_are_decoded_on_the_io_thread() {
             reason: "bye".into(),
         })
         .unwrap();
-    loop {
-        match conn.receiver.recv_timeout(WAIT) {
-            Ok(Incoming::Closed { code, by, .. }) => {
-                assert_eq!((code, by), (Some(1000), ClosedBy::Local));
-                break;
-            }
-            Ok(Incoming::Ping { .. }) => {}
-            other => panic!("expected Closed, got {other:?}"),
-        }
-    }
-    assert!(matches!(
-        conn.receiver.recv_timeout(WAIT),
-        Err(RecvTimeoutError::Disconnected)
-    ));
+    let (code, _, by) = wait_closed(&conn);
+    assert_eq!((code, by), (Some(1000), ClosedBy::Local));
     drop(conn);
     join_within(threads, WAIT).unwrap();
 }
@@ -199,20 +187,8 @@ fn a_panicking_decoder_closes_the_connection() {
     slack
         .send_event(json!({"type": "app_mention", "text": "boom", "channel": "C1"}))
         .unwrap();
-    loop {
-        match conn.receiver.recv_timeout(WAIT) {
-            Ok(Incoming::Closed { code, by, .. }) => {
-                assert_eq!((code, by), (Some(1000), ClosedBy::Local));
-                break;
-            }
-            Ok(Incoming::Ping { .. }) => {}
-            other => panic!("expected Closed, got {other:?}"),
-        }
-    }
-    assert!(matches!(
-        conn.receiver.recv_timeout(WAIT),
-        Err(RecvTimeoutError::Disconnected)
-    ));
+    let (code, _, by) = wait_closed(&conn);
+    assert_eq!((code, by), (Some(1000), ClosedBy::Local));
     drop(conn);
     join_within(threads, WAIT).unwrap();
 }
