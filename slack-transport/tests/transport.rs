@@ -33,7 +33,7 @@ fn config_for(slack: &FakeSlack) -> Config {
 }
 
 /// The next event other than a ping.
-fn next(conn: &Connection) -> Incoming {
+fn next<T>(conn: &Connection<T>) -> Incoming<T> {
     loop {
         match conn.receiver.recv_timeout(WAIT) {
             Ok(Incoming::Ping { .. }) => continue,
@@ -43,7 +43,7 @@ fn next(conn: &Connection) -> Incoming {
     }
 }
 
-fn next_text(conn: &Connection) -> String {
+fn next_text<T: std::fmt::Debug>(conn: &Connection<T>) -> T {
     match next(conn) {
         Incoming::Text(t) => t,
         other => panic!("expected a text frame, got {other:?}"),
@@ -96,7 +96,7 @@ fn round_trip(slack: &FakeSlack, conn: &Connection) {
     assert!(ack.known);
 }
 
-fn close_cleanly(conn: Connection, threads: IoThreads) {
+fn close_cleanly<T>(conn: Connection<T>, threads: IoThreads) {
     conn.sender
         .send(Outgoing::Close {
             code: 1000,
@@ -128,14 +128,7 @@ fn text_frames_are_decoded_on_the_io_thread() {
         (text, thread)
     })
     .unwrap();
-    let next_decoded = || loop {
-        match conn.receiver.recv_timeout(WAIT) {
-            Ok(Incoming::Ping { .. }) => continue,
-            Ok(Incoming::Text(decoded)) => return decoded,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    };
-    let (hello, thread) = next_decoded();
+    let (hello, thread) = next_text(&conn);
     assert!(hello.contains(r#""type":"hello""#), "{hello}");
     assert_eq!(thread.as_deref(), Some("slack-ws-io"));
     let ids: Vec<String> = (0..20)
@@ -148,20 +141,11 @@ fn text_frames_are_decoded_on_the_io_thread() {
         })
         .collect();
     for id in &ids {
-        let (text, thread) = next_decoded();
+        let (text, thread) = next_text(&conn);
         assert!(text.contains(id.as_str()), "out of order: {text}");
         assert_eq!(thread.as_deref(), Some("slack-ws-io"));
     }
-    conn.sender
-        .send(Outgoing::Close {
-            code: 1000,
-            reason: "bye".into(),
-        })
-        .unwrap();
-    let (code, _, by) = wait_closed(&conn);
-    assert_eq!((code, by), (Some(1000), ClosedBy::Local));
-    drop(conn);
-    join_within(threads, WAIT).unwrap();
+    close_cleanly(conn, threads);
 }
 
 /// A decoder that panics closes the connection; the caller still gets `Closed` and the
@@ -174,16 +158,8 @@ fn a_panicking_decoder_closes_the_connection() {
         text
     })
     .unwrap();
-    loop {
-        match conn.receiver.recv_timeout(WAIT) {
-            Ok(Incoming::Text(hello)) => {
-                assert!(hello.contains("hello"), "{hello}");
-                break;
-            }
-            Ok(Incoming::Ping { .. }) => {}
-            other => panic!("expected hello, got {other:?}"),
-        }
-    }
+    let hello = next_text(&conn);
+    assert!(hello.contains(r#""type":"hello""#), "{hello}");
     slack
         .send_event(json!({"type": "app_mention", "text": "boom", "channel": "C1"}))
         .unwrap();
