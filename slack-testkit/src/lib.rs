@@ -46,6 +46,7 @@
 
 mod error;
 mod http;
+mod methods;
 mod proxy;
 mod server;
 mod tls;
@@ -690,6 +691,36 @@ impl FakeSlack {
         lock(&self.shared.state)
             .rate_limits
             .insert(method.to_string(), (retry_after_secs, times));
+    }
+
+    /// Answers every later call of Web API `method` with `response` (a JSON object; add
+    /// `"ok": true` yourself, it is sent as given), after the token check. Replaces an
+    /// earlier stub of the same method. For users' tests of methods the fake does not model,
+    /// or to force an edge case.
+    pub fn stub(&self, method: &str, response: Value) {
+        lock(&self.shared.state)
+            .web
+            .stubs
+            .insert(method.to_string(), response);
+    }
+
+    /// Answers every later call of `method` with `{"ok":false,"error":ERROR}` (HTTP 429 for
+    /// `ratelimited`, 200 otherwise).
+    pub fn stub_error(&self, method: &str, error: &str) {
+        self.stub(method, json!({"ok": false, "error": error}));
+    }
+
+    /// Removes the stub of `method`: the fake answers it again.
+    pub fn unstub(&self, method: &str) {
+        lock(&self.shared.state).web.stubs.remove(method);
+    }
+
+    /// Adds `n` public channels (`channel-4`, `channel-5`, …) to the fake workspace, which
+    /// starts with `#general`, `#random` and `#testkit`, three users and the bot. Useful to
+    /// exercise `conversations.list` pagination.
+    pub fn add_channels(&self, n: usize) {
+        let mut st = lock(&self.shared.state);
+        st.web.add_channels(&self.shared.cfg, n);
     }
 
     /// A stream of everything that happens from now on (connections, envelopes, acks, calls).

@@ -95,6 +95,8 @@ pub(crate) struct State {
     pub response_urls: HashMap<String, u32>,
     pub rr: usize,
     pub ts_counter: u64,
+    /// The fake workspace and stubs of the Web API methods (see `methods.rs`).
+    pub web: crate::methods::WebState,
 }
 
 /// Everything the threads share.

@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use crate::http::{Request, Response};
+use crate::methods::IntoAnswer;
 use crate::server::{Shared, lock};
 use crate::types::{OpenError, WebCall};
 use crate::util::form_decode;
@@ -26,14 +27,28 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: &Request) -> Response {
     if let Some(method) = path.strip_prefix("/api/") {
         let method = method.trim_end_matches('/').to_string();
         let (body, decode_error, missing_charset) = decode_body(req);
+        // Like Slack, a method that does not read JSON ignores a JSON body: it sees only the
+        // query string (and then reports its required arguments as missing).
+        let is_json = req
+            .header("content-type")
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/json"));
+        let seen = if is_json && !crate::methods::reads_json(&method) {
+            let mut q = Map::new();
+            for (k, v) in form_decode(req.query()) {
+                q.insert(k, Value::String(v));
+            }
+            Value::Object(q)
+        } else {
+            body.clone()
+        };
         let token = bearer(req).or_else(|| {
-            body.get("token")
+            seen.get("token")
                 .and_then(Value::as_str)
                 .map(str::to_string)
         });
         let resp = match decode_error {
             Some(err) => (200, json!({"ok": false, "error": err}), Vec::new()),
-            None => api(shared, &method, &body, token.as_deref()),
+            None => api(shared, &method, &seen, token.as_deref()),
         };
         let (status, mut value, headers) = resp;
         if missing_charset && value.get("ok") == Some(&Value::Bool(true)) {
@@ -47,6 +62,8 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: &Request) -> Response {
         r
     } else if path.starts_with("/response/") {
         response_url(shared, req, &path)
+    } else if let Some(id) = path.strip_prefix("/upload/v1/") {
+        upload(shared, req, id)
     } else {
         Response::text(404, "not found")
     }
@@ -221,6 +238,18 @@ fn api(shared: &Arc<Shared>, method: &str, body: &Value, token: Option<&str>) ->
         Some(t) if t.starts_with("xapp-") => return fail("not_allowed_token_type"),
         Some(_) => return fail("invalid_auth"),
     }
+    if let Some(stub) = st.web.stubs.get(method) {
+        let status = if stub.get("error").and_then(Value::as_str) == Some("ratelimited") {
+            429
+        } else {
+            200
+        };
+        return (status, stub.clone(), Vec::new());
+    }
+    let base = shared.base();
+    if let Some((status, value)) = st.web.answer(cfg, &base, method, body) {
+        return (status, value, Vec::new());
+    }
     let mut next_ts = || {
         st.ts_counter += 1;
         format!(
@@ -239,7 +268,30 @@ fn api(shared: &Arc<Shared>, method: &str, body: &Value, token: Option<&str>) ->
             "bot_id": cfg.bot_id,
             "is_enterprise_install": false,
         })),
-        "chat.postMessage" | "chat.scheduleMessage" | "chat.meMessage" => {
+        "chat.scheduleMessage" => {
+            if !has(body, "channel") {
+                return crate::methods::missing("channel").into_answer();
+            }
+            if !has(body, "post_at") {
+                return crate::methods::missing("post_at").into_answer();
+            }
+            if !has(body, "text") && !has(body, "blocks") && !has(body, "attachments") {
+                return fail("no_text");
+            }
+            let post_at = match body.get("post_at") {
+                Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+                Some(Value::String(s)) => s.parse().unwrap_or(0),
+                _ => 0,
+            };
+            if (post_at as f64) < crate::util::unix_now() {
+                return fail("time_in_past");
+            }
+            ok(json!({"channel": str_arg(body, "channel"),
+                "scheduled_message_id": crate::util::slack_id("Q"), "post_at": post_at,
+                "message": {"type": "message", "text": str_arg(body, "text"),
+                    "user": cfg.bot_user_id, "bot_id": cfg.bot_id, "team": cfg.team_id}}))
+        }
+        "chat.postMessage" | "chat.meMessage" => {
             if !has(body, "channel") {
                 return fail("channel_not_found");
             }
@@ -262,7 +314,9 @@ fn api(shared: &Arc<Shared>, method: &str, body: &Value, token: Option<&str>) ->
                     }
                 }
             }
-            ok(json!({"channel": str_arg(body, "channel"), "ts": ts, "message": message}))
+            let channel = str_arg(body, "channel");
+            st.web.store_message(&channel, &message);
+            ok(json!({"channel": channel, "ts": ts, "message": message}))
         }
         "chat.update" => {
             if !has(body, "channel") {
@@ -355,6 +409,31 @@ fn view_answer(shared: &Arc<Shared>, body: &Value) -> Answer {
     );
     v.entry("state").or_insert(json!({"values": {}}));
     ok(json!({"view": Value::Object(v)}))
+}
+
+/// The upload URL handed out by `files.getUploadURLExternal`: takes the bytes (raw or
+/// multipart) and answers `OK - LENGTH` as Slack's upload host does.
+fn upload(shared: &Arc<Shared>, req: &Request, id: &str) -> Response {
+    let len = req.body.len();
+    let found = lock(&shared.state).web.upload(id, len).is_some();
+    let (status, text) = if req.method != "POST" {
+        (405, "method not allowed".to_string())
+    } else if found {
+        (200, format!("OK - {len}"))
+    } else {
+        (404, "file not found".to_string())
+    };
+    let value = json!({"ok": status == 200, "file_id": id, "length": len});
+    record(
+        shared,
+        req,
+        "upload",
+        Value::Object(Map::new()),
+        None,
+        status,
+        &value,
+    );
+    Response::text(status, &text)
 }
 
 fn response_url(shared: &Arc<Shared>, req: &Request, path: &str) -> Response {

@@ -20,8 +20,8 @@ use crate::types::{
 /// The default base URL of the Web API.
 pub const DEFAULT_BASE_URL: &str = "https://slack.com/api/";
 
-/// The content type of every request body.
-pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+pub use crate::encoding::JSON_CONTENT_TYPE;
+use crate::encoding::{Encoding, form_encode};
 
 /// Answers larger than this are refused (Slack's are far smaller).
 const MAX_ANSWER_BYTES: u64 = 8 * 1024 * 1024;
@@ -478,6 +478,7 @@ struct Call<'a> {
     url: String,
     auth: Auth<'a>,
     body: Vec<u8>,
+    content_type: &'static str,
     channel: Option<String>,
     idempotent: bool,
     paced: bool,
@@ -529,11 +530,34 @@ impl WebClient {
         }
     }
 
-    /// Calls any Web API method with JSON arguments and returns Slack's whole answer (which
-    /// had `"ok": true`). Retries and pacing follow the client's policy; whether server
-    /// errors are retried depends on [`is_idempotent`]`(method)`.
+    /// Calls any Web API method and returns Slack's whole answer (which had `"ok": true`).
+    ///
+    /// The arguments (any `Serialize` value that is a JSON object) are sent the way Slack
+    /// reads them for this method: a JSON body for the write methods that take JSON, a form
+    /// otherwise (see [`encoding`](crate::encoding)); [`call_json`](Self::call_json) and
+    /// [`call_form`](Self::call_form) force one. Retries and pacing follow the client's
+    /// policy; whether server errors are retried depends on [`is_idempotent`]`(method)`.
     pub fn call(&self, method: &str, args: &impl Serialize) -> Result<Value, Error> {
-        let call = self.prepare(method, Auth::Api, args, channel_of(args))?;
+        self.call_encoded(method, args, Encoding::for_method(method))
+    }
+
+    /// Like [`call`](Self::call), always with a JSON body.
+    pub fn call_json(&self, method: &str, args: &impl Serialize) -> Result<Value, Error> {
+        self.call_encoded(method, args, Encoding::Json)
+    }
+
+    /// Like [`call`](Self::call), always form-encoded (arrays and objects as JSON text).
+    pub fn call_form(&self, method: &str, args: &impl Serialize) -> Result<Value, Error> {
+        self.call_encoded(method, args, Encoding::Form)
+    }
+
+    fn call_encoded(
+        &self,
+        method: &str,
+        args: &impl Serialize,
+        encoding: Encoding,
+    ) -> Result<Value, Error> {
+        let call = self.prepare(method, Auth::Api, args, channel_of(args), encoding)?;
         self.execute(call)
     }
 
@@ -553,7 +577,13 @@ impl WebClient {
     /// [`Error::is_retryable`] with [`Error::retry_after`] (back off and try again).
     pub fn apps_connections_open(&self, app_token: &AppToken) -> Result<String, Error> {
         let method = "apps.connections.open";
-        let call = self.prepare(method, Auth::App(app_token), &serde_json::json!({}), None)?;
+        let call = self.prepare(
+            method,
+            Auth::App(app_token),
+            &serde_json::json!({}),
+            None,
+            Encoding::for_method(method),
+        )?;
         let answer = self.execute(call)?;
         match answer.get("url").and_then(Value::as_str) {
             Some(url) if !url.is_empty() => Ok(url.to_owned()),
@@ -675,6 +705,7 @@ impl WebClient {
             url: url.to_owned(),
             auth: Auth::None,
             body,
+            content_type: JSON_CONTENT_TYPE,
             channel: None,
             idempotent: false,
             paced: false,
@@ -709,7 +740,7 @@ impl WebClient {
     /// those itself, under the shared limiter).
     pub(crate) fn post_message_once(&self, msg: &PostMessage) -> Result<MessageRef, Error> {
         let method = "chat.postMessage";
-        let mut call = self.prepare(method, Auth::Api, msg, None)?;
+        let mut call = self.prepare(method, Auth::Api, msg, None, Encoding::for_method(method))?;
         call.paced = false;
         let value = self.send_once(&call)?;
         decode(method, value)
@@ -725,6 +756,7 @@ impl WebClient {
         auth: Auth<'a>,
         args: &impl Serialize,
         channel: Option<String>,
+        encoding: Encoding,
     ) -> Result<Call<'a>, Error> {
         if method.is_empty()
             || !method
@@ -735,15 +767,25 @@ impl WebClient {
                 detail: format!("invalid method name {method:?}"),
             });
         }
-        let body = serde_json::to_vec(args).map_err(|e| Error::Encode {
+        let encode_error = |detail: String| Error::Encode {
             method: method.into(),
-            detail: e.to_string(),
-        })?;
+            detail,
+        };
+        let body = match encoding {
+            Encoding::Json => serde_json::to_vec(args).map_err(|e| encode_error(e.to_string()))?,
+            Encoding::Form => {
+                let value = serde_json::to_value(args).map_err(|e| encode_error(e.to_string()))?;
+                form_encode(&value)
+                    .ok_or_else(|| encode_error("form arguments must be a json object".into()))?
+                    .into_bytes()
+            }
+        };
         Ok(Call {
             method,
             url: format!("{}{}", self.inner.base_url, method),
             auth,
             body,
+            content_type: encoding.content_type(),
             channel,
             idempotent: is_idempotent(method),
             paced: true,
@@ -833,7 +875,7 @@ impl WebClient {
             .inner
             .agent
             .post(call.url.as_str())
-            .header("Content-Type", JSON_CONTENT_TYPE)
+            .header("Content-Type", call.content_type)
             .header("Accept", "application/json");
         let bearer = match call.auth {
             Auth::Api => Some(self.inner.token.expose_secret()),

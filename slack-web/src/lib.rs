@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 mod client;
+pub mod encoding;
 mod error;
 mod limiter;
 mod outbox;
@@ -37,6 +38,7 @@ pub use client::{
     DEFAULT_BASE_URL, EnvLookup, IDEMPOTENT_METHODS, JSON_CONTENT_TYPE, ProxyConfig, RetryPolicy,
     WebClient, WebClientBuilder, WebStats, is_idempotent,
 };
+pub use encoding::{Encoding, FORM_CONTENT_TYPE, JSON_METHODS};
 pub use error::{Error, FATAL_AUTH_ERRORS, TransportKind};
 pub use limiter::{LimiterConfig, POST_MESSAGE, Rate, RateLimiter, Tier};
 pub use outbox::{FlushReport, Outbox, OutboxConfig, OutboxStats, QueueError, Unsent};

@@ -25,7 +25,7 @@ fn assert_shape(call: &WebCall, method: &str, token: &str) {
     assert_eq!(call.target, format!("/api/{method}"));
     assert_eq!(
         call.header("content-type"),
-        Some(JSON_CONTENT_TYPE),
+        Some(slack_web::encoding::Encoding::for_method(method).content_type()),
         "{method}"
     );
     assert_eq!(
