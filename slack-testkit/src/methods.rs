@@ -394,11 +394,10 @@ impl WebState {
                 let Some(email) = arg(body, "email") else {
                     return Some(missing("email"));
                 };
-                match self
-                    .users
-                    .values()
-                    .find(|u| u["profile"]["email"] == email.as_str())
-                {
+                match self.users.values().find(|u| {
+                    u.get("profile").and_then(|p| p.get("email"))
+                        == Some(&Value::String(email.clone()))
+                }) {
                     Some(u) => ok(json!({"user": u})),
                     None => fail("users_not_found"),
                 }
@@ -417,11 +416,9 @@ impl WebState {
                 let Some(ts) = arg(body, "message_ts") else {
                     return Some(missing("message_ts"));
                 };
-                if !self
-                    .messages
-                    .iter()
-                    .any(|m| m.channel == ch && m.message["ts"] == ts.as_str())
-                {
+                if !self.messages.iter().any(|m| {
+                    m.channel == ch && m.message.get("ts") == Some(&Value::String(ts.clone()))
+                }) {
                     return Some(fail("message_not_found"));
                 }
                 ok(json!({"channel": ch, "permalink": format!(

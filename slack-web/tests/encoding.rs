@@ -1,6 +1,13 @@
 //! Each method is sent the way Slack reads it: the fake, like Slack, ignores a JSON body for
 //! a method that does not read JSON and answers that a required argument is missing.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use serde_json::json;
