@@ -124,6 +124,14 @@ pub enum Error {
         /// Scheme and host of the refused URL (never its path or query).
         url: String,
     },
+    /// Block Kit content breaks one of Slack's limits (checked before anything is sent;
+    /// Slack would answer `invalid_blocks`). Nothing is ever truncated.
+    BlockKit {
+        /// Which block or element: `blocks[2] (section "b1").accessory (button)`.
+        location: String,
+        /// Which limit: `text is 3001 characters, the limit is 3000`.
+        limit: String,
+    },
     /// The client configuration is invalid (bad URL, bad proxy, bad certificate).
     Config {
         /// What is wrong.
@@ -262,6 +270,7 @@ impl fmt::Display for Error {
                 "refusing plain http url {url}: it would send secrets in clear text \
                  (allow_insecure_http is off)"
             ),
+            Error::BlockKit { location, limit } => write!(f, "block kit: {location}: {limit}"),
             Error::Config { detail } => write!(f, "invalid client configuration: {detail}"),
         }
     }

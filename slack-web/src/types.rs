@@ -61,6 +61,17 @@ impl Message {
         self
     }
 
+    /// Sets typed Block Kit blocks, after checking Slack's message limits (see
+    /// [`crate::blocks`]): a limit broken is [`Error::BlockKit`], before anything is sent.
+    pub fn with_blocks(
+        mut self,
+        blocks: impl IntoIterator<Item = impl Into<crate::blocks::Block>>,
+    ) -> Result<Message, Error> {
+        let blocks: Vec<crate::blocks::Block> = blocks.into_iter().map(Into::into).collect();
+        self.blocks = Some(crate::blocks::blocks_to_json(&blocks)?);
+        Ok(self)
+    }
+
     /// Sets the blocks from any `Serialize` value.
     pub fn try_blocks(mut self, blocks: &impl Serialize) -> Result<Message, Error> {
         self.blocks = Some(serde_json::to_value(blocks).map_err(|e| Error::Encode {
