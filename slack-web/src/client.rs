@@ -23,6 +23,9 @@ pub const DEFAULT_BASE_URL: &str = "https://slack.com/api/";
 pub use crate::encoding::JSON_CONTENT_TYPE;
 use crate::encoding::{Encoding, form_encode};
 
+/// The name under which the byte upload of `upload_file` is reported (errors, logs).
+pub(crate) const UPLOAD_METHOD: &str = "files.upload_url";
+
 /// Answers larger than this are refused (Slack's are far smaller).
 const MAX_ANSWER_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -713,6 +716,23 @@ impl WebClient {
         self.execute(call).map(drop)
     }
 
+    /// POSTs raw bytes to an upload URL handed out by `files.getUploadURLExternal` (no
+    /// token: the URL is pre-signed). Never retried once it may have arrived.
+    pub(crate) fn post_upload(&self, url: &str, bytes: Vec<u8>) -> Result<(), Error> {
+        check_url(url, self.allow_http())?;
+        let call = Call {
+            method: UPLOAD_METHOD,
+            url: url.to_owned(),
+            auth: Auth::None,
+            body: bytes,
+            content_type: "application/octet-stream",
+            channel: None,
+            idempotent: false,
+            paced: false,
+        };
+        self.execute(call).map(drop)
+    }
+
     /// The rate limiter shared by every clone of this client and its outboxes.
     pub(crate) fn limiter(&self) -> MutexGuard<'_, RateLimiter> {
         lock(&self.inner.limiter)
@@ -1044,7 +1064,9 @@ pub(crate) fn interpret(
             })
         }
         // response_url answers may be plain text ("ok") or JSON without "ok".
-        (parsed, _) if success && method == "response_url" => Ok(parsed.unwrap_or(Value::Null)),
+        (parsed, _) if success && (method == "response_url" || method == UPLOAD_METHOD) => {
+            Ok(parsed.unwrap_or(Value::Null))
+        }
         _ if !success => Err(Error::HttpStatus {
             method: method.into(),
             status,

@@ -26,12 +26,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod blocks;
 mod client;
 pub mod encoding;
 mod error;
 mod limiter;
+mod methods;
 mod outbox;
+pub mod paginate;
 mod token;
 mod types;
 

@@ -82,6 +82,22 @@ impl Tier {
             "chat.update" | "chat.delete" | "reactions.add" | "reactions.remove" => Tier::Tier3,
             "chat.postEphemeral" | "views.open" | "views.update" | "views.push"
             | "views.publish" => Tier::Tier4,
+            // The typed methods of methods.rs, tiers from Slack's method reference.
+            "conversations.list" | "users.list" | "pins.add" | "pins.remove" => Tier::Tier2,
+            "conversations.history"
+            | "conversations.replies"
+            | "conversations.info"
+            | "conversations.join"
+            | "conversations.open"
+            | "users.lookupByEmail"
+            | "chat.scheduleMessage"
+            | "team.info" => Tier::Tier3,
+            "conversations.members"
+            | "users.info"
+            | "chat.getPermalink"
+            | "files.info"
+            | "files.getUploadURLExternal"
+            | "files.completeUploadExternal" => Tier::Tier4,
             _ => return None,
         })
     }
