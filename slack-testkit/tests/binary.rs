@@ -158,3 +158,85 @@ fn binary_with_tls_writes_the_ca() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn binary_first_line_help_version_and_stubs() {
+    let (mut bin, first) = Bin::start(&[]);
+    // Exactly what the README documents.
+    let mut keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "api_url",
+            "app_token",
+            "bot_token",
+            "bot_user_id",
+            "event",
+            "port"
+        ]
+    );
+    let api = first["api_url"].as_str().unwrap().to_string();
+    let bot = first["bot_token"].as_str().unwrap().to_string();
+    bin.cmd(json!({"cmd": "stub", "method": "chat.postMessage",
+        "response": {"ok": true, "channel": "C9", "ts": "9.9", "stubbed": true}}));
+    assert_eq!(bin.expect("done")["cmd"], "stub");
+    let r = api_json(
+        &api,
+        "chat.postMessage",
+        &bot,
+        &json!({"channel": "C1", "text": "x"}),
+    );
+    assert_eq!(r.json()["stubbed"], true);
+    bin.cmd(
+        json!({"cmd": "stub_error", "method": "chat.postMessage", "error": "channel_not_found"}),
+    );
+    bin.expect("done");
+    let r = api_json(
+        &api,
+        "chat.postMessage",
+        &bot,
+        &json!({"channel": "C1", "text": "x"}),
+    );
+    assert_eq!(r.json(), json!({"ok": false, "error": "channel_not_found"}));
+    bin.cmd(json!({"cmd": "unstub", "method": "chat.postMessage"}));
+    bin.expect("done");
+    let r = api_json(
+        &api,
+        "chat.postMessage",
+        &bot,
+        &json!({"channel": "C1", "text": "x"}),
+    );
+    assert_eq!(r.json()["ok"], true);
+    bin.cmd(json!({"cmd": "stub"}));
+    assert!(
+        bin.expect("error")["message"]
+            .as_str()
+            .unwrap()
+            .contains("method")
+    );
+
+    for (flag, expect) in [
+        ("--help", "usage: fake-slack"),
+        ("--version", "fake-slack "),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_fake-slack"))
+            .arg(flag)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{flag}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.starts_with(expect), "{flag}: {text}");
+        assert!(out.stderr.is_empty(), "{flag}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_fake-slack"))
+        .arg("--nope")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

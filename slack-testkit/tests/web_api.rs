@@ -371,3 +371,73 @@ fn shutdown_closes_the_port() {
     slack.shutdown();
     assert!(TcpStream::connect(addr).is_err());
 }
+
+/// Like Slack, a method that does not read JSON ignores a JSON body and says a required
+/// argument is missing; the same arguments form-encoded work. Read methods page.
+#[test]
+fn json_body_is_ignored_by_methods_that_do_not_read_json() {
+    let slack = slack_testkit::FakeSlack::start().unwrap();
+    let api = slack.api_url();
+    let bot = slack.bot_token();
+    let r = api_json(
+        &api,
+        "conversations.list",
+        &bot,
+        &serde_json::json!({"limit": 1}),
+    );
+    let v = r.json();
+    // limit ignored: every channel on one page.
+    assert_eq!(v["channels"].as_array().unwrap().len(), 3);
+    let ch = v["channels"][0]["id"].as_str().unwrap().to_string();
+    let r = api_json(
+        &api,
+        "conversations.history",
+        &bot,
+        &serde_json::json!({"channel": ch}),
+    );
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"ok": false, "error": "invalid_arguments",
+            "response_metadata": {"messages": ["[ERROR] missing required field: channel"]}})
+    );
+    let form = format!("channel={ch}&limit=1");
+    let r = request(
+        &api,
+        "POST",
+        "/api/conversations.history",
+        &[
+            ("Authorization", &format!("Bearer {bot}")),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &form,
+    );
+    assert_eq!(r.json()["ok"], true, "{}", r.json());
+    // Paging with limit and next_cursor.
+    slack.add_channels(3);
+    let mut cursor = String::new();
+    let mut seen = 0;
+    for _ in 0..10 {
+        let body = format!("limit=4&cursor={cursor}");
+        let r = request(
+            &api,
+            "POST",
+            "/api/conversations.list",
+            &[
+                ("Authorization", &format!("Bearer {bot}")),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &body,
+        );
+        let v = r.json();
+        seen += v["channels"].as_array().unwrap().len();
+        cursor = v["response_metadata"]["next_cursor"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen, 6);
+    slack.shutdown();
+}

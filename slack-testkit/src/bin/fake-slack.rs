@@ -15,7 +15,22 @@ fn out(v: &Value) {
 }
 
 fn usage() -> &'static str {
-    "usage: fake-slack [--tls] [--port N] [--ack-timeout-ms N] [--refresh-grace-ms N] [--ca-out PATH] [--app-token T] [--bot-token T]"
+    "usage: fake-slack [--tls] [--port N] [--ack-timeout-ms N] [--refresh-grace-ms N] [--ca-out PATH] [--app-token T] [--bot-token T]
+       fake-slack --help | --version
+
+A fake Slack (Web API + Socket Mode) on 127.0.0.1. The first stdout line is a JSON object:
+{\"event\":\"listening\",\"api_url\":…,\"port\":…,\"app_token\":…,\"bot_token\":…,\"bot_user_id\":…}
+(plus \"ca_path\" with --tls). Then each stdin line is a JSON command (send_event, send_envelope,
+send_slash_command, send_interactive, disconnect, fault, fail_connections_open, rate_limit,
+stub, stub_error, unstub, add_channels, ws_url, status, shutdown) and each stdout line is a
+JSON event. See the slack-testkit README."
+}
+
+/// What the command line asked for.
+enum Parsed {
+    Run(Args),
+    Help,
+    Version,
 }
 
 struct Args {
@@ -28,7 +43,7 @@ struct Args {
     bot_token: Option<String>,
 }
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args() -> Result<Parsed, String> {
     let mut a = Args {
         tls: false,
         port: 0,
@@ -65,16 +80,27 @@ fn parse_args() -> Result<Args, String> {
             "--ca-out" => a.ca_out = Some(value("--ca-out")?),
             "--app-token" => a.app_token = Some(value("--app-token")?),
             "--bot-token" => a.bot_token = Some(value("--bot-token")?),
-            "-h" | "--help" => return Err(usage().to_string()),
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "-V" | "--version" => return Ok(Parsed::Version),
             other => return Err(format!("unknown argument `{other}`\n{}", usage())),
         }
     }
-    Ok(a)
+    Ok(Parsed::Run(a))
 }
 
 fn main() -> ExitCode {
     let args = match parse_args() {
-        Ok(a) => a,
+        Ok(Parsed::Run(a)) => a,
+        Ok(Parsed::Help) => {
+            let mut stdout = io::stdout().lock();
+            let _ = writeln!(stdout, "{}", usage());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Version) => {
+            let mut stdout = io::stdout().lock();
+            let _ = writeln!(stdout, "fake-slack {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             let _ = writeln!(io::stderr(), "{e}");
             return ExitCode::from(2);
@@ -235,6 +261,43 @@ fn run(slack: &FakeSlack, cmd: &Value) -> Result<Value, String> {
             let retry = cmd.get("retry_after").and_then(Value::as_u64).unwrap_or(1);
             let times = cmd.get("times").and_then(Value::as_u64).unwrap_or(1);
             slack.rate_limit(method, retry, usize::try_from(times).unwrap_or(1));
+            Ok(json!({"event": "done", "cmd": name}))
+        }
+        "stub" => {
+            let method = cmd
+                .get("method")
+                .and_then(Value::as_str)
+                .ok_or("stub needs `method`")?;
+            let response = cmd
+                .get("response")
+                .cloned()
+                .ok_or("stub needs `response`")?;
+            slack.stub(method, response);
+            Ok(json!({"event": "done", "cmd": name}))
+        }
+        "stub_error" => {
+            let method = cmd
+                .get("method")
+                .and_then(Value::as_str)
+                .ok_or("stub_error needs `method`")?;
+            let error = cmd
+                .get("error")
+                .and_then(Value::as_str)
+                .ok_or("stub_error needs `error`")?;
+            slack.stub_error(method, error);
+            Ok(json!({"event": "done", "cmd": name}))
+        }
+        "unstub" => {
+            let method = cmd
+                .get("method")
+                .and_then(Value::as_str)
+                .ok_or("unstub needs `method`")?;
+            slack.unstub(method);
+            Ok(json!({"event": "done", "cmd": name}))
+        }
+        "add_channels" => {
+            let n = cmd.get("count").and_then(Value::as_u64).unwrap_or(1);
+            slack.add_channels(usize::try_from(n).unwrap_or(1).min(10_000));
             Ok(json!({"event": "done", "cmd": name}))
         }
         "ws_url" => Ok(json!({"event": "ws_url", "url": slack.ws_url()})),
