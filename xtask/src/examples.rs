@@ -87,6 +87,26 @@ const RUNS: &[Run] = &[
         args: &[],
     },
     Run {
+        // The three examples of the typed Web API; each uses the embedded fake Slack
+        // without a token.
+        name: "upload_to_thread",
+        package: "slack-web",
+        kind: Kind::Example("upload_to_thread"),
+        args: &[],
+    },
+    Run {
+        name: "list_channels",
+        package: "slack-web",
+        kind: Kind::Example("list_channels"),
+        args: &[],
+    },
+    Run {
+        name: "block_kit_message",
+        package: "slack-web",
+        kind: Kind::Example("block_kit_message"),
+        args: &[],
+    },
+    Run {
         name: "example_user_bot",
         package: "slack-bot",
         kind: Kind::Test("example_user_bot"),
