@@ -60,7 +60,8 @@
 //! * [`Event::Abort`]: drop that socket now.
 //! * [`Supervisor::poll_timeout`]: call [`Supervisor::handle_timeout`] then.
 //!
-//! The typed views of payloads live in [`payload`]; a single connection can also be driven
+//! The typed views of payloads live in [`payload`], typed Events API events (and the
+//! [`events::SlackEvent`] trait for typed listeners) in [`events`]; a single connection can also be driven
 //! alone with [`Session`].
 //!
 //! `examples/tungstenite_loop.rs` in the repository is a whole bot on this crate alone: a

@@ -23,6 +23,10 @@
 //! * [`Error`] tells fatal configuration errors ([`Error::is_fatal_auth`]) from retryable
 //!   ones ([`Error::is_retryable`], [`Error::retry_after`]).
 //! * [`RateLimiter`] is pure logic (time passed in); the client and its [`Outbox`] share one.
+//! * Each method is sent the way Slack reads it: JSON for the write methods that read JSON,
+//!   a form otherwise ([`encoding`]); typed conversations/users/files/team methods with their
+//!   answers in [`api`], `upload_file`, and cursor pagination ([`paginate`]).
+//! * [`blocks`]: Block Kit builders with Slack's limits checked before sending.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
