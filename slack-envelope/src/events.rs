@@ -87,6 +87,18 @@ pub fn decode_str<E: SlackEvent>(json: &str) -> Result<E, Error> {
     decode(&raw)
 }
 
+/// Decodes the inner `event` of a whole `event_callback` payload (what
+/// [`crate::Envelope::payload_json`] gives for an `events_api` envelope) as `E`.
+pub fn decode_callback<E: SlackEvent>(callback: &Value) -> Result<E, Error> {
+    match callback.get("event") {
+        Some(event) => decode(event),
+        None => Err(Error::InvalidPayload {
+            view: E::TYPE,
+            detail: "field `event`: missing (not an event_callback)".into(),
+        }),
+    }
+}
+
 /// The event's `type`, if `raw` has one.
 pub fn event_type(raw: &Value) -> Option<&str> {
     raw.get("type").and_then(Value::as_str)
@@ -608,6 +620,30 @@ event! {
 }
 
 event! {
+    /// `channel_left`: the app's user left (or was removed from) a channel.
+    ChannelLeft = "channel_left" {
+        /// The channel id.
+        channel: Option<String>,
+        /// Who removed it, if someone did.
+        actor_id: Option<String>,
+        /// The event timestamp.
+        event_ts: Option<String>,
+    }
+}
+
+event! {
+    /// `im_created`: a DM with the app's user was created.
+    ImCreated = "im_created" {
+        /// The other user.
+        user: Option<String>,
+        /// The DM, as JSON (`{"id": …, …}`).
+        channel: Option<Value>,
+        /// The event timestamp.
+        event_ts: Option<String>,
+    }
+}
+
+event! {
     /// `channel_deleted`.
     ChannelDeleted = "channel_deleted" {
         /// The channel id.
@@ -757,6 +793,50 @@ event! {
         file_id: Option<String>,
         /// Who created it.
         user_id: Option<String>,
+        /// `{"id": …}`.
+        file: Option<FileRef>,
+        /// The event timestamp.
+        event_ts: Option<String>,
+    }
+}
+
+event! {
+    /// `file_change`: a property of a file changed.
+    FileChange = "file_change" {
+        /// The file id.
+        file_id: Option<String>,
+        /// Who changed it.
+        user_id: Option<String>,
+        /// `{"id": …}`.
+        file: Option<FileRef>,
+        /// The event timestamp.
+        event_ts: Option<String>,
+    }
+}
+
+event! {
+    /// `file_public`: a file was made public.
+    FilePublic = "file_public" {
+        /// The file id.
+        file_id: Option<String>,
+        /// Who made it public.
+        user_id: Option<String>,
+        /// `{"id": …}`.
+        file: Option<FileRef>,
+        /// The event timestamp.
+        event_ts: Option<String>,
+    }
+}
+
+event! {
+    /// `file_unshared`: a file was unshared.
+    FileUnshared = "file_unshared" {
+        /// The file id.
+        file_id: Option<String>,
+        /// Who unshared it.
+        user_id: Option<String>,
+        /// Where it was unshared from.
+        channel_id: Option<String>,
         /// `{"id": …}`.
         file: Option<FileRef>,
         /// The event timestamp.
@@ -973,6 +1053,8 @@ pub const TYPED_EVENTS: &[&str] = &[
     ChannelArchive::TYPE,
     ChannelUnarchive::TYPE,
     ChannelDeleted::TYPE,
+    ChannelLeft::TYPE,
+    ImCreated::TYPE,
     TeamJoin::TYPE,
     UserChange::TYPE,
     PinAdded::TYPE,
@@ -981,6 +1063,9 @@ pub const TYPED_EVENTS: &[&str] = &[
     FileShared::TYPE,
     FileCreated::TYPE,
     FileDeleted::TYPE,
+    FileChange::TYPE,
+    FilePublic::TYPE,
+    FileUnshared::TYPE,
     AppUninstalled::TYPE,
     TokensRevoked::TYPE,
     EmojiChanged::TYPE,

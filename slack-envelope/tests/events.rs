@@ -174,6 +174,17 @@ fn every_other_event_type() {
     let e: FileDeleted = check("file_deleted");
     assert_eq!(e.event_ts.as_deref(), Some("1361482916.000004"));
 
+    let e: FileChange = check("file_change");
+    assert_eq!(e.file.unwrap().id.as_deref(), Some("F2147483862"));
+    let e: FilePublic = check("file_public");
+    assert_eq!(e.file_id.as_deref(), Some("F2147483862"));
+    let e: FileUnshared = check("file_unshared");
+    assert_eq!(e.file_id.as_deref(), Some("F2147483862"));
+    let e: ChannelLeft = check("channel_left");
+    assert_eq!(e.channel.as_deref(), Some("C024BE91L"));
+    let e: ImCreated = check("im_created");
+    assert_eq!(e.user.as_deref(), Some("U024BE7LH"));
+
     let _: AppUninstalled = check("app_uninstalled");
     let e: TokensRevoked = check("tokens_revoked");
     assert_eq!(
@@ -209,7 +220,7 @@ fn every_other_event_type() {
         events::decode(&fixture("member_joined_channel")).unwrap();
     let _: slack_envelope::payload::FileSharedEvent =
         events::decode(&fixture("file_shared")).unwrap();
-    assert!(events::TYPED_EVENTS.len() >= 26);
+    assert!(events::TYPED_EVENTS.len() >= 31);
 }
 
 #[test]
@@ -226,7 +237,7 @@ fn every_fixture_is_covered_by_a_typed_event() {
         assert!(events::TYPED_EVENTS.contains(&t), "{}", path.display());
         n += 1;
     }
-    assert!(n >= 33, "{n}");
+    assert!(n >= 38, "{n}");
 }
 
 #[test]
@@ -268,6 +279,12 @@ fn a_bad_shape_names_the_event_type_and_the_field() {
         // The raw JSON is untouched and still there.
         assert_eq!(raw["type"], t.as_str());
     }
+    // From a whole callback.
+    let cb = json!({"type": "event_callback", "event_id": "Ev1",
+        "event": {"type": "app_mention", "text": "hi", "user": "U1"}});
+    let m: AppMention = events::decode_callback(&cb).unwrap();
+    assert_eq!(m.text.as_deref(), Some("hi"));
+    assert!(events::decode_callback::<AppMention>(&json!({"type": "x"})).is_err());
     // Wrong type, not an object, invalid JSON text.
     let e = events::decode::<AppMention>(&json!({"type": "message"})).unwrap_err();
     assert!(e.to_string().contains("app_mention"), "{e}");

@@ -257,6 +257,41 @@ fn names_id(web: &slack_web::WebClient, name: &str) -> String {
 }
 
 #[test]
+fn every_typed_method_has_a_rate_limit_tier() {
+    for m in [
+        "conversations.history",
+        "conversations.replies",
+        "conversations.info",
+        "conversations.list",
+        "conversations.members",
+        "conversations.join",
+        "conversations.open",
+        "users.info",
+        "users.list",
+        "users.lookupByEmail",
+        "chat.update",
+        "chat.delete",
+        "chat.postEphemeral",
+        "chat.scheduleMessage",
+        "chat.getPermalink",
+        "reactions.add",
+        "reactions.remove",
+        "views.open",
+        "views.push",
+        "views.update",
+        "views.publish",
+        "files.info",
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
+        "team.info",
+        "auth.test",
+        "pins.add",
+    ] {
+        assert!(slack_web::Tier::of(m).is_some(), "{m}");
+    }
+}
+
+#[test]
 fn typed_answers_keep_unknown_fields_and_stubs_answer() {
     let slack = FakeSlack::start().unwrap();
     let web = client(&slack);
