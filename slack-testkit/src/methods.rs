@@ -40,6 +40,9 @@ pub(crate) fn reads_json(method: &str) -> bool {
     JSON_METHODS.contains(&method)
 }
 
+/// Messages kept for `conversations.history`.
+const MAX_STORED: usize = 20_000;
+
 /// The default page size of paginated methods (Slack's default is 100; the most is 1000).
 const DEFAULT_LIMIT: usize = 100;
 
@@ -190,7 +193,11 @@ impl WebState {
     }
 
     /// Records a posted message so that history, replies and permalinks can find it.
+    /// Only the newest [`MAX_STORED`] are kept (benchmarks and soak runs post many).
     pub(crate) fn store_message(&mut self, channel: &str, message: &Value) {
+        if self.messages.len() >= MAX_STORED {
+            self.messages.drain(..MAX_STORED / 2);
+        }
         self.messages.push(Stored {
             channel: channel.to_string(),
             message: message.clone(),
