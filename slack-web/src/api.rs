@@ -22,6 +22,8 @@ pub struct ResponseMetadata {
 pub trait PagedRequest: Serialize + Clone {
     /// Sets the cursor of the page to fetch (`None`: the first page).
     fn set_cursor(&mut self, cursor: Option<String>);
+    /// Sets the page size unless the caller chose one.
+    fn default_limit(&mut self, limit: u32);
 }
 
 /// A cursor-paginated answer.
@@ -39,6 +41,9 @@ macro_rules! paged_request {
         impl PagedRequest for $t {
             fn set_cursor(&mut self, cursor: Option<String>) {
                 self.cursor = cursor;
+            }
+            fn default_limit(&mut self, limit: u32) {
+                self.limit.get_or_insert(limit);
             }
         }
     };

@@ -38,7 +38,10 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// * `auth.test`, `apps.connections.open` (each call just hands out a fresh URL);
 /// * `chat.update`, `views.update`, `views.publish` (they set a state);
 /// * `chat.delete`, `reactions.add`, `reactions.remove` (a repeat fails harmlessly with
-///   `message_not_found` / `already_reacted` / `no_reaction`).
+///   `message_not_found` / `already_reacted` / `no_reaction`);
+/// * the read methods (`conversations.history`/`replies`/`info`/`list`/`members`,
+///   `users.info`/`list`/`lookupByEmail`, `team.info`, `files.info`, `chat.getPermalink`) and
+///   `conversations.join` (joining twice is a no-op).
 ///
 /// Not idempotent (never retried after the request may have left): `chat.postMessage`,
 /// `chat.postEphemeral` (a retry could post twice), `views.open` and `views.push` (trigger ids
@@ -54,6 +57,18 @@ pub const IDEMPOTENT_METHODS: &[&str] = &[
     "reactions.remove",
     "views.update",
     "views.publish",
+    "conversations.history",
+    "conversations.replies",
+    "conversations.info",
+    "conversations.list",
+    "conversations.members",
+    "conversations.join",
+    "users.info",
+    "users.list",
+    "users.lookupByEmail",
+    "team.info",
+    "files.info",
+    "chat.getPermalink",
 ];
 
 /// Whether `method` is in [`IDEMPOTENT_METHODS`].

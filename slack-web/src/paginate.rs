@@ -30,6 +30,10 @@ use crate::api::{PagedRequest, PagedResponse};
 use crate::client::WebClient;
 use crate::error::Error;
 
+/// The page size asked for when the request sets none: Slack's recommended 200 (the most is
+/// 1000; Slack's own default is 100).
+pub const DEFAULT_PAGE: u32 = 200;
+
 /// Every item of a cursor-paginated method; see the [module docs](self).
 #[must_use = "an iterator does nothing until iterated"]
 pub struct Pages<'a, Req, Resp: PagedResponse> {
@@ -56,8 +60,10 @@ impl<Req, Resp: PagedResponse> std::fmt::Debug for Pages<'_, Req, Resp> {
 }
 
 impl<'a, Req: PagedRequest, Resp: PagedResponse> Pages<'a, Req, Resp> {
-    /// Pages of `method` called with `request` (its cursor is managed here).
-    pub fn new(client: &'a WebClient, method: &'static str, request: Req) -> Self {
+    /// Pages of `method` called with `request` (its cursor is managed here; without a
+    /// `limit`, pages of [`DEFAULT_PAGE`] items are asked for).
+    pub fn new(client: &'a WebClient, method: &'static str, mut request: Req) -> Self {
+        request.default_limit(DEFAULT_PAGE);
         Pages {
             client,
             method,
