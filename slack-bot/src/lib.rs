@@ -51,6 +51,15 @@
 //! redelivers it; the reader never blocks. Redeliveries of an `event_id` already handled are
 //! acked and not handed over again.
 //!
+//! # Logging without secrets
+//!
+//! At trace level, `tungstenite` logs the socket ticket and every payload's verification
+//! token, and `ureq` logs tokens and `response_url`s; a plain trace logger would keep them.
+//! Install your logger through [`logging::install`] (or wrap it in
+//! [`logging::SecretFilter`]): those crates' records are capped at a safe level, everything
+//! else passes. `env_logger` is not needed:
+//! `slack_bot::logging::install(my_logger, log::LevelFilter::Trace)`.
+//!
 //! # Examples
 //!
 //! In the repository: `examples/echo_bot.rs`, `examples/slash_command.rs` (answered in the
@@ -76,6 +85,7 @@ pub use event_loop::RunReport;
 pub use handler::{Context, Handler, HandlerError, HandlerResult, Reply};
 use handler::{Route, Router};
 pub use slack_envelope;
+pub use slack_envelope::logging;
 use slack_envelope::{Lifecycle, SessionConfig, StopReason, Supervisor};
 pub use slack_transport;
 pub use slack_web;

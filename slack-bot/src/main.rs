@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod demo;
+mod logging;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -368,36 +369,6 @@ fn check_proxy(p: &str, name: &str, strict: bool) -> Result<(), String> {
     }
 }
 
-fn init_logging() {
-    let debug = ["SLACK_DEBUG", "WEBSOCKET_DEBUG"]
-        .iter()
-        .any(|v| std::env::var(v).is_ok_and(|x| x == "1" || x == "true"));
-    let default = if debug { "debug" } else { "info" };
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_owned());
-    let mut b = env_logger::Builder::new();
-    b.parse_filters(&filter);
-    if debug {
-        b.filter_module("slack_bot", log::LevelFilter::Debug)
-            .filter_module("slack_envelope", log::LevelFilter::Debug)
-            .filter_module("slack_transport", log::LevelFilter::Debug)
-            .filter_module("slack_web", log::LevelFilter::Debug);
-    }
-    quiet_secret_loggers(&mut b, &filter);
-    let _ = b.try_init();
-}
-
-/// Dependencies that log secrets at trace level, capped whatever `RUST_LOG` says: ureq's
-/// protocol layer dumps raw request headers (the bearer token), and tungstenite logs the
-/// handshake request (the socket URL's single-use ticket) and every received frame (payloads
-/// carry Slack's verification `token`).
-fn quiet_secret_loggers(b: &mut env_logger::Builder, filter: &str) {
-    b.filter_module("ureq_proto", log::LevelFilter::Off);
-    // Only a cap: setting it when trace is not asked for would raise tungstenite to debug.
-    if filter.to_ascii_lowercase().contains("trace") {
-        b.filter_module("tungstenite", log::LevelFilter::Debug);
-    }
-}
-
 fn run(settings: Settings) -> Result<(), Error> {
     let mut builder = Bot::builder(&settings.app_token, &settings.bot_token)?
         .connections(settings.connections)
@@ -535,7 +506,7 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(2);
         }
-        init_logging_quiet();
+        logging::init_quiet();
         return match demo::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -552,7 +523,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging();
+    logging::init();
     match run(settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -583,15 +554,6 @@ fn hint(e: &Error) -> &'static str {
         }
         _ => "",
     }
-}
-
-/// The demo prints its own transcript; logs only show warnings unless RUST_LOG says otherwise.
-fn init_logging_quiet() {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
-    let mut b = env_logger::Builder::new();
-    b.parse_filters(&filter);
-    quiet_secret_loggers(&mut b, &filter);
-    let _ = b.try_init();
 }
 
 #[cfg(test)]

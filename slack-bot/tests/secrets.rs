@@ -37,11 +37,12 @@ const SECRETS: [&str; 5] = [
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static LOGGER: std::sync::Once = std::sync::Once::new();
 
-/// Installs the capturing logger once for the whole test binary.
+/// Installs the capturing logger once for the whole test binary, the way a library user
+/// would: a plain logger that keeps everything, down to trace, set up through
+/// `slack_bot::logging::install` (which caps the dependencies that log secrets).
 fn capture_logs() {
     LOGGER.call_once(|| {
-        log::set_boxed_logger(Box::new(Capture)).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
+        slack_bot::logging::install(Capture, log::LevelFilter::Trace).unwrap();
     });
 }
 
@@ -49,7 +50,7 @@ fn captured_lines() -> Vec<String> {
     LINES.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// Captures every record at every level.
+/// Captures every record it is given, at every level, from every target.
 struct Capture;
 
 impl log::Log for Capture {
@@ -58,22 +59,6 @@ impl log::Log for Capture {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        // Two dependencies log raw traffic at trace level, which no library can stop (the
-        // application's logger decides), so this logger leaves them out, as an application
-        // must (the `slack-bot` binary caps them too):
-        // * ureq's lower layer (`ureq_proto`) hex-dumps whole requests, the `Authorization`
-        //   header (bot or app token) included;
-        // * tungstenite logs the handshake request (the socket URL's ticket) under
-        //   `tungstenite::handshake` and every received frame under `tungstenite::protocol`
-        //   ("Received message {...}": the whole envelope, the payload's verification
-        //   `token` included).
-        // Everything else is captured, down to trace.
-        let target = record.target();
-        if target.starts_with("ureq_proto")
-            || (target.starts_with("tungstenite") && record.level() == log::Level::Trace)
-        {
-            return;
-        }
         let line = format!("{} {}: {}", record.level(), record.target(), record.args());
         LINES.lock().unwrap_or_else(|e| e.into_inner()).push(line);
     }
@@ -102,7 +87,9 @@ fn tokens_never_appear_in_logs_or_debug_output() {
         .start()
         .unwrap();
     let debugs: Arc<Mutex<Vec<String>>> = Arc::default();
+    let response_urls: Arc<Mutex<Vec<String>>> = Arc::default();
     let d = debugs.clone();
+    let r = response_urls.clone();
     let b = reference::install(builder(&slack).bot_user_id(slack.bot_user_id()))
         .on_command("/secret", move |ctx| {
             let mut d = d.lock().unwrap();
@@ -110,6 +97,12 @@ fn tokens_never_appear_in_logs_or_debug_output() {
             d.push(format!("{:?}", ctx.command()));
             d.push(format!("{:?}", ctx.envelope()));
             d.push(format!("{:?}", ctx.web()));
+            // A response_url is a credential: ureq logs the URLs it calls at debug level.
+            if let Some(url) = ctx.command().and_then(|c| c.response_url) {
+                ctx.web()
+                    .post_response_url_json(&url, &json!({"text": "later"}))?;
+                r.lock().unwrap().push(url);
+            }
             Ok(Reply::Payload(json!({"text": "ok"})))
         })
         .on_any_event({
@@ -185,6 +178,7 @@ fn tokens_never_appear_in_logs_or_debug_output() {
     assert_clean("the stopper", &format!("{:?}", bot.stopper()));
     let report = bot.shutdown().unwrap();
     assert_clean("the run report", &format!("{report:?}"));
+    let conns = slack.connections();
     slack.shutdown();
 
     let debugs = debugs.lock().unwrap();
@@ -197,8 +191,29 @@ fn tokens_never_appear_in_logs_or_debug_output() {
         lines.iter().any(|l| l.starts_with("TRACE")),
         "trace records were captured"
     );
+    // The socket tickets and response URLs handed out by the fake, and the path of each
+    // response URL alone (its last segment is the secret).
+    let mut more: Vec<String> = conns
+        .iter()
+        .filter_map(|c| c.target.split_once("ticket=").map(|(_, t)| t.to_owned()))
+        .map(|t| t.split('&').next().unwrap_or_default().to_owned())
+        .collect();
+    assert!(more.len() >= 3, "{more:?}");
+    let response_urls = response_urls.lock().unwrap();
+    assert_eq!(
+        response_urls.len(),
+        1,
+        "the handler posted to its response_url"
+    );
+    for url in response_urls.iter() {
+        more.push(url.clone());
+        more.push(url.rsplit('/').next().unwrap().to_owned());
+    }
     for l in lines.iter() {
         assert_clean("a log line", l);
+        for s in &more {
+            assert!(!l.contains(s.as_str()), "a log line contains {s:?}: {l}");
+        }
     }
     println!("{} log lines checked", lines.len());
 }

@@ -75,6 +75,7 @@ mod dedup;
 mod error;
 mod frame;
 mod hash;
+pub mod logging;
 pub mod payload;
 mod scan;
 mod session;

@@ -41,6 +41,14 @@
 //!
 //! URLs are secrets (the `ticket` query parameter): they appear in logs and errors with
 //! their query replaced by `?<redacted>`, and proxy passwords never appear at all.
+//!
+//! # Logging without secrets
+//!
+//! At trace level, `tungstenite` (used here) logs the socket URL with its ticket and
+//! every received frame (Slack's payloads carry a verification token). Install your logger with
+//! `slack_transport::logging::install(my_logger, log::LevelFilter::Trace)` (or wrap it in
+//! [`logging::SecretFilter`]): those records are capped at a safe level, everything else
+//! passes.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -56,6 +64,7 @@ use std::time::Instant;
 pub use config::{Config, ProxyConfig};
 pub use error::Error;
 pub use io::{ClosedBy, Connection, DirectWriter, Incoming, IoThreads, Outgoing};
+pub use slack_envelope::logging;
 
 use std::sync::Arc;
 

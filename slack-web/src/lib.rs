@@ -23,6 +23,14 @@
 //! * [`Error`] tells fatal configuration errors ([`Error::is_fatal_auth`]) from retryable
 //!   ones ([`Error::is_retryable`], [`Error::retry_after`]).
 //! * [`RateLimiter`] is pure logic (time passed in); the client and its [`Outbox`] share one.
+//!
+//! # Logging without secrets
+//!
+//! At debug and trace levels, `ureq` and `ureq_proto` (used here) log request URLs
+//! (a `response_url` is a credential) and raw requests (the `Authorization` header). Install your logger with
+//! `slack_web::logging::install(my_logger, log::LevelFilter::Trace)` (or wrap it in
+//! [`logging::SecretFilter`]): those records are capped at a safe level, everything else
+//! passes.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -40,6 +48,7 @@ pub use client::{
 pub use error::{Error, FATAL_AUTH_ERRORS, TransportKind};
 pub use limiter::{LimiterConfig, POST_MESSAGE, Rate, RateLimiter, Tier};
 pub use outbox::{FlushReport, Outbox, OutboxConfig, OutboxStats, QueueError, Unsent};
+pub use slack_envelope::logging;
 pub use token::{ApiToken, AppToken, BotToken, TokenError, TokenKind, UserToken};
 pub use types::{
     AuthTest, EphemeralRef, Message, MessageRef, PostEphemeral, PostMessage, ResponseMessage,
