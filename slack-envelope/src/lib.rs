@@ -77,6 +77,7 @@ mod frame;
 mod hash;
 pub mod logging;
 pub mod payload;
+pub mod proxy;
 mod scan;
 mod session;
 mod supervisor;

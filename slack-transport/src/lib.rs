@@ -151,7 +151,9 @@ fn open(
     sink: Arc<dyn io::Sink>,
 ) -> Result<(Sender<Outgoing>, IoThreads), Error> {
     let target = WsUrl::parse(url)?;
-    if !target.secure && !config.allow_insecure_ws {
+    if !target.secure
+        && !(config.allow_insecure_ws && slack_envelope::proxy::is_loopback_host(&target.host))
+    {
         return Err(Error::InsecureUrlRefused);
     }
     // Configuration errors before any network traffic.
@@ -168,7 +170,7 @@ fn open(
     }
 
     let (dial_host, dial_port) = match &proxy {
-        Some(p) => (p.host.as_str(), p.port),
+        Some(p) => (p.host(), p.port()),
         None => (target.host.as_str(), target.port),
     };
     let tcp = stream::tcp_connect(dial_host, dial_port, config)?;
@@ -305,5 +307,24 @@ mod tests {
             ),
             Err(Error::InvalidUrl { .. })
         ));
+        // ws:// only to a loopback host, and only when allowed; never worth retrying.
+        let insecure = Config::default().allow_insecure_ws(true);
+        for url in [
+            "ws://192.0.2.1/",
+            "ws://localhost.example.com/",
+            "ws://[2001:db8::1]/",
+        ] {
+            let e = connect_with_env(url, &insecure, &|_| None, String::from).unwrap_err();
+            assert!(matches!(e, Error::InsecureUrlRefused), "{url}: {e}");
+            assert!(e.is_fatal_config());
+        }
+        let e = connect_with_env(
+            "ws://127.0.0.1:1/",
+            &Config::default(),
+            &|_| None,
+            String::from,
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::InsecureUrlRefused), "{e}");
     }
 }
