@@ -428,10 +428,10 @@ impl BotBuilder {
             b = b.base_url(url.clone());
         }
         for pem in &self.extra_roots_pem {
-            b = b.add_root_certificates_pem(pem);
+            b = b.add_root_certs_pem(pem);
         }
         if let Some(p) = &self.proxy {
-            b = b.proxy(slack_web::ProxyConfig::url(p.clone()));
+            b = b.proxy(slack_web::ProxyConfig::Explicit(p.clone()));
         } else if self.no_proxy {
             b = b.proxy(slack_web::ProxyConfig::None);
         }

@@ -35,7 +35,8 @@ ENVIRONMENT:
     SLACK_BOT_TOKEN              bot token (xoxb-…)
     BOT_USER_ID                  the bot's user id (else asked with auth.test)
     SLACK_API_URL                Web API base URL [default: https://slack.com/api/]
-    SLACK_ALLOW_INSECURE=1       allow plain http:// and ws:// (a local fake Slack)
+    SLACK_ALLOW_INSECURE=1       allow plain http:// and ws:// to a loopback host only
+                                 (a local fake Slack or relay on 127.0.0.1, ::1, localhost)
     RUST_LOG                     log filter [default: info]
     SLACK_DEBUG=1, WEBSOCKET_DEBUG=1   debug logging
 ";
@@ -228,14 +229,12 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
         "xoxb-",
     )?;
     match &proxy {
-        Some(p) => check_proxy(p, "--proxy", true)?,
+        Some(p) => check_proxy(p, "--proxy")?,
         None => {
-            // The variables the libraries read (first set one wins), checked the same way.
-            let from_env = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-                .iter()
-                .find_map(|v| env(v).filter(|p| !p.trim().is_empty()).map(|p| (*v, p)));
-            if let Some((var, p)) = from_env {
-                check_proxy(&p, var, false)?;
+            // The variable the libraries will read, read the same way, checked the same way.
+            let vars = slack_bot::slack_envelope::proxy::ProxyVars::read(env);
+            if let Some((var, p)) = vars.https_proxy() {
+                check_proxy(p, var)?;
             }
         }
     }
@@ -263,6 +262,16 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
                 "SLACK_API_URL is plain http://: set SLACK_ALLOW_INSECURE=1 to allow that (tokens would travel unencrypted)"
                     .to_owned(),
             );
+        }
+        let hostname = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        let hostname = match hostname.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => hostname.split(':').next().unwrap_or(""),
+        };
+        if plain && !slack_bot::slack_envelope::proxy::is_loopback_host(hostname) {
+            return Err(format!(
+                "SLACK_API_URL is plain http:// to {hostname}, which is not this machine: SLACK_ALLOW_INSECURE allows plain http:// and ws:// to a loopback host only (127.0.0.1, ::1, localhost)"
+            ));
         }
     }
     let ca_pem = match ca_file {
@@ -306,67 +315,19 @@ fn shown_argument(arg: &str) -> &str {
     }
 }
 
-/// Checks a proxy URL the way the libraries will use it: `http://` (optional in the
-/// environment variables, as curl allows), optional `user:pass@`, a host, and a port (required
-/// with `--proxy`; from 1 to 65535). The message never repeats the URL (it may hold a password).
-fn check_proxy(p: &str, name: &str, strict: bool) -> Result<(), String> {
-    let bad = |why: &str| {
+/// Checks a proxy URL with the libraries' own parser (`slack_envelope::proxy`). The message
+/// names the flag or variable and never repeats the URL (it may hold a password).
+fn check_proxy(p: &str, name: &str) -> Result<(), String> {
+    use slack_bot::slack_envelope::{Error as E, proxy::ProxyUrl};
+    ProxyUrl::parse(p).map(drop).map_err(|e| {
+        let why = match e {
+            E::InvalidProxy { reason } => reason,
+            other => other.to_string(),
+        };
         format!(
-            "{name} is not a valid proxy URL ({why}): it must look like http://[user:pass@]host:port (HTTP CONNECT)"
+            "{name} is not a valid proxy URL ({why}): it must look like http://[user:pass@]host[:port] (HTTP CONNECT)"
         )
-    };
-    let p = p.trim();
-    let rest = match p.split_once("://") {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-        Some((scheme, _))
-            if scheme.len() <= 10 && scheme.chars().all(|c| c.is_ascii_alphanumeric()) =>
-        {
-            return Err(bad(&format!("unsupported scheme `{scheme}`")));
-        }
-        Some(_) => return Err(bad("unsupported scheme")),
-        None if strict => return Err(bad("no http:// scheme")),
-        None => p,
-    };
-    let rest = rest.trim_end_matches('/');
-    if rest.contains(['/', '?', '#']) {
-        return Err(bad("a path is not allowed"));
-    }
-    let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        match v6.split_once(']') {
-            Some((h, "")) => (h, None),
-            Some((h, after)) => match after.strip_prefix(':') {
-                Some(port) => (h, Some(port)),
-                None => return Err(bad("junk after the IPv6 address")),
-            },
-            None => return Err(bad("unclosed `[`")),
-        }
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, port)) => (h, Some(port)),
-            None => (hostport, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(bad("no host"));
-    }
-    let host_ok = if hostport.starts_with('[') {
-        host.parse::<std::net::Ipv6Addr>().is_ok()
-    } else {
-        host.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-    };
-    if !host_ok {
-        return Err(bad("invalid host"));
-    }
-    match port {
-        None if strict => Err(bad("no port")),
-        None => Ok(()),
-        Some(port) => match port.parse::<u16>() {
-            Ok(n) if n > 0 => Ok(()),
-            _ => Err(bad("the port must be a number from 1 to 65535")),
-        },
-    }
+    })
 }
 
 fn run(settings: Settings) -> Result<(), Error> {
@@ -466,10 +427,10 @@ fn builder_web(settings: &Settings) -> Result<slack_bot::slack_web::WebClient, E
         b = b.base_url(url.clone());
     }
     if let Some(pem) = &settings.ca_pem {
-        b = b.add_root_certificates_pem(pem);
+        b = b.add_root_certs_pem(pem);
     }
     if let Some(p) = &settings.proxy {
-        b = b.proxy(slack_bot::slack_web::ProxyConfig::url(p.clone()));
+        b = b.proxy(slack_bot::slack_web::ProxyConfig::Explicit(p.clone()));
     }
     b.build().map_err(Error::Web)
 }
@@ -639,11 +600,25 @@ mod tests {
         );
         vars.push(("SLACK_ALLOW_INSECURE", "1"));
         assert!(parse(&[], &vars).is_ok());
+        // Only to this machine.
+        for url in ["http://10.0.0.1/api/", "http://user@slack.example:80/api/"] {
+            let mut vars = OK.to_vec();
+            vars.push(("SLACK_API_URL", url));
+            vars.push(("SLACK_ALLOW_INSECURE", "1"));
+            let e = parse(&[], &vars).unwrap_err();
+            assert!(e.contains("loopback"), "{url}: {e}");
+        }
+        for url in ["http://localhost:8080/api/", "http://[::1]:1/api/"] {
+            let mut vars = OK.to_vec();
+            vars.push(("SLACK_API_URL", url));
+            vars.push(("SLACK_ALLOW_INSECURE", "1"));
+            assert!(parse(&[], &vars).is_ok(), "{url}");
+        }
     }
 
     #[test]
     fn invalid_proxy_url() {
-        for p in ["socks5://h:1", "http://", "proxy:8080"] {
+        for p in ["socks5://h:1", "http://", "http://h/path"] {
             let e = parse(&["--proxy", p], &OK).unwrap_err();
             assert!(e.contains("proxy URL"), "{p}: {e}");
         }

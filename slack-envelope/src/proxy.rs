@@ -48,6 +48,10 @@ pub enum ProxyConfig {
     None,
     /// Always this proxy, for every URL: `http://[user[:password]@]host[:port]`.
     Explicit(String),
+    /// The proxy variables with these values, read by the caller (from a configuration
+    /// file, or through [`ProxyVars::read`] with a lookup of its own) instead of the
+    /// process environment.
+    Vars(ProxyVars),
 }
 
 impl fmt::Debug for ProxyConfig {
@@ -59,6 +63,7 @@ impl fmt::Debug for ProxyConfig {
                 Ok(p) => write!(f, "Explicit({p:?})"),
                 Err(_) => f.write_str("Explicit(<invalid>)"),
             },
+            ProxyConfig::Vars(vars) => write!(f, "Vars({vars:?})"),
         }
     }
 }
@@ -160,6 +165,7 @@ impl ProxyUrl {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct ProxyVars {
     https: Option<String>,
+    https_from: &'static str,
     http: Option<String>,
     no_proxy: Option<String>,
 }
@@ -178,24 +184,25 @@ impl fmt::Debug for ProxyVars {
 impl ProxyVars {
     /// Reads the variables through `lookup` (see the [module documentation](self)).
     pub fn read(lookup: &dyn Fn(&str) -> Option<String>) -> ProxyVars {
-        let first = |names: &[&str]| {
-            names
-                .iter()
-                .filter_map(|n| lookup(n))
-                .map(|v| v.trim().to_owned())
-                .find(|v| !v.is_empty())
+        let first = |names: &[&'static str]| {
+            names.iter().find_map(|n| {
+                let v = lookup(n)?.trim().to_owned();
+                (!v.is_empty()).then_some((*n, v))
+            })
         };
+        let https = first(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]);
         ProxyVars {
-            https: first(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]),
-            http: first(&["http_proxy", "all_proxy", "ALL_PROXY"]),
-            no_proxy: first(&["no_proxy", "NO_PROXY"]),
+            https_from: https.as_ref().map_or("", |(n, _)| n),
+            https: https.map(|(_, v)| v),
+            http: first(&["http_proxy", "all_proxy", "ALL_PROXY"]).map(|(_, v)| v),
+            no_proxy: first(&["no_proxy", "NO_PROXY"]).map(|(_, v)| v),
         }
     }
 
-    /// Which variable would give the proxy for `https://` URLs, with its value (for a
-    /// configuration check that names it). Secret: the value may hold a password.
-    pub fn https_proxy(&self) -> Option<&str> {
-        self.https.as_deref()
+    /// The proxy URL for `https://` and `wss://` URLs, if set, with the name of the variable
+    /// it came from (for a message that names it). Secret: the URL may hold a password.
+    pub fn https_proxy(&self) -> Option<(&'static str, &str)> {
+        self.https.as_deref().map(|v| (self.https_from, v))
     }
 }
 
@@ -230,6 +237,7 @@ impl ProxyRules {
                 })
             }
             ProxyConfig::FromEnv => ProxyRules::from_vars(&ProxyVars::read(lookup)),
+            ProxyConfig::Vars(vars) => ProxyRules::from_vars(vars),
         }
     }
 
@@ -256,6 +264,12 @@ impl ProxyRules {
             return None;
         }
         Some(proxy)
+    }
+
+    /// The proxies these rules can pick (none, one, or one for `https`/`wss` and another for
+    /// `http`/`ws`).
+    pub fn proxies(&self) -> impl Iterator<Item = &ProxyUrl> {
+        self.secure.iter().chain(self.plain.iter())
     }
 
     /// The proxy for `url` (`https`, `wss`, `http` or `ws`; the port defaults to the
@@ -429,7 +443,7 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), &'static st
         }
     };
     if host.is_empty() {
-        return Err("empty host");
+        return Err("no host");
     }
     if host.contains(':') && !authority.starts_with('[') {
         return Err("IPv6 addresses must be in brackets");
@@ -538,9 +552,9 @@ mod tests {
         assert!(rules.proxy_for(true, "upper.example", 443).is_some());
         // Uppercase alone is read; empty counts as unset; ALL_PROXY is the last resort.
         let v = ProxyVars::read(&env(&[("https_proxy", " "), ("HTTPS_PROXY", "http://u:1")]));
-        assert_eq!(v.https_proxy(), Some("http://u:1"));
+        assert_eq!(v.https_proxy(), Some(("HTTPS_PROXY", "http://u:1")));
         let v = ProxyVars::read(&env(&[("ALL_PROXY", "http://all:1")]));
-        assert_eq!(v.https_proxy(), Some("http://all:1"));
+        assert_eq!(v.https_proxy(), Some(("ALL_PROXY", "http://all:1")));
         // Plain http: http_proxy, never HTTP_PROXY.
         let v = ProxyVars::read(&env(&[("HTTP_PROXY", "http://cgi:1")]));
         let rules = ProxyRules::from_vars(&v).unwrap();

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use slack_envelope::proxy::ProxyConfig;
+pub use slack_envelope::proxy::{ProxyConfig, ProxyVars};
 
 /// Settings for [`connect`](crate::connect). Build with [`Config::default`] and the
 /// builder-style setters.

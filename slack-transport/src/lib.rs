@@ -61,7 +61,7 @@ mod url;
 
 use std::time::Instant;
 
-pub use config::{Config, ProxyConfig};
+pub use config::{Config, ProxyConfig, ProxyVars};
 pub use error::Error;
 pub use io::{ClosedBy, Connection, DirectWriter, Incoming, IoThreads, Outgoing};
 pub use slack_envelope::logging;

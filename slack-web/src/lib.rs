@@ -42,11 +42,10 @@ mod token;
 mod types;
 
 pub use client::{
-    DEFAULT_BASE_URL, EnvLookup, IDEMPOTENT_METHODS, JSON_CONTENT_TYPE, ProxyConfig, RetryPolicy,
-    WebClient, WebClientBuilder, WebStats, is_idempotent,
+    DEFAULT_BASE_URL, ProxyConfig, ProxyVars, RetryPolicy, WebClient, WebClientBuilder, WebStats,
 };
-pub use error::{Error, FATAL_AUTH_ERRORS, TransportKind};
-pub use limiter::{LimiterConfig, POST_MESSAGE, Rate, RateLimiter, Tier};
+pub use error::{Error, TransportKind};
+pub use limiter::{LimiterConfig, Rate, RateLimiter, Tier};
 pub use outbox::{FlushReport, Outbox, OutboxConfig, OutboxStats, QueueError, Unsent};
 pub use slack_envelope::logging;
 pub use token::{ApiToken, AppToken, BotToken, TokenError, TokenKind, UserToken};
