@@ -88,10 +88,30 @@ fn flag_value(
         .ok_or_else(|| format!("{name} needs a value (see --help)"))
 }
 
+/// The most a token file may hold (a token is under 100 bytes).
+const MAX_TOKEN_FILE: u64 = 64 * 1024;
+
 /// Reads a token file, refusing one that others can read.
+///
+/// The file is opened once, and the checks are made on the opened file (`fstat`), so it
+/// cannot be swapped between the check and the read: a regular file, not readable or
+/// writable by group or others, at most 64 KiB. Symbolic links are followed (Kubernetes and
+/// Docker mount secrets through links): what is checked is the file finally opened, so a
+/// link to a file others can read is refused like that file. Something that is not a
+/// regular file (a directory, a FIFO, a device) is refused before it is opened, so that
+/// opening it cannot block.
 fn read_token_file(path: &Path, what: &str) -> Result<String, String> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))?;
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read the {what} file {}: {e}", path.display());
+    let not_regular = || format!("the {what} file {} is not a regular file", path.display());
+    if !std::fs::metadata(path).map_err(cannot)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -105,10 +125,17 @@ fn read_token_file(path: &Path, what: &str) -> Result<String, String> {
             ));
         }
     }
-    let _ = meta;
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))
+    let mut text = String::new();
+    file.take(MAX_TOKEN_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_TOKEN_FILE {
+        return Err(format!(
+            "the {what} file {} is larger than {MAX_TOKEN_FILE} bytes: not a token",
+            path.display()
+        ));
+    }
+    Ok(text.trim().to_owned())
 }
 
 fn token(
@@ -649,6 +676,43 @@ mod tests {
         let missing = dir.join("missing").to_string_lossy().to_string();
         let e = parse(&["--app-token-file", &missing], &vars).unwrap_err();
         assert!(e.contains(&missing), "{e}");
+
+        // Links are followed and the file they lead to is checked.
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        let link_path = link.to_string_lossy().to_string();
+        assert_eq!(
+            parse(&["--app-token-file", &link_path], &vars)
+                .unwrap()
+                .app_token,
+            "xapp-1-file"
+        );
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = parse(&["--app-token-file", &link_path], &vars).unwrap_err();
+        assert!(e.contains("chmod 600"), "{e}");
+
+        // Not a regular file: refused, without blocking on a FIFO.
+        let d = dir.to_string_lossy().to_string();
+        let e = parse(&["--app-token-file", &d], &vars).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg("-m")
+            .arg("600")
+            .arg(&fifo)
+            .status();
+        if made.is_ok_and(|s| s.success()) {
+            let fifo = fifo.to_string_lossy().to_string();
+            let e = parse(&["--app-token-file", &fifo], &vars).unwrap_err();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+
+        // A huge file is not read whole.
+        let big = dir.join("big");
+        std::fs::write(&big, vec![b'x'; 70 * 1024]).unwrap();
+        std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = parse(&["--app-token-file", &big.to_string_lossy()], &vars).unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
