@@ -151,9 +151,9 @@ fn open(
     sink: Arc<dyn io::Sink>,
 ) -> Result<(Sender<Outgoing>, IoThreads), Error> {
     let target = WsUrl::parse(url)?;
-    if !target.secure
-        && !(config.allow_insecure_ws && slack_envelope::proxy::is_loopback_host(&target.host))
-    {
+    let plain_allowed =
+        config.allow_insecure_ws && slack_envelope::proxy::is_loopback_host(&target.host);
+    if !target.secure && !plain_allowed {
         return Err(Error::InsecureUrlRefused);
     }
     // Configuration errors before any network traffic.

@@ -58,25 +58,23 @@ pub(crate) fn is_idempotent(method: &str) -> bool {
     IDEMPOTENT_METHODS.contains(&method)
 }
 
-/// How calls are retried.
+/// How calls are retried: [`RetryPolicy::default`] or [`RetryPolicy::none`], and the
+/// chainable setters.
+///
+/// ```
+/// use std::time::Duration;
+/// let retry = slack_web::RetryPolicy::default()
+///     .rate_limit_retries(1)
+///     .backoff_initial(Duration::from_millis(100));
+/// # let _ = retry;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct RetryPolicy {
-    /// How many times a rate-limited call (HTTP 429) is retried after waiting `Retry-After`.
-    pub rate_limit_retries: u32,
-    /// The most one call may spend waiting for rate limits in total (429 pauses and this
-    /// client's own pacing). A longer wait is returned as [`Error::RateLimited`] instead.
-    pub max_rate_limit_wait: Duration,
-    /// How many times a server error (5xx, `internal_error`, …) or transport failure is
-    /// retried, for idempotent methods only: `auth.test`, `apps.connections.open`,
-    /// `chat.update`, `chat.delete`, `reactions.add`, `reactions.remove`, `views.update` and
-    /// `views.publish` (calling them twice has the same effect as once). Failures before the
-    /// request left (DNS, connect, proxy) are retried for every method.
-    pub transient_retries: u32,
-    /// The first backoff before such a retry; doubled each time, with jitter.
-    pub backoff_initial: Duration,
-    /// The longest backoff.
-    pub backoff_max: Duration,
+    rate_limit_retries: u32,
+    max_rate_limit_wait: Duration,
+    transient_retries: u32,
+    backoff_initial: Duration,
+    backoff_max: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -93,6 +91,50 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// How many times a rate-limited call (HTTP 429) is retried after waiting `Retry-After`
+    /// (default 3).
+    #[must_use]
+    pub fn rate_limit_retries(mut self, n: u32) -> Self {
+        self.rate_limit_retries = n;
+        self
+    }
+
+    /// The most one call may spend waiting for rate limits in total (429 pauses and this
+    /// client's own pacing; default 30 s). A longer wait is returned as
+    /// [`Error::RateLimited`] instead.
+    #[must_use]
+    pub fn max_rate_limit_wait(mut self, d: Duration) -> Self {
+        self.max_rate_limit_wait = d;
+        self
+    }
+
+    /// How many times a server error (5xx, `internal_error`, …) or transport failure is
+    /// retried (default 2), for idempotent methods only: `auth.test`,
+    /// `apps.connections.open`, `chat.update`, `chat.delete`, `reactions.add`,
+    /// `reactions.remove`, `views.update` and `views.publish` (calling them twice has the
+    /// same effect as once). Failures before the request left (DNS, connect, proxy) are
+    /// retried for every method.
+    #[must_use]
+    pub fn transient_retries(mut self, n: u32) -> Self {
+        self.transient_retries = n;
+        self
+    }
+
+    /// The first backoff before such a retry (default 250 ms); doubled each time, with
+    /// jitter.
+    #[must_use]
+    pub fn backoff_initial(mut self, d: Duration) -> Self {
+        self.backoff_initial = d;
+        self
+    }
+
+    /// The longest backoff (default 4 s).
+    #[must_use]
+    pub fn backoff_max(mut self, d: Duration) -> Self {
+        self.backoff_max = d;
+        self
+    }
+
     /// Never retry and never wait: every failure (and every needed wait) is returned at once.
     pub fn none() -> RetryPolicy {
         RetryPolicy {

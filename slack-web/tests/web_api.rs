@@ -310,8 +310,7 @@ fn a_429_then_success() {
 #[test]
 fn a_429_beyond_the_limit() {
     let slack = FakeSlack::start().unwrap();
-    let mut policy = RetryPolicy::default();
-    policy.rate_limit_retries = 1;
+    let policy = RetryPolicy::default().rate_limit_retries(1);
     let web = builder(&slack).retry_policy(policy).build().unwrap();
     slack.rate_limit("reactions.add", 1, 5);
     let e = web.reactions_add("C1", "eyes", "1.1").unwrap_err();
