@@ -253,8 +253,11 @@ impl BotBuilder {
         self
     }
 
-    /// Allows plain `http://` and `ws://` (tests, a local fake). Off by default, so tokens and
-    /// events never travel in clear text by mistake.
+    /// Allows plain `http://` and `ws://` to a loopback host (`127.0.0.0/8`, `::1`,
+    /// `localhost`: tests, a local fake or relay). Off by default, so tokens and events never
+    /// travel in clear text by mistake; plain text to any other host is refused even when on.
+    /// A `ws://` socket URL that is refused stops the bot ([`BotEvent::Stopped`]) instead of
+    /// being retried.
     pub fn allow_insecure(mut self, on: bool) -> Self {
         self.allow_insecure = on;
         self

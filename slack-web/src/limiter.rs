@@ -103,7 +103,7 @@ impl Default for LimiterConfig {
 }
 
 impl LimiterConfig {
-    /// `chat.postMessage`: 1 per second per channel, bursts of 5 (the reference's numbers);
+    /// `chat.postMessage`: 1 per second per channel, bursts of 5 (Slack's documented limit);
     /// other known methods: their [`Tier`]; unknown methods: no pacing (429s still pause
     /// them).
     pub fn slack_defaults() -> LimiterConfig {
