@@ -103,7 +103,12 @@ const MAX_TOKEN_FILE: u64 = 64 * 1024;
 fn read_token_file(path: &Path, what: &str) -> Result<String, String> {
     use std::io::Read;
     let cannot = |e: std::io::Error| format!("cannot read the {what} file {}: {e}", path.display());
-    let not_regular = || format!("the {what} file {} is not a regular file", path.display());
+    let not_regular = || {
+        format!(
+            "cannot read the {what} file {}: it is not a regular file",
+            path.display()
+        )
+    };
     if !std::fs::metadata(path).map_err(cannot)?.is_file() {
         return Err(not_regular());
     }

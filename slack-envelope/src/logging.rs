@@ -28,12 +28,13 @@ use log::{LevelFilter, Log, Metadata, Record, SetLoggerError};
 
 /// The crates whose records are capped, and the most detailed level let through for each.
 ///
-/// * `tungstenite`: debug (close frames, handshake done); its trace records hold the
-///   socket ticket and every frame's text.
+/// * `tungstenite`: info; its trace records hold the socket ticket (the handshake request)
+///   and every frame's text, and `tungstenite::client::connect` logs the URL it contacts at
+///   debug level.
 /// * `ureq`: info; its debug records hold the URL of each request.
 /// * `ureq_proto`: info; its debug and trace records hold request heads and raw bytes.
 pub const CAPPED_TARGETS: [(&str, LevelFilter); 3] = [
-    ("tungstenite", LevelFilter::Debug),
+    ("tungstenite", LevelFilter::Info),
     ("ureq", LevelFilter::Info),
     ("ureq_proto", LevelFilter::Info),
 ];
@@ -116,7 +117,8 @@ mod tests {
             ("tungstenite", Level::Trace, false),
             ("tungstenite::protocol", Level::Trace, false),
             ("tungstenite::handshake::client", Level::Trace, false),
-            ("tungstenite::protocol", Level::Debug, true),
+            ("tungstenite::client", Level::Debug, false),
+            ("tungstenite::protocol", Level::Info, true),
             ("ureq", Level::Debug, false),
             ("ureq::run", Level::Debug, false),
             ("ureq::run", Level::Info, true),
