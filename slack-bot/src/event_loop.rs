@@ -872,6 +872,13 @@ fn connect(
     };
     match slack_transport::connect_decoded(&url, transport, Frame::parse) {
         Ok((connection, threads)) => LoopMsg::Connected(conn, connection, threads),
+        // A ws:// URL that is not allowed, a bad root certificate: stop with the reason.
+        Err(e) if e.is_fatal_config() => LoopMsg::ConnectFailed(
+            conn,
+            ConnectFailure::Fatal {
+                error: e.to_string(),
+            },
+        ),
         Err(e) => LoopMsg::ConnectFailed(
             conn,
             ConnectFailure::Transient {

@@ -51,6 +51,15 @@
 //! redelivers it; the reader never blocks. Redeliveries of an `event_id` already handled are
 //! acked and not handed over again.
 //!
+//! # Logging without secrets
+//!
+//! At trace level, `tungstenite` logs the socket ticket and every payload's verification
+//! token, and `ureq` logs tokens and `response_url`s; a plain trace logger would keep them.
+//! Install your logger through [`logging::install`] (or wrap it in
+//! [`logging::SecretFilter`]): those crates' records are capped at a safe level, everything
+//! else passes. `env_logger` is not needed:
+//! `slack_bot::logging::install(my_logger, log::LevelFilter::Trace)`.
+//!
 //! # Examples
 //!
 //! In the repository: `examples/echo_bot.rs`, `examples/slash_command.rs` (answered in the
@@ -76,6 +85,7 @@ pub use event_loop::RunReport;
 pub use handler::{Context, Handler, HandlerError, HandlerResult, Reply};
 use handler::{Route, Router};
 pub use slack_envelope;
+pub use slack_envelope::logging;
 use slack_envelope::{Lifecycle, SessionConfig, StopReason, Supervisor};
 pub use slack_transport;
 pub use slack_web;
@@ -243,8 +253,11 @@ impl BotBuilder {
         self
     }
 
-    /// Allows plain `http://` and `ws://` (tests, a local fake). Off by default, so tokens and
-    /// events never travel in clear text by mistake.
+    /// Allows plain `http://` and `ws://` to a loopback host (`127.0.0.0/8`, `::1`,
+    /// `localhost`: tests, a local fake or relay). Off by default, so tokens and events never
+    /// travel in clear text by mistake; plain text to any other host is refused even when on.
+    /// A `ws://` socket URL that is refused stops the bot ([`BotEvent::Stopped`]) instead of
+    /// being retried.
     pub fn allow_insecure(mut self, on: bool) -> Self {
         self.allow_insecure = on;
         self
@@ -418,10 +431,10 @@ impl BotBuilder {
             b = b.base_url(url.clone());
         }
         for pem in &self.extra_roots_pem {
-            b = b.add_root_certificates_pem(pem);
+            b = b.add_root_certs_pem(pem);
         }
         if let Some(p) = &self.proxy {
-            b = b.proxy(slack_web::ProxyConfig::url(p.clone()));
+            b = b.proxy(slack_web::ProxyConfig::Explicit(p.clone()));
         } else if self.no_proxy {
             b = b.proxy(slack_web::ProxyConfig::None);
         }

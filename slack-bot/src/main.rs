@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod demo;
+mod logging;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,7 +35,8 @@ ENVIRONMENT:
     SLACK_BOT_TOKEN              bot token (xoxb-…)
     BOT_USER_ID                  the bot's user id (else asked with auth.test)
     SLACK_API_URL                Web API base URL [default: https://slack.com/api/]
-    SLACK_ALLOW_INSECURE=1       allow plain http:// and ws:// (a local fake Slack)
+    SLACK_ALLOW_INSECURE=1       allow plain http:// and ws:// to a loopback host only
+                                 (a local fake Slack or relay on 127.0.0.1, ::1, localhost)
     RUST_LOG                     log filter [default: info]
     SLACK_DEBUG=1, WEBSOCKET_DEBUG=1   debug logging
 ";
@@ -86,10 +88,35 @@ fn flag_value(
         .ok_or_else(|| format!("{name} needs a value (see --help)"))
 }
 
+/// The most a token file may hold (a token is under 100 bytes).
+const MAX_TOKEN_FILE: u64 = 64 * 1024;
+
 /// Reads a token file, refusing one that others can read.
+///
+/// The file is opened once, and the checks are made on the opened file (`fstat`), so it
+/// cannot be swapped between the check and the read: a regular file, not readable or
+/// writable by group or others, at most 64 KiB. Symbolic links are followed (Kubernetes and
+/// Docker mount secrets through links): what is checked is the file finally opened, so a
+/// link to a file others can read is refused like that file. Something that is not a
+/// regular file (a directory, a FIFO, a device) is refused before it is opened, so that
+/// opening it cannot block.
 fn read_token_file(path: &Path, what: &str) -> Result<String, String> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))?;
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read the {what} file {}: {e}", path.display());
+    let not_regular = || {
+        format!(
+            "cannot read the {what} file {}: it is not a regular file",
+            path.display()
+        )
+    };
+    if !std::fs::metadata(path).map_err(cannot)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -103,10 +130,17 @@ fn read_token_file(path: &Path, what: &str) -> Result<String, String> {
             ));
         }
     }
-    let _ = meta;
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))
+    let mut text = String::new();
+    file.take(MAX_TOKEN_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_TOKEN_FILE {
+        return Err(format!(
+            "the {what} file {} is larger than {MAX_TOKEN_FILE} bytes: not a token",
+            path.display()
+        ));
+    }
+    Ok(text.trim().to_owned())
 }
 
 fn token(
@@ -227,14 +261,12 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
         "xoxb-",
     )?;
     match &proxy {
-        Some(p) => check_proxy(p, "--proxy", true)?,
+        Some(p) => check_proxy(p, "--proxy")?,
         None => {
-            // The variables the libraries read (first set one wins), checked the same way.
-            let from_env = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-                .iter()
-                .find_map(|v| env(v).filter(|p| !p.trim().is_empty()).map(|p| (*v, p)));
-            if let Some((var, p)) = from_env {
-                check_proxy(&p, var, false)?;
+            // The variable the libraries will read, read the same way, checked the same way.
+            let vars = slack_bot::slack_envelope::proxy::ProxyVars::read(env);
+            if let Some((var, p)) = vars.https_proxy() {
+                check_proxy(p, var)?;
             }
         }
     }
@@ -262,6 +294,16 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
                 "SLACK_API_URL is plain http://: set SLACK_ALLOW_INSECURE=1 to allow that (tokens would travel unencrypted)"
                     .to_owned(),
             );
+        }
+        let hostname = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        let hostname = match hostname.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => hostname.split(':').next().unwrap_or(""),
+        };
+        if plain && !slack_bot::slack_envelope::proxy::is_loopback_host(hostname) {
+            return Err(format!(
+                "SLACK_API_URL is plain http:// to {hostname}, which is not this machine: SLACK_ALLOW_INSECURE allows plain http:// and ws:// to a loopback host only (127.0.0.1, ::1, localhost)"
+            ));
         }
     }
     let ca_pem = match ca_file {
@@ -305,97 +347,19 @@ fn shown_argument(arg: &str) -> &str {
     }
 }
 
-/// Checks a proxy URL the way the libraries will use it: `http://` (optional in the
-/// environment variables, as curl allows), optional `user:pass@`, a host, and a port (required
-/// with `--proxy`; from 1 to 65535). The message never repeats the URL (it may hold a password).
-fn check_proxy(p: &str, name: &str, strict: bool) -> Result<(), String> {
-    let bad = |why: &str| {
+/// Checks a proxy URL with the libraries' own parser (`slack_envelope::proxy`). The message
+/// names the flag or variable and never repeats the URL (it may hold a password).
+fn check_proxy(p: &str, name: &str) -> Result<(), String> {
+    use slack_bot::slack_envelope::{Error as E, proxy::ProxyUrl};
+    ProxyUrl::parse(p).map(drop).map_err(|e| {
+        let why = match e {
+            E::InvalidProxy { reason } => reason,
+            other => other.to_string(),
+        };
         format!(
-            "{name} is not a valid proxy URL ({why}): it must look like http://[user:pass@]host:port (HTTP CONNECT)"
+            "{name} is not a valid proxy URL ({why}): it must look like http://[user:pass@]host[:port] (HTTP CONNECT)"
         )
-    };
-    let p = p.trim();
-    let rest = match p.split_once("://") {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-        Some((scheme, _))
-            if scheme.len() <= 10 && scheme.chars().all(|c| c.is_ascii_alphanumeric()) =>
-        {
-            return Err(bad(&format!("unsupported scheme `{scheme}`")));
-        }
-        Some(_) => return Err(bad("unsupported scheme")),
-        None if strict => return Err(bad("no http:// scheme")),
-        None => p,
-    };
-    let rest = rest.trim_end_matches('/');
-    if rest.contains(['/', '?', '#']) {
-        return Err(bad("a path is not allowed"));
-    }
-    let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        match v6.split_once(']') {
-            Some((h, "")) => (h, None),
-            Some((h, after)) => match after.strip_prefix(':') {
-                Some(port) => (h, Some(port)),
-                None => return Err(bad("junk after the IPv6 address")),
-            },
-            None => return Err(bad("unclosed `[`")),
-        }
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, port)) => (h, Some(port)),
-            None => (hostport, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(bad("no host"));
-    }
-    let host_ok = if hostport.starts_with('[') {
-        host.parse::<std::net::Ipv6Addr>().is_ok()
-    } else {
-        host.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-    };
-    if !host_ok {
-        return Err(bad("invalid host"));
-    }
-    match port {
-        None if strict => Err(bad("no port")),
-        None => Ok(()),
-        Some(port) => match port.parse::<u16>() {
-            Ok(n) if n > 0 => Ok(()),
-            _ => Err(bad("the port must be a number from 1 to 65535")),
-        },
-    }
-}
-
-fn init_logging() {
-    let debug = ["SLACK_DEBUG", "WEBSOCKET_DEBUG"]
-        .iter()
-        .any(|v| std::env::var(v).is_ok_and(|x| x == "1" || x == "true"));
-    let default = if debug { "debug" } else { "info" };
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_owned());
-    let mut b = env_logger::Builder::new();
-    b.parse_filters(&filter);
-    if debug {
-        b.filter_module("slack_bot", log::LevelFilter::Debug)
-            .filter_module("slack_envelope", log::LevelFilter::Debug)
-            .filter_module("slack_transport", log::LevelFilter::Debug)
-            .filter_module("slack_web", log::LevelFilter::Debug);
-    }
-    quiet_secret_loggers(&mut b, &filter);
-    let _ = b.try_init();
-}
-
-/// Dependencies that log secrets at trace level, capped whatever `RUST_LOG` says: ureq's
-/// protocol layer dumps raw request headers (the bearer token), and tungstenite logs the
-/// handshake request (the socket URL's single-use ticket) and every received frame (payloads
-/// carry Slack's verification `token`).
-fn quiet_secret_loggers(b: &mut env_logger::Builder, filter: &str) {
-    b.filter_module("ureq_proto", log::LevelFilter::Off);
-    // Only a cap: setting it when trace is not asked for would raise tungstenite to debug.
-    if filter.to_ascii_lowercase().contains("trace") {
-        b.filter_module("tungstenite", log::LevelFilter::Debug);
-    }
+    })
 }
 
 fn run(settings: Settings) -> Result<(), Error> {
@@ -495,10 +459,10 @@ fn builder_web(settings: &Settings) -> Result<slack_bot::slack_web::WebClient, E
         b = b.base_url(url.clone());
     }
     if let Some(pem) = &settings.ca_pem {
-        b = b.add_root_certificates_pem(pem);
+        b = b.add_root_certs_pem(pem);
     }
     if let Some(p) = &settings.proxy {
-        b = b.proxy(slack_bot::slack_web::ProxyConfig::url(p.clone()));
+        b = b.proxy(slack_bot::slack_web::ProxyConfig::Explicit(p.clone()));
     }
     b.build().map_err(Error::Web)
 }
@@ -535,7 +499,7 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(2);
         }
-        init_logging_quiet();
+        logging::init_quiet();
         return match demo::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -552,7 +516,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging();
+    logging::init();
     match run(settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -583,15 +547,6 @@ fn hint(e: &Error) -> &'static str {
         }
         _ => "",
     }
-}
-
-/// The demo prints its own transcript; logs only show warnings unless RUST_LOG says otherwise.
-fn init_logging_quiet() {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
-    let mut b = env_logger::Builder::new();
-    b.parse_filters(&filter);
-    quiet_secret_loggers(&mut b, &filter);
-    let _ = b.try_init();
 }
 
 #[cfg(test)]
@@ -677,11 +632,25 @@ mod tests {
         );
         vars.push(("SLACK_ALLOW_INSECURE", "1"));
         assert!(parse(&[], &vars).is_ok());
+        // Only to this machine.
+        for url in ["http://10.0.0.1/api/", "http://user@slack.example:80/api/"] {
+            let mut vars = OK.to_vec();
+            vars.push(("SLACK_API_URL", url));
+            vars.push(("SLACK_ALLOW_INSECURE", "1"));
+            let e = parse(&[], &vars).unwrap_err();
+            assert!(e.contains("loopback"), "{url}: {e}");
+        }
+        for url in ["http://localhost:8080/api/", "http://[::1]:1/api/"] {
+            let mut vars = OK.to_vec();
+            vars.push(("SLACK_API_URL", url));
+            vars.push(("SLACK_ALLOW_INSECURE", "1"));
+            assert!(parse(&[], &vars).is_ok(), "{url}");
+        }
     }
 
     #[test]
     fn invalid_proxy_url() {
-        for p in ["socks5://h:1", "http://", "proxy:8080"] {
+        for p in ["socks5://h:1", "http://", "http://h/path"] {
             let e = parse(&["--proxy", p], &OK).unwrap_err();
             assert!(e.contains("proxy URL"), "{p}: {e}");
         }
@@ -712,6 +681,43 @@ mod tests {
         let missing = dir.join("missing").to_string_lossy().to_string();
         let e = parse(&["--app-token-file", &missing], &vars).unwrap_err();
         assert!(e.contains(&missing), "{e}");
+
+        // Links are followed and the file they lead to is checked.
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        let link_path = link.to_string_lossy().to_string();
+        assert_eq!(
+            parse(&["--app-token-file", &link_path], &vars)
+                .unwrap()
+                .app_token,
+            "xapp-1-file"
+        );
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = parse(&["--app-token-file", &link_path], &vars).unwrap_err();
+        assert!(e.contains("chmod 600"), "{e}");
+
+        // Not a regular file: refused, without blocking on a FIFO.
+        let d = dir.to_string_lossy().to_string();
+        let e = parse(&["--app-token-file", &d], &vars).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg("-m")
+            .arg("600")
+            .arg(&fifo)
+            .status();
+        if made.is_ok_and(|s| s.success()) {
+            let fifo = fifo.to_string_lossy().to_string();
+            let e = parse(&["--app-token-file", &fifo], &vars).unwrap_err();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+
+        // A huge file is not read whole.
+        let big = dir.join("big");
+        std::fs::write(&big, vec![b'x'; 70 * 1024]).unwrap();
+        std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = parse(&["--app-token-file", &big.to_string_lossy()], &vars).unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -378,14 +378,12 @@ fn invalid_proxy_urls() {
         "socks5://proxy:1080",
         "https://proxy:3128",
         "http://",
-        "proxy:8080",
         "http://:8080",
         "http://proxy:notaport",
         "http://proxy:0",
         "http://proxy:70000",
         "http://proxy:3128/some/path",
         "http://pro xy:3128",
-        "http://proxy",
     ] {
         let line = t.refused(&["--proxy", p], &[], &["--proxy", "proxy URL"]);
         assert!(!line.contains("cliSECRET"));
@@ -412,6 +410,15 @@ fn invalid_proxy_urls() {
         &[],
         &[("ALL_PROXY", "http://:1")],
         &["ALL_PROXY", "proxy URL"],
+    );
+    // The lowercase variable wins, as with curl and the libraries.
+    t.refused(
+        &[],
+        &[
+            ("HTTPS_PROXY", "http://good:3128"),
+            ("https_proxy", "socks5://proxy:1080"),
+        ],
+        &["https_proxy", "proxy URL"],
     );
 }
 

@@ -850,7 +850,7 @@ fn row_connection_refused_at_start() {
 fn row_dns_failure_at_start() {
     let row = Row::start(FakeSlack::builder());
     let seen: Seen = Arc::default();
-    let bot = builder_for("http://nonexistent.invalid/api/", &seen)
+    let bot = builder_for("https://nonexistent.invalid/api/", &seen)
         .start()
         .unwrap();
     let events = bot.events();

@@ -74,6 +74,11 @@ pub enum Error {
     },
     /// The supervisor has stopped and takes no more input.
     Stopped,
+    /// A proxy URL (or a URL to choose a proxy for) could not be used; see [`crate::proxy`].
+    InvalidProxy {
+        /// What is wrong with it; never the URL itself (it may hold a password).
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -113,6 +118,7 @@ impl fmt::Display for Error {
             }
             Error::InvalidConfig { detail } => write!(f, "invalid configuration: {detail}"),
             Error::Stopped => write!(f, "the supervisor has stopped"),
+            Error::InvalidProxy { reason } => write!(f, "invalid proxy: {reason}"),
         }
     }
 }

@@ -4,32 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Where the proxy comes from.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub enum ProxyConfig {
-    /// Read `HTTPS_PROXY` / `https_proxy` / `ALL_PROXY` / `all_proxy` (for `ws://`:
-    /// `HTTP_PROXY` / `http_proxy` / `ALL_PROXY` / `all_proxy`), honouring `NO_PROXY` /
-    /// `no_proxy`. This is the default.
-    #[default]
-    FromEnv,
-    /// Never use a proxy, whatever the environment says.
-    None,
-    /// Always use this proxy: `http://[user[:password]@]host[:port]` (HTTP CONNECT; the
-    /// port defaults to 80; user and password may be %-encoded).
-    Explicit(String),
-}
-
-impl fmt::Debug for ProxyConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProxyConfig::FromEnv => f.write_str("FromEnv"),
-            ProxyConfig::None => f.write_str("None"),
-            ProxyConfig::Explicit(url) => {
-                write!(f, "Explicit({:?})", crate::url::redact(url))
-            }
-        }
-    }
-}
+pub use slack_envelope::proxy::{ProxyConfig, ProxyVars};
 
 /// Settings for [`connect`](crate::connect). Build with [`Config::default`] and the
 /// builder-style setters.
@@ -93,8 +68,9 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// Allows plain `ws://` URLs (default `false`: only `wss://`). For tests and benchmarks
-    /// on loopback; a Slack URL is always `wss://`.
+    /// Allows plain `ws://` URLs to a loopback host (`127.0.0.0/8`, `::1`, `localhost`;
+    /// default `false`: only `wss://`). For tests and benchmarks; a Slack URL is always
+    /// `wss://`, and a `ws://` URL to any other host is refused even when this is on.
     #[must_use]
     pub fn allow_insecure_ws(mut self, allow: bool) -> Self {
         self.allow_insecure_ws = allow;

@@ -16,7 +16,8 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A `ws://` URL was given while [`Config::allow_insecure_ws`](crate::Config::allow_insecure_ws) is off.
+    /// A `ws://` URL was given while [`Config::allow_insecure_ws`](crate::Config::allow_insecure_ws)
+    /// is off, or for a host that is not a loopback address.
     InsecureUrlRefused,
     /// The proxy URL (from the config or the environment) could not be used.
     InvalidProxy {
@@ -121,7 +122,7 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidUrl { reason } => write!(f, "invalid websocket url: {reason}"),
             Error::InsecureUrlRefused => f.write_str(
-                "refusing an unencrypted ws:// url (use wss://, or allow_insecure_ws for tests)",
+                "refusing an unencrypted ws:// url (use wss://; ws:// is allowed only to a loopback host, with allow_insecure_ws)",
             ),
             Error::InvalidProxy { reason } => write!(f, "invalid proxy: {reason}"),
             Error::InvalidRootCertificate { reason } => {
@@ -172,6 +173,17 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "i/o error: {e}"),
             Error::ThreadPanicked { thread } => write!(f, "thread {thread} panicked"),
         }
+    }
+}
+
+impl Error {
+    /// Whether trying again with the same configuration cannot help: a `ws://` URL that is
+    /// not allowed, or an extra root certificate that does not parse.
+    pub fn is_fatal_config(&self) -> bool {
+        matches!(
+            self,
+            Error::InsecureUrlRefused | Error::InvalidRootCertificate { .. }
+        )
     }
 }
 

@@ -41,6 +41,14 @@
 //!
 //! URLs are secrets (the `ticket` query parameter): they appear in logs and errors with
 //! their query replaced by `?<redacted>`, and proxy passwords never appear at all.
+//!
+//! # Logging without secrets
+//!
+//! At trace level, `tungstenite` (used here) logs the socket URL with its ticket and
+//! every received frame (Slack's payloads carry a verification token). Install your logger with
+//! `slack_transport::logging::install(my_logger, log::LevelFilter::Trace)` (or wrap it in
+//! [`logging::SecretFilter`]): those records are capped at a safe level, everything else
+//! passes.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -53,9 +61,10 @@ mod url;
 
 use std::time::Instant;
 
-pub use config::{Config, ProxyConfig};
+pub use config::{Config, ProxyConfig, ProxyVars};
 pub use error::Error;
 pub use io::{ClosedBy, Connection, DirectWriter, Incoming, IoThreads, Outgoing};
+pub use slack_envelope::logging;
 
 use std::sync::Arc;
 
@@ -142,7 +151,9 @@ fn open(
     sink: Arc<dyn io::Sink>,
 ) -> Result<(Sender<Outgoing>, IoThreads), Error> {
     let target = WsUrl::parse(url)?;
-    if !target.secure && !config.allow_insecure_ws {
+    let plain_allowed =
+        config.allow_insecure_ws && slack_envelope::proxy::is_loopback_host(&target.host);
+    if !target.secure && !plain_allowed {
         return Err(Error::InsecureUrlRefused);
     }
     // Configuration errors before any network traffic.
@@ -159,7 +170,7 @@ fn open(
     }
 
     let (dial_host, dial_port) = match &proxy {
-        Some(p) => (p.host.as_str(), p.port),
+        Some(p) => (p.host(), p.port()),
         None => (target.host.as_str(), target.port),
     };
     let tcp = stream::tcp_connect(dial_host, dial_port, config)?;
@@ -296,5 +307,24 @@ mod tests {
             ),
             Err(Error::InvalidUrl { .. })
         ));
+        // ws:// only to a loopback host, and only when allowed; never worth retrying.
+        let insecure = Config::default().allow_insecure_ws(true);
+        for url in [
+            "ws://192.0.2.1/",
+            "ws://localhost.example.com/",
+            "ws://[2001:db8::1]/",
+        ] {
+            let e = connect_with_env(url, &insecure, &|_| None, String::from).unwrap_err();
+            assert!(matches!(e, Error::InsecureUrlRefused), "{url}: {e}");
+            assert!(e.is_fatal_config());
+        }
+        let e = connect_with_env(
+            "ws://127.0.0.1:1/",
+            &Config::default(),
+            &|_| None,
+            String::from,
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::InsecureUrlRefused), "{e}");
     }
 }

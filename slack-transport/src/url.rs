@@ -100,24 +100,6 @@ impl WsUrl {
     }
 }
 
-/// Redacts the query string (and any userinfo password) of any URL-looking string.
-pub(crate) fn redact(url: &str) -> String {
-    let without_query = match url.split_once('?') {
-        Some((base, _)) => format!("{base}?<redacted>"),
-        None => url.to_owned(),
-    };
-    // userinfo: scheme://user:pass@host -> scheme://user:<redacted>@host
-    if let Some((scheme, rest)) = without_query.split_once("://") {
-        let auth_end = rest.find('/').unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(auth_end);
-        if let Some((userinfo, hostpart)) = authority.rsplit_once('@') {
-            let user = userinfo.split(':').next().unwrap_or("");
-            return format!("{scheme}://{user}:<redacted>@{hostpart}{tail}");
-        }
-    }
-    without_query
-}
-
 /// Formats `host:port`, bracketing IPv6 literals.
 pub(crate) fn host_port(host: &str, port: u16) -> String {
     if host.contains(':') {
@@ -241,18 +223,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn redacts_query_and_password() {
-        assert_eq!(
-            redact("wss://h/link/?ticket=secret"),
-            "wss://h/link/?<redacted>"
-        );
-        assert_eq!(
-            redact("http://bob:hunter2@proxy:3128"),
-            "http://bob:<redacted>@proxy:3128"
-        );
-        assert_eq!(redact("http://proxy:3128"), "http://proxy:3128");
     }
 }

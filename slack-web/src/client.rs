@@ -20,8 +20,7 @@ use crate::types::{
 /// The default base URL of the Web API.
 pub const DEFAULT_BASE_URL: &str = "https://slack.com/api/";
 
-pub use crate::encoding::JSON_CONTENT_TYPE;
-use crate::encoding::{Encoding, form_encode};
+use crate::encoding::{Encoding, JSON_CONTENT_TYPE, form_encode};
 
 /// The name under which the byte upload of `upload_file` is reported (errors, logs).
 pub(crate) const UPLOAD_METHOD: &str = "files.upload_url";
@@ -48,7 +47,7 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// are single-use), any `response_url` post (limited to 5 uses) and every method not listed.
 /// Rate-limited calls (429) and failures before the request left (DNS, connect, proxy) are
 /// retried for every method, since Slack never acted on them.
-pub const IDEMPOTENT_METHODS: &[&str] = &[
+pub(crate) const IDEMPOTENT_METHODS: &[&str] = &[
     "auth.test",
     "apps.connections.open",
     "chat.update",
@@ -71,27 +70,28 @@ pub const IDEMPOTENT_METHODS: &[&str] = &[
     "chat.getPermalink",
 ];
 
-/// Whether `method` is in [`IDEMPOTENT_METHODS`].
-pub fn is_idempotent(method: &str) -> bool {
+/// Whether `method` is in `IDEMPOTENT_METHODS`.
+pub(crate) fn is_idempotent(method: &str) -> bool {
     IDEMPOTENT_METHODS.contains(&method)
 }
 
-/// How calls are retried.
+/// How calls are retried: [`RetryPolicy::default`] or [`RetryPolicy::none`], and the
+/// chainable setters.
+///
+/// ```
+/// use std::time::Duration;
+/// let retry = slack_web::RetryPolicy::default()
+///     .rate_limit_retries(1)
+///     .backoff_initial(Duration::from_millis(100));
+/// # let _ = retry;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct RetryPolicy {
-    /// How many times a rate-limited call (HTTP 429) is retried after waiting `Retry-After`.
-    pub rate_limit_retries: u32,
-    /// The most one call may spend waiting for rate limits in total (429 pauses and this
-    /// client's own pacing). A longer wait is returned as [`Error::RateLimited`] instead.
-    pub max_rate_limit_wait: Duration,
-    /// How many times a server error (5xx, `internal_error`, …) or transport failure is
-    /// retried, for idempotent methods only (see [`IDEMPOTENT_METHODS`]).
-    pub transient_retries: u32,
-    /// The first backoff before such a retry; doubled each time, with jitter.
-    pub backoff_initial: Duration,
-    /// The longest backoff.
-    pub backoff_max: Duration,
+    rate_limit_retries: u32,
+    max_rate_limit_wait: Duration,
+    transient_retries: u32,
+    backoff_initial: Duration,
+    backoff_max: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -108,6 +108,50 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// How many times a rate-limited call (HTTP 429) is retried after waiting `Retry-After`
+    /// (default 3).
+    #[must_use]
+    pub fn rate_limit_retries(mut self, n: u32) -> Self {
+        self.rate_limit_retries = n;
+        self
+    }
+
+    /// The most one call may spend waiting for rate limits in total (429 pauses and this
+    /// client's own pacing; default 30 s). A longer wait is returned as
+    /// [`Error::RateLimited`] instead.
+    #[must_use]
+    pub fn max_rate_limit_wait(mut self, d: Duration) -> Self {
+        self.max_rate_limit_wait = d;
+        self
+    }
+
+    /// How many times a server error (5xx, `internal_error`, …) or transport failure is
+    /// retried (default 2), for idempotent methods only: `auth.test`,
+    /// `apps.connections.open`, `chat.update`, `chat.delete`, `reactions.add`,
+    /// `reactions.remove`, `views.update` and `views.publish` (calling them twice has the
+    /// same effect as once). Failures before the request left (DNS, connect, proxy) are
+    /// retried for every method.
+    #[must_use]
+    pub fn transient_retries(mut self, n: u32) -> Self {
+        self.transient_retries = n;
+        self
+    }
+
+    /// The first backoff before such a retry (default 250 ms); doubled each time, with
+    /// jitter.
+    #[must_use]
+    pub fn backoff_initial(mut self, d: Duration) -> Self {
+        self.backoff_initial = d;
+        self
+    }
+
+    /// The longest backoff (default 4 s).
+    #[must_use]
+    pub fn backoff_max(mut self, d: Duration) -> Self {
+        self.backoff_max = d;
+        self
+    }
+
     /// Never retry and never wait: every failure (and every needed wait) is returned at once.
     pub fn none() -> RetryPolicy {
         RetryPolicy {
@@ -133,128 +177,61 @@ impl RetryPolicy {
     }
 }
 
-/// A function that looks up an environment variable by name.
-pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+pub use slack_envelope::proxy::{ProxyConfig, ProxyVars};
+use slack_envelope::proxy::{ProxyRules, ProxyUrl};
 
-/// Which proxy the client uses.
-#[derive(Clone, Default)]
-#[non_exhaustive]
-pub enum ProxyConfig {
-    /// `HTTPS_PROXY` / `https_proxy` / `ALL_PROXY` / `all_proxy`, bypassed for hosts listed in
-    /// `NO_PROXY` / `no_proxy`, read from the process environment when the client is built.
-    #[default]
-    FromEnv,
-    /// The same variables, read through this function (tests, configuration files).
-    FromEnvWith(EnvLookup),
-    /// This proxy (`http://[user:password@]host:port`, HTTP CONNECT with Basic auth), bypassed
-    /// for the hosts in `no_proxy` (same syntax as `NO_PROXY` entries).
-    Url {
-        /// The proxy URL.
-        url: String,
-        /// Hosts to reach directly.
-        no_proxy: Vec<String>,
-    },
-    /// Connect directly, whatever the environment says.
-    None,
+/// The proxy decision of one client: the shared rules (`slack_envelope::proxy`, the same
+/// as the socket's) and the ureq proxy for each proxy they can pick.
+#[derive(Default)]
+struct Proxies {
+    rules: ProxyRules,
+    ureq: Vec<(ProxyUrl, ureq::Proxy)>,
 }
 
-impl ProxyConfig {
-    /// An explicit proxy URL with no exceptions.
-    pub fn url(url: impl Into<String>) -> ProxyConfig {
-        ProxyConfig::Url {
-            url: url.into(),
-            no_proxy: Vec::new(),
+impl Proxies {
+    fn new(config: &ProxyConfig, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let rules = ProxyRules::resolve(config, lookup).map_err(|e| Error::Config {
+            detail: e.to_string(),
+        })?;
+        let mut ureq = Vec::new();
+        for p in rules.proxies() {
+            if !ureq.iter().any(|(u, _)| u == p) {
+                ureq.push((p.clone(), to_ureq_proxy(p)?));
+            }
         }
+        Ok(Proxies { rules, ureq })
     }
 
-    /// Reads the proxy variables through `lookup` instead of the process environment.
-    pub fn from_env_with(
-        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
-    ) -> ProxyConfig {
-        ProxyConfig::FromEnvWith(Arc::new(lookup))
-    }
-
-    /// Resolves to (proxy URL, NO_PROXY entries), or `None` for a direct connection.
-    fn resolve(&self) -> Option<(String, Vec<String>)> {
-        let from = |get: &dyn Fn(&str) -> Option<String>| {
-            let nonempty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-            let url = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    /// The proxy for `url`, or `None` to connect directly.
+    fn for_url(&self, url: &str) -> Result<Option<ureq::Proxy>, Error> {
+        let chosen = self.rules.proxy_for_url(url).map_err(|e| Error::Config {
+            detail: e.to_string(),
+        })?;
+        Ok(chosen.and_then(|p| {
+            self.ureq
                 .iter()
-                .find_map(|n| nonempty(n))?;
-            let no_proxy = ["NO_PROXY", "no_proxy"]
-                .iter()
-                .find_map(|n| nonempty(n))
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default();
-            Some((url.trim().to_owned(), no_proxy))
-        };
-        match self {
-            ProxyConfig::FromEnv => from(&|n| std::env::var(n).ok()),
-            ProxyConfig::FromEnvWith(get) => from(&|n| get(n)),
-            ProxyConfig::Url { url, no_proxy } => Some((url.clone(), no_proxy.clone())),
-            ProxyConfig::None => None,
-        }
+                .find(|(u, _)| u == p)
+                .map(|(_, proxy)| proxy.clone())
+        }))
     }
 }
 
-impl fmt::Debug for ProxyConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProxyConfig::FromEnv => f.write_str("FromEnv"),
-            ProxyConfig::FromEnvWith(_) => f.write_str("FromEnvWith(..)"),
-            ProxyConfig::Url { url, no_proxy } => f
-                .debug_struct("Url")
-                .field("url", &redact_userinfo(url))
-                .field("no_proxy", no_proxy)
-                .finish(),
-            ProxyConfig::None => f.write_str("None"),
-        }
-    }
-}
-
-/// `http://user:pass@host:1` → `http://…@host:1` (proxy passwords stay out of logs).
-fn redact_userinfo(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    match rest.rsplit_once('@') {
-        Some((_, host)) if scheme.is_empty() => format!("…@{host}"),
-        Some((_, host)) => format!("{scheme}://…@{host}"),
-        None => url.to_owned(),
-    }
-}
-
-/// Builds the ureq proxy, with NO_PROXY entries (curl semantics: `example.com` also covers
-/// its subdomains).
-fn build_proxy(url: &str, no_proxy: &[String]) -> Result<ureq::Proxy, Error> {
-    let bad = |what: &str| Error::Config {
-        detail: format!("invalid proxy url {}: {what}", redact_userinfo(url)),
+/// The ureq proxy (HTTP CONNECT) for a parsed proxy URL.
+fn to_ureq_proxy(p: &ProxyUrl) -> Result<ureq::Proxy, Error> {
+    let host = if p.host().contains(':') {
+        format!("[{}]", p.host())
+    } else {
+        p.host().to_owned()
     };
-    let parsed = ureq::Proxy::new(url).map_err(|e| bad(&e.to_string()))?;
-    let mut b = ureq::Proxy::builder(parsed.protocol())
-        .host(parsed.host())
-        .port(parsed.port());
-    if let Some(user) = parsed.username() {
-        b = b.username(user);
+    let mut b = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
+        .host(&host)
+        .port(p.port());
+    if let Some((user, pass)) = p.credentials() {
+        b = b.username(user).password(pass);
     }
-    if let Some(pass) = parsed.password() {
-        b = b.password(pass);
-    }
-    for entry in no_proxy {
-        // Drop a port (`host:8080`), which ureq's matcher does not understand.
-        let host = match entry.rsplit_once(':') {
-            Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.contains(':') => h,
-            _ => entry.as_str(),
-        };
-        b = b.no_proxy(host);
-        if !host.starts_with('.') && !host.starts_with('*') {
-            b = b.no_proxy(&format!(".{host}"));
-        }
-    }
-    b.build().map_err(|e| bad(&e.to_string()))
+    b.build().map_err(|_| Error::Config {
+        detail: format!("invalid proxy {p:?}"),
+    })
 }
 
 /// Builder of a [`WebClient`]; see [`WebClient::builder`].
@@ -293,12 +270,14 @@ impl WebClientBuilder {
 
     /// Trusts the certificates in this PEM text as roots, on top of the built-in Mozilla
     /// roots (corporate TLS inspection, test servers). May be called several times.
-    pub fn add_root_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+    pub fn add_root_certs_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
         self.extra_roots.push(pem.as_ref().to_vec());
         self
     }
 
-    /// The proxy (default [`ProxyConfig::FromEnv`]).
+    /// The proxy (default [`ProxyConfig::FromEnv`], read when the client is built). The
+    /// choice is made for each request's URL with the same rules as `slack-transport`'s
+    /// (`slack_envelope::proxy`): `https_proxy`/`HTTPS_PROXY`, minus `no_proxy`/`NO_PROXY`.
     pub fn proxy(mut self, proxy: ProxyConfig) -> Self {
         self.proxy = proxy;
         self
@@ -316,8 +295,9 @@ impl WebClientBuilder {
         self
     }
 
-    /// Allows plain `http://` base and `response_url` URLs (tests, a local relay). Off by
-    /// default: the token would travel in clear text.
+    /// Allows plain `http://` base and `response_url` URLs to a loopback host (`127.0.0.0/8`,
+    /// `::1`, `localhost`: tests, a local relay). Off by default: the token would travel in
+    /// clear text. A plain `http://` URL to any other host is refused even when this is on.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_http = allow;
         self
@@ -372,13 +352,7 @@ impl WebClientBuilder {
                 .build()
         };
 
-        let proxy = match self.proxy.resolve() {
-            Some((url, no_proxy)) => {
-                log::debug!("slack-web: using proxy {}", redact_userinfo(&url));
-                Some(build_proxy(&url, &no_proxy)?)
-            }
-            None => None,
-        };
+        let proxies = Proxies::new(&self.proxy, &|name| std::env::var(name).ok())?;
 
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -389,13 +363,15 @@ impl WebClientBuilder {
             .timeout_connect(Some(self.connect_timeout))
             .user_agent(self.user_agent.as_str())
             .tls_config(tls)
-            .proxy(proxy)
+            // Chosen for each request's URL (`Proxies::for_url`), as the socket chooses.
+            .proxy(None)
             .build()
             .into();
 
         Ok(WebClient {
             inner: Arc::new(Inner {
                 agent,
+                proxies,
                 token: self.token,
                 base_url,
                 retry: self.retry,
@@ -415,7 +391,11 @@ fn check_url(url: &str, allow_http: bool) -> Result<(), Error> {
     let host = uri.host().unwrap_or_default();
     match uri.scheme_str() {
         Some("https") if !host.is_empty() => Ok(()),
-        Some("http") if !host.is_empty() && allow_http => Ok(()),
+        Some("http")
+            if !host.is_empty() && allow_http && slack_envelope::proxy::is_loopback_host(host) =>
+        {
+            Ok(())
+        }
         Some("http") => Err(Error::InsecureUrl {
             url: format!("http://{host}"),
         }),
@@ -456,6 +436,7 @@ pub struct WebStats {
 
 struct Inner {
     agent: ureq::Agent,
+    proxies: Proxies,
     token: ApiToken,
     base_url: String,
     retry: RetryPolicy,
@@ -554,7 +535,8 @@ impl WebClient {
     /// reads them for this method: a JSON body for the write methods that take JSON, a form
     /// otherwise (see [`encoding`](crate::encoding)); [`call_json`](Self::call_json) and
     /// [`call_form`](Self::call_form) force one. Retries and pacing follow the client's
-    /// policy; whether server errors are retried depends on [`is_idempotent`]`(method)`.
+    /// policy; whether server errors are retried depends on the method (see
+    /// [`RetryPolicy::transient_retries`]).
     pub fn call(&self, method: &str, args: &impl Serialize) -> Result<Value, Error> {
         self.call_encoded(method, args, Encoding::for_method(method))
     }
@@ -912,6 +894,9 @@ impl WebClient {
             .post(call.url.as_str())
             .header("Content-Type", call.content_type)
             .header("Accept", "application/json");
+        if let Some(proxy) = self.inner.proxies.for_url(&call.url)? {
+            req = req.config().proxy(Some(proxy)).build();
+        }
         let bearer = match call.auth {
             Auth::Api => Some(self.inner.token.expose_secret()),
             Auth::App(t) => Some(t.expose_secret()),
@@ -1236,6 +1221,21 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(c.base_url(), "http://127.0.0.1:1/api/");
+        // Plain http only to a loopback host, even when allowed.
+        for url in ["http://10.0.0.1/api/", "http://localhost.example.com/api/"] {
+            assert!(matches!(
+                WebClient::builder(token.clone())
+                    .base_url(url)
+                    .allow_insecure_http(true)
+                    .proxy(ProxyConfig::None)
+                    .build(),
+                Err(Error::InsecureUrl { .. })
+            ));
+        }
+        assert!(matches!(
+            c.post_response_url("http://hooks.example/commands/T/1/secret", &ResponseMessage::default()),
+            Err(Error::InsecureUrl { ref url }) if url == "http://hooks.example"
+        ));
         assert!(matches!(
             WebClient::builder(token.clone())
                 .base_url("ftp://x/")
@@ -1264,47 +1264,51 @@ mod tests {
     }
 
     #[test]
-    fn proxy_from_injected_env() {
-        let env = |vars: &'static [(&'static str, &'static str)]| {
-            ProxyConfig::from_env_with(move |name| {
-                vars.iter()
+    fn proxy_chosen_per_url_from_injected_variables() {
+        use slack_envelope::proxy::ProxyVars;
+        let vars = |v: &'static [(&'static str, &'static str)]| {
+            ProxyConfig::Vars(ProxyVars::read(&|name| {
+                v.iter()
                     .find(|(k, _)| *k == name)
                     .map(|(_, v)| (*v).to_owned())
-            })
+            }))
         };
-        assert_eq!(env(&[]).resolve(), None);
-        assert_eq!(
-            env(&[
-                ("https_proxy", "http://p:3128"),
-                ("no_proxy", "a.com, b.org")
-            ])
-            .resolve(),
-            Some(("http://p:3128".into(), vec!["a.com".into(), "b.org".into()]))
+        let env = |_: &str| None;
+        let none = Proxies::new(&vars(&[]), &env).unwrap();
+        assert!(none.for_url("https://slack.com/api/").unwrap().is_none());
+        let p = Proxies::new(
+            &vars(&[
+                ("https_proxy", "http://u:pw@p:3128"),
+                ("HTTPS_PROXY", "http://other:1"),
+                ("no_proxy", "a.com, 10.0.0.0/8, b.org:8443"),
+            ]),
+            &env,
+        )
+        .unwrap();
+        let via = |url: &str| {
+            p.for_url(url)
+                .unwrap()
+                .map(|x| (x.host().to_owned(), x.port()))
+        };
+        assert_eq!(via("https://slack.com/api/"), Some(("p".into(), 3128)));
+        assert_eq!(via("https://x.a.com/api/"), None);
+        assert_eq!(via("https://10.9.8.7:8443/api/"), None);
+        assert_eq!(via("https://b.org:8443/api/"), None);
+        assert_eq!(via("https://b.org/api/"), Some(("p".into(), 3128)));
+        assert_eq!(p.ureq.len(), 1);
+        let explicit =
+            Proxies::new(&ProxyConfig::Explicit("http://[::1]:8080".into()), &env).unwrap();
+        assert!(explicit.for_url("https://slack.com/").unwrap().is_some());
+        let dbg = format!(
+            "{:?}",
+            ProxyConfig::Explicit("http://user:secret@proxy:8080".into())
         );
-        assert_eq!(
-            env(&[
-                ("HTTPS_PROXY", "http://u:pw@p:1"),
-                ("https_proxy", "http://other:1")
-            ])
-            .resolve()
-            .map(|p| p.0),
-            Some("http://u:pw@p:1".into())
-        );
-        assert_eq!(ProxyConfig::None.resolve(), None);
-        let dbg = format!("{:?}", ProxyConfig::url("http://user:secret@proxy:8080"));
         assert!(
             !dbg.contains("secret") && dbg.contains("proxy:8080"),
             "{dbg}"
         );
-        assert!(
-            build_proxy(
-                "http://u:p@127.0.0.1:3128",
-                &["localhost:80".into(), ".x.org".into()]
-            )
-            .is_ok()
-        );
         assert!(matches!(
-            build_proxy("::not a url", &[]),
+            Proxies::new(&ProxyConfig::Explicit("socks5://s:1".into()), &env),
             Err(Error::Config { .. })
         ));
     }
@@ -1314,7 +1318,7 @@ mod tests {
         let token = crate::BotToken::new("xoxb-1").unwrap();
         let e = WebClient::builder(token)
             .proxy(ProxyConfig::None)
-            .add_root_certificates_pem("not a pem")
+            .add_root_certs_pem("not a pem")
             .build()
             .unwrap_err();
         assert!(matches!(e, Error::Config { .. }), "{e}");

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::token::TokenError;
 
 /// Slack error codes that mean the token or the app is misconfigured: retrying cannot help.
-pub const FATAL_AUTH_ERRORS: &[&str] = &[
+pub(crate) const FATAL_AUTH_ERRORS: &[&str] = &[
     "invalid_auth",
     "not_authed",
     "not_allowed_token_type",
@@ -142,8 +142,8 @@ pub enum Error {
 impl Error {
     /// True when the error means the token or app configuration is wrong, so retrying is
     /// pointless: `invalid_auth`, `not_authed`, `not_allowed_token_type`, `token_revoked`,
-    /// `token_expired`, `account_inactive`, `team_disabled`, `forbidden_team` (see
-    /// [`FATAL_AUTH_ERRORS`]), `missing_args` from `apps.connections.open`, and a token
+    /// `token_expired`, `account_inactive`, `team_disabled`, `forbidden_team`,
+    /// `missing_args` from `apps.connections.open`, and a token
     /// refused by its prefix check.
     pub fn is_fatal_auth(&self) -> bool {
         match self {
@@ -185,7 +185,7 @@ impl Error {
     /// True when trying again later may succeed: rate limits, server errors (5xx, 408,
     /// `internal_error`, `fatal_error`, `service_unavailable`, `request_timeout`) and
     /// transport failures other than TLS. Whether retrying is *safe* also depends on the
-    /// method: see [`is_idempotent`](crate::is_idempotent).
+    /// method: see [`RetryPolicy::transient_retries`](crate::RetryPolicy::transient_retries).
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::RateLimited { .. } => true,

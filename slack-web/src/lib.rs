@@ -27,6 +27,14 @@
 //!   a form otherwise ([`encoding`]); typed conversations/users/files/team methods with their
 //!   answers in [`api`], `upload_file`, and cursor pagination ([`paginate`]).
 //! * [`blocks`]: Block Kit builders with Slack's limits checked before sending.
+//!
+//! # Logging without secrets
+//!
+//! At debug and trace levels, `ureq` and `ureq_proto` (used here) log request URLs
+//! (a `response_url` is a credential) and raw requests (the `Authorization` header). Install your logger with
+//! `slack_web::logging::install(my_logger, log::LevelFilter::Trace)` (or wrap it in
+//! [`logging::SecretFilter`]): those records are capped at a safe level, everything else
+//! passes.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -43,13 +51,13 @@ mod token;
 mod types;
 
 pub use client::{
-    DEFAULT_BASE_URL, EnvLookup, IDEMPOTENT_METHODS, JSON_CONTENT_TYPE, ProxyConfig, RetryPolicy,
-    WebClient, WebClientBuilder, WebStats, is_idempotent,
+    DEFAULT_BASE_URL, ProxyConfig, ProxyVars, RetryPolicy, WebClient, WebClientBuilder, WebStats,
 };
-pub use encoding::{Encoding, FORM_CONTENT_TYPE, JSON_METHODS};
-pub use error::{Error, FATAL_AUTH_ERRORS, TransportKind};
-pub use limiter::{LimiterConfig, POST_MESSAGE, Rate, RateLimiter, Tier};
+pub use encoding::{Encoding, JSON_METHODS};
+pub use error::{Error, TransportKind};
+pub use limiter::{LimiterConfig, Rate, RateLimiter, Tier};
 pub use outbox::{FlushReport, Outbox, OutboxConfig, OutboxStats, QueueError, Unsent};
+pub use slack_envelope::logging;
 pub use token::{ApiToken, AppToken, BotToken, TokenError, TokenKind, UserToken};
 pub use types::{
     AuthTest, EphemeralRef, Message, MessageRef, PostEphemeral, PostMessage, ResponseMessage,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// The method whose calls are also limited per channel.
-pub const POST_MESSAGE: &str = "chat.postMessage";
+pub(crate) const POST_MESSAGE: &str = "chat.postMessage";
 
 /// A token bucket: `burst` calls at once, refilled at one call per `interval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +74,7 @@ impl Tier {
     }
 
     /// The tier of a known method, from Slack's documentation (`apps.connections.open` is
-    /// treated as Tier 3, as the design brief says).
+    /// treated as Tier 3: about 50 calls a minute, so reconnect storms are paced).
     pub fn of(method: &str) -> Option<Tier> {
         Some(match method {
             "apps.connections.open" => Tier::Tier3,
@@ -119,7 +119,7 @@ impl Default for LimiterConfig {
 }
 
 impl LimiterConfig {
-    /// `chat.postMessage`: 1 per second per channel, bursts of 5 (the reference's numbers);
+    /// `chat.postMessage`: 1 per second per channel, bursts of 5 (Slack's documented limit);
     /// other known methods: their [`Tier`]; unknown methods: no pacing (429s still pause
     /// them).
     pub fn slack_defaults() -> LimiterConfig {

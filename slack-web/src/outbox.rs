@@ -12,33 +12,87 @@ use crate::error::Error;
 use crate::limiter::{POST_MESSAGE, RateLimiter};
 use crate::types::{Message, PostMessage};
 
-/// Outbox settings.
+/// Outbox settings: [`OutboxConfig::default`] and the chainable setters.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = slack_web::OutboxConfig::default()
+///     .max_pending(1_000)
+///     .max_failed(100)
+///     .retry_backoff(Duration::from_secs(1));
+/// # let _ = config;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct OutboxConfig {
-    /// The most messages waiting at once; [`Outbox::queue_message`] refuses more.
-    pub max_pending: usize,
-    /// How many times a message is tried when the request never reached Slack (DNS,
-    /// connect, proxy failure). Other failures are not retried: `chat.postMessage` is not
-    /// idempotent, so a retry after a timeout could post twice.
-    pub max_attempts: u32,
-    /// The first pause after such a failure (doubled each time, at most 30 s).
-    pub retry_backoff: Duration,
-    /// How long [`Outbox::shutdown`] waits past its deadline for a request in flight.
-    pub shutdown_grace: Duration,
-    /// The worker thread's name.
-    pub thread_name: String,
+    max_pending: usize,
+    max_failed: usize,
+    max_attempts: u32,
+    retry_backoff: Duration,
+    shutdown_grace: Duration,
+    thread_name: String,
 }
 
 impl Default for OutboxConfig {
     fn default() -> Self {
         OutboxConfig {
             max_pending: 10_000,
+            max_failed: 1_000,
             max_attempts: 5,
             retry_backoff: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(5),
             thread_name: "slack-web-outbox".into(),
         }
+    }
+}
+
+impl OutboxConfig {
+    /// The most messages waiting at once (default 10,000; at least 1);
+    /// [`Outbox::queue_message`] refuses more.
+    #[must_use]
+    pub fn max_pending(mut self, n: usize) -> Self {
+        self.max_pending = n.max(1);
+        self
+    }
+
+    /// The most failed messages kept for [`Outbox::take_failed`] and the shutdown report
+    /// (default 1,000). Past it the oldest failure is dropped, logged, and counted in
+    /// [`OutboxStats::failed_dropped`].
+    #[must_use]
+    pub fn max_failed(mut self, n: usize) -> Self {
+        self.max_failed = n;
+        self
+    }
+
+    /// How many times a message is tried when the request never reached Slack (DNS,
+    /// connect, proxy failure; default 5, at least 1). Other failures are not retried:
+    /// `chat.postMessage` is not idempotent, so a retry after a timeout could post twice.
+    #[must_use]
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    /// The first pause after such a failure (default 500 ms; doubled each time, at most
+    /// 30 s).
+    #[must_use]
+    pub fn retry_backoff(mut self, d: Duration) -> Self {
+        self.retry_backoff = d;
+        self
+    }
+
+    /// How long [`Outbox::shutdown`] waits past its deadline for a request in flight
+    /// (default 5 s).
+    #[must_use]
+    pub fn shutdown_grace(mut self, d: Duration) -> Self {
+        self.shutdown_grace = d;
+        self
+    }
+
+    /// The worker thread's name (default `slack-web-outbox`).
+    #[must_use]
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
     }
 }
 
@@ -117,8 +171,11 @@ pub struct OutboxStats {
     pub queued: u64,
     /// Messages posted.
     pub sent: u64,
-    /// Messages that failed for good (in the failed list).
+    /// Messages that failed for good.
     pub failed: u64,
+    /// Failed messages dropped from the failed list because it was full
+    /// ([`OutboxConfig::max_failed`]); each was logged.
+    pub failed_dropped: u64,
     /// Messages that had to wait for a rate limit (pacing or a 429 pause).
     pub rate_limit_waits: u64,
     /// HTTP 429 answers received.
@@ -179,7 +236,7 @@ struct State {
     order: VecDeque<String>,
     in_flight: Option<(String, u64)>,
     in_flight_msg: Option<PostMessage>,
-    failed: Vec<(u64, Unsent)>,
+    failed: VecDeque<(u64, Unsent)>,
     next_id: u64,
     pending: usize,
     /// No request before this (after a failure that never reached Slack).
@@ -385,7 +442,7 @@ impl Outbox {
                 .unwrap_or_else(|p| p.into_inner().0);
         }
         let stopped = st.stopped;
-        let mut out: Vec<(u64, Unsent)> = std::mem::take(&mut st.failed);
+        let mut out: Vec<(u64, Unsent)> = std::mem::take(&mut st.failed).into();
         if let (Some((_, id)), Some(msg)) = (st.in_flight.clone(), st.in_flight_msg.take()) {
             out.push((
                 id,
@@ -561,7 +618,20 @@ fn worker(shared: &Shared, sink: &dyn Sink) {
                     st.stats.failed += 1;
                     item.last_error = Some(e);
                     let entry = item.unsent(false);
-                    st.failed.push(entry);
+                    st.failed.push_back(entry);
+                    while st.failed.len() > shared.config.max_failed {
+                        if st.failed.pop_front().is_some() {
+                            st.stats.failed_dropped += 1;
+                            // Bounded logging: the 1st, 2nd, 4th, 8th… drop.
+                            if st.stats.failed_dropped.is_power_of_two() {
+                                log::warn!(
+                                    "slack-web outbox: failed list full ({}): {} oldest failure(s) dropped so far",
+                                    shared.config.max_failed,
+                                    st.stats.failed_dropped
+                                );
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -742,11 +812,9 @@ mod tests {
             LimiterConfig::only_retry_after(),
             vec![Err(down.clone()), Err(down.clone())],
         );
-        let cfg = OutboxConfig {
-            max_attempts: 2,
-            retry_backoff: Duration::from_millis(10),
-            ..OutboxConfig::default()
-        };
+        let cfg = OutboxConfig::default()
+            .max_attempts(2)
+            .retry_backoff(Duration::from_millis(10));
         let ob = Outbox::start_with(fake.clone(), cfg).unwrap();
         ob.queue_message("C", "a").unwrap();
         ob.queue_message("C", "b").unwrap();
@@ -770,10 +838,7 @@ mod tests {
             1,
         )));
         let fake = Fake::new(limits, vec![]);
-        let cfg = OutboxConfig {
-            max_pending: 2,
-            ..OutboxConfig::default()
-        };
+        let cfg = OutboxConfig::default().max_pending(2);
         let ob = Outbox::start_with(fake, cfg).unwrap();
         ob.queue_message("C", "1").unwrap();
         ob.queue_message("C", "2").unwrap();
@@ -795,10 +860,7 @@ mod tests {
             script: Mutex::new(VecDeque::new()),
             delay: Duration::from_millis(500),
         });
-        let cfg = OutboxConfig {
-            shutdown_grace: Duration::from_millis(50),
-            ..OutboxConfig::default()
-        };
+        let cfg = OutboxConfig::default().shutdown_grace(Duration::from_millis(50));
         let ob = Outbox::start_with(fake, cfg).unwrap();
         ob.queue_message("C", "slow").unwrap();
         ob.queue_message("C", "next").unwrap();
@@ -806,5 +868,29 @@ mod tests {
         let unsent = ob.shutdown(Instant::now());
         assert_eq!(unsent.len(), 2);
         assert!(unsent[0].in_flight && !unsent[1].in_flight);
+    }
+
+    #[test]
+    fn the_failed_list_is_bounded_and_drops_are_counted() {
+        let refused = Error::Slack {
+            method: POST_MESSAGE.into(),
+            error: "channel_not_found".into(),
+            warnings: Vec::new(),
+            messages: Vec::new(),
+        };
+        let fake = Fake::new(LimiterConfig::only_retry_after(), vec![Err(refused); 5]);
+        let ob = Outbox::start_with(fake, OutboxConfig::default().max_failed(2)).unwrap();
+        for text in ["a", "b", "c", "d", "e"] {
+            ob.queue_message("C", text).unwrap();
+        }
+        assert!(ob.flush(secs(10)).is_err());
+        let s = ob.stats();
+        assert_eq!((s.failed, s.failed_dropped), (5, 3));
+        let kept: Vec<_> = ob
+            .take_failed()
+            .into_iter()
+            .map(|u| u.message.message.text.unwrap_or_default())
+            .collect();
+        assert_eq!(kept, ["d", "e"]);
     }
 }

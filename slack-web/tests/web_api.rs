@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::json;
 use slack_testkit::{FakeSlack, OpenError, Proxy, WebCall};
 use slack_web::{
-    AppToken, BotToken, Error, JSON_CONTENT_TYPE, Message, PostEphemeral, PostMessage, ProxyConfig,
+    AppToken, BotToken, Error, Message, PostEphemeral, PostMessage, ProxyConfig, ProxyVars,
     ResponseMessage, RetryPolicy, TransportKind, UpdateMessage, ViewId, WebClient,
 };
 use support::{T, builder, client, fast_retries};
@@ -161,7 +161,10 @@ fn request_shape_of_every_method() {
     .unwrap();
     let call = slack.wait_for_call("response_url", T).unwrap();
     assert_eq!(call.http_method, "POST");
-    assert_eq!(call.header("content-type"), Some(JSON_CONTENT_TYPE));
+    assert_eq!(
+        call.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     assert_eq!(call.header("authorization"), None);
     assert_eq!(call.token, None);
     assert_eq!(
@@ -307,8 +310,7 @@ fn a_429_then_success() {
 #[test]
 fn a_429_beyond_the_limit() {
     let slack = FakeSlack::start().unwrap();
-    let mut policy = RetryPolicy::default();
-    policy.rate_limit_retries = 1;
+    let policy = RetryPolicy::default().rate_limit_retries(1);
     let web = builder(&slack).retry_policy(policy).build().unwrap();
     slack.rate_limit("reactions.add", 1, 5);
     let e = web.reactions_add("C1", "eyes", "1.1").unwrap_err();
@@ -367,7 +369,7 @@ fn tls_with_the_testkit_ca() {
     let ca = slack.ca_pem().unwrap();
     let web = WebClient::builder(BotToken::new(slack.bot_token()).unwrap())
         .base_url(slack.api_url())
-        .add_root_certificates_pem(&ca)
+        .add_root_certs_pem(&ca)
         .proxy(ProxyConfig::None)
         .build()
         .unwrap();
@@ -402,8 +404,8 @@ fn through_a_proxy_with_basic_auth() {
     let port = slack.addr().port();
     let web = WebClient::builder(BotToken::new(slack.bot_token()).unwrap())
         .base_url(slack.api_url())
-        .add_root_certificates_pem(slack.ca_pem().unwrap())
-        .proxy(ProxyConfig::url(proxy.url()))
+        .add_root_certs_pem(slack.ca_pem().unwrap())
+        .proxy(ProxyConfig::Explicit(proxy.url()))
         .build()
         .unwrap();
     web.auth_test().unwrap();
@@ -416,22 +418,24 @@ fn through_a_proxy_with_basic_auth() {
     // Proxy settings read through an injected environment; NO_PROXY bypasses it.
     let url = proxy.url();
     let via_env = builder(&slack)
-        .add_root_certificates_pem(slack.ca_pem().unwrap())
-        .proxy(ProxyConfig::from_env_with(move |name| {
+        .add_root_certs_pem(slack.ca_pem().unwrap())
+        .proxy(ProxyConfig::Vars(ProxyVars::read(&move |name| {
             (name == "HTTPS_PROXY").then(|| url.clone())
-        }))
+        })))
         .build()
         .unwrap();
     via_env.auth_test().unwrap();
     let before = proxy.wait_for_tunnels(2, T).unwrap().len();
     let url = proxy.url();
     let bypass = builder(&slack)
-        .add_root_certificates_pem(slack.ca_pem().unwrap())
-        .proxy(ProxyConfig::from_env_with(move |name| match name {
-            "https_proxy" => Some(url.clone()),
-            "no_proxy" => Some("localhost,127.0.0.1".into()),
-            _ => None,
-        }))
+        .add_root_certs_pem(slack.ca_pem().unwrap())
+        .proxy(ProxyConfig::Vars(ProxyVars::read(
+            &move |name| match name {
+                "https_proxy" => Some(url.clone()),
+                "no_proxy" => Some("localhost,127.0.0.1".into()),
+                _ => None,
+            },
+        )))
         .build()
         .unwrap();
     bypass.auth_test().unwrap();
@@ -441,8 +445,8 @@ fn through_a_proxy_with_basic_auth() {
     proxy.refuse_tunnels(Some(403));
     let refused = WebClient::builder(BotToken::new(slack.bot_token()).unwrap())
         .base_url(slack.api_url())
-        .add_root_certificates_pem(slack.ca_pem().unwrap())
-        .proxy(ProxyConfig::url(proxy.url()))
+        .add_root_certs_pem(slack.ca_pem().unwrap())
+        .proxy(ProxyConfig::Explicit(proxy.url()))
         .retry_policy(fast_retries())
         .build()
         .unwrap();

@@ -28,10 +28,9 @@ pub fn client(slack: &FakeSlack) -> WebClient {
 
 /// A retry policy with fast backoff, for tests.
 pub fn fast_retries() -> RetryPolicy {
-    let mut p = RetryPolicy::default();
-    p.backoff_initial = Duration::from_millis(10);
-    p.backoff_max = Duration::from_millis(20);
-    p
+    RetryPolicy::default()
+        .backoff_initial(Duration::from_millis(10))
+        .backoff_max(Duration::from_millis(20))
 }
 
 /// A canned answer of [`RawServer`].
