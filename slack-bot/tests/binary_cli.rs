@@ -1,5 +1,5 @@
 //! Bad input to the `slack-bot` binary: each mistake gets exactly one clear line on stderr
-//! naming the problem, exit code 2, and no network call.
+//! naming the problem, exit code 78, and no network call.
 //!
 //! The binary runs with a clean environment (only `PATH`), pointed at a fake Slack
 //! (`SLACK_API_URL`, `SLACK_ALLOW_INSECURE=1`), which must see no request at all; a control
@@ -114,7 +114,7 @@ impl Target {
         self.refused_raw(args, &vars, expect)
     }
 
-    /// Runs with exactly `vars` and checks: exit code 2, one line on stderr starting with
+    /// Runs with exactly `vars` and checks: exit code 78 (EX_CONFIG), one line on stderr starting with
     /// `slack-bot:` and holding every `expect` string, nothing on stdout, no secret, and no
     /// request to the fake.
     fn refused_raw(&self, args: &[&str], vars: &[(&str, &str)], expect: &[&str]) -> String {
@@ -123,7 +123,7 @@ impl Target {
     }
 
     fn check_refusal(&self, what: &str, out: &Outcome, expect: &[&str]) -> String {
-        assert_eq!(out.code, Some(2), "{what}: {out:?}");
+        assert_eq!(out.code, Some(78), "{what}: {out:?}");
         let lines: Vec<&str> = out.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{what}: one line on stderr: {out:?}");
         let line = lines[0];
@@ -349,13 +349,26 @@ fn token_files_missing_unreadable_or_readable_by_others() {
             &["cannot read", &locked],
         );
     }
-    for (mode, name) in [(0o640, "group"), (0o604, "world"), (0o660, "group-rw")] {
+    // Writable by others: always refused, whoever owns it.
+    for (mode, name) in [(0o620, "group-w"), (0o602, "world-w"), (0o660, "group-rw")] {
         let f = dir.file(name, APP_TOKEN, mode);
         t.refused(
             &["--app-token-file", &f],
             &[],
-            &["can be read by others", "chmod 600", &f],
+            &["can be written by others", "chmod 600", &f],
         );
+    }
+    // Readable by others: refused unless root owns it (a read-only secret mounted by
+    // Kubernetes or Docker); the rule itself is unit-tested in main.rs for both owners.
+    if !is_root() {
+        for (mode, name) in [(0o640, "group"), (0o604, "world")] {
+            let f = dir.file(name, APP_TOKEN, mode);
+            t.refused(
+                &["--app-token-file", &f],
+                &[],
+                &["can be read by others", "chmod 600", &f],
+            );
+        }
     }
     let empty = dir.file("empty", "\n", 0o600);
     t.refused(
@@ -493,7 +506,7 @@ fn tokens_refused_by_slack_stop_the_bot_with_a_clear_message() {
         ]),
     );
     println!("{out:?}");
-    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.code, Some(78), "a refused token is EX_CONFIG: {out:?}");
     let last = out.stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("slack-bot: ")
@@ -507,7 +520,7 @@ fn tokens_refused_by_slack_stop_the_bot_with_a_clear_message() {
         &t.env(&[("SLACK_APP_TOKEN", "xapp-1-A111-444-cliSECRETother")]),
     );
     println!("{out:?}");
-    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.code, Some(78), "a refused token is EX_CONFIG: {out:?}");
     let last = out.stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("slack-bot: ")

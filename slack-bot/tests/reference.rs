@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use common::{SOON, builder, message};
 use serde_json::json;
-use slack_bot::reference;
+#[path = "../src/reference.rs"]
+#[allow(dead_code)]
+mod reference;
 use slack_testkit::FakeSlack;
 
 fn start() -> (FakeSlack, slack_bot::RunningBot) {
@@ -121,10 +123,12 @@ fn member_joined_gets_welcome_with_button() {
 #[test]
 fn file_shared_is_announced() {
     let (slack, bot) = start();
+    slack.add_file("F1", "report.pdf");
+    // The real shape: ids only; the name comes from files.info.
     let id = slack
         .send_event(
             json!({"type": "file_shared", "channel_id": "C4", "file_id": "F1",
-            "user_id": "U111", "file": {"id": "F1", "name": "report.pdf"},
+            "user_id": "U111", "file": {"id": "F1"},
             "event_ts": "1700000000.000300"}),
         )
         .unwrap();

@@ -692,6 +692,14 @@ impl FakeSlack {
             .insert(method.to_string(), (retry_after_secs, times));
     }
 
+    /// Makes `files.info` know the file `id` as `name` (it answers `file_not_found` for files
+    /// it does not know). Real Slack's `file_shared` event carries only ids, so bots ask.
+    pub fn add_file(&self, id: &str, name: &str) {
+        lock(&self.shared.state)
+            .files
+            .insert(id.to_string(), name.to_string());
+    }
+
     /// A stream of everything that happens from now on (connections, envelopes, acks, calls).
     pub fn subscribe(&self) -> crossbeam_channel::Receiver<Event> {
         let (tx, rx) = crossbeam_channel::unbounded();

@@ -326,6 +326,11 @@ fn api(shared: &Arc<Shared>, method: &str, body: &Value, token: Option<&str>) ->
             }
             view_answer(shared, body)
         }
+        "files.info" => match st.files.get(&str_arg(body, "file")) {
+            Some(name) => ok(json!({"file": {"id": str_arg(body, "file"), "name": name,
+                "title": name}})),
+            None => fail("file_not_found"),
+        },
         _ => ok(json!({})),
     }
 }

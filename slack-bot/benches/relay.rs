@@ -1,0 +1,3 @@
+//! The relay bench (placeholder).
+
+fn main() {}
