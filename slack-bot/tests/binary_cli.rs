@@ -537,3 +537,62 @@ fn tokens_refused_by_slack_stop_the_bot_with_a_clear_message() {
         .count();
     assert_eq!(opens, 1, "a refused app token is not retried");
 }
+
+#[test]
+fn link_disabled_exits_78_so_systemd_does_not_restart() {
+    let t = Target::new();
+    let vars: Vec<(String, String)> = t
+        .env(&[])
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let bin = std::thread::spawn(move || {
+        let v: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run(&[], &v)
+    });
+    t.slack
+        .wait_for_connections(1, Duration::from_secs(20))
+        .unwrap();
+    let conn = t.slack.open_connections()[0];
+    t.slack.disconnect(conn, "link_disabled").unwrap();
+    let out = bin.join().unwrap();
+    assert_eq!(out.code, Some(78), "{out:?}");
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("slack-bot: ") && last.contains("link_disabled"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn relay_settings_are_checked_before_anything_starts() {
+    let t = Target::new();
+    t.refused(&["relay"], &[], &["--to"]);
+    t.refused(
+        &["relay", "--to", "http://127.0.0.1:3000/slack/events"],
+        &[],
+        &["SLACK_SIGNING_SECRET"],
+    );
+    let secret = [("SLACK_SIGNING_SECRET", "cliSECRETsigning")];
+    t.refused(&["relay", "--to", "ftp://x/"], &secret, &["http://"]);
+    t.refused(
+        &["relay", "--to", "http://127.0.0.1:3000/", "--no-eyes"],
+        &secret,
+        &["--no-eyes"],
+    );
+    t.refused(&["--to", "http://127.0.0.1:3000/"], &secret, &["relay"]);
+    t.refused(&["--no-eyes=yes"], &[], &["--no-eyes"]);
+    let dir = TempDir::new("signing");
+    let f = dir.file("secret", "cliSECRETsigning", 0o622);
+    t.refused(
+        &[
+            "relay",
+            "--to",
+            "http://127.0.0.1:3000/",
+            "--signing-secret-file",
+            &f,
+        ],
+        &[],
+        &["can be written by others", &f],
+    );
+}
