@@ -1,7 +1,6 @@
 //! The relay end to end: fake Slack → bot with the relay → a small HTTP app on loopback that
 //! checks the signature the way Slack's SDKs do. (`cargo xtask relay-check` does the same with
 //! Bolt for Python.)
-#![cfg(feature = "relay")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
