@@ -39,6 +39,8 @@ OPTIONS:
     --no-shortcut                no hello-shortcut modal
     --no-welcome                 no welcome for members who join (nor its Get Help button)
     --no-file-received           no \"File received: NAME\" on file_shared
+    -h, --help                   this text
+    -V, --version                the version
 
 RELAY OPTIONS:
     --to <URL>                   the app's request URL, e.g. http://127.0.0.1:3000/slack/events
@@ -48,8 +50,6 @@ RELAY OPTIONS:
     --timeout <SECONDS>          one request to the app at most [default: 10]; answers after
                                  2.5 s miss the ack (a slash command's goes to its response_url)
     --workers <N>                requests to the app at once, at most [default: 10]
-    -h, --help                   this text
-    -V, --version                the version
 
 ENVIRONMENT:
     SLACK_APP_TOKEN              app-level token (xapp-…), needs connections:write
