@@ -292,15 +292,15 @@ fn ssl_cert_env(env: Env<'_>) -> Result<Vec<u8>, String> {
         for d in dir.split(':').filter(|d| !d.is_empty()) {
             let entries =
                 std::fs::read_dir(d).map_err(|e| format!("cannot read SSL_CERT_DIR {d}: {e}"))?;
+            // Hash links (`abcd1234.0`) point to files of the same directory: each file once.
             let mut files: Vec<PathBuf> = entries
                 .filter_map(Result::ok)
-                .map(|e| e.path())
+                .filter_map(|e| std::fs::canonicalize(e.path()).ok())
                 .filter(|p| p.is_file())
                 .collect();
             files.sort();
+            files.dedup();
             for f in files {
-                // Hash links (`abcd1234.0`) point to the same files; reading either is fine,
-                // duplicates are harmless.
                 if let Ok(bytes) = std::fs::read(&f) {
                     if String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") {
                         pem.extend_from_slice(&bytes);

@@ -596,3 +596,53 @@ fn relay_settings_are_checked_before_anything_starts() {
         &["can be written by others", &f],
     );
 }
+
+#[test]
+fn ssl_cert_file_and_dir_are_trusted() {
+    // Slack over TLS with a CA only SSL_CERT_FILE knows (as behind TLS inspection), next to a
+    // whole system certificate directory in SSL_CERT_DIR.
+    let slack = FakeSlack::builder()
+        .tls(true)
+        .app_token(APP_TOKEN)
+        .bot_token(BOT_TOKEN)
+        .start()
+        .unwrap();
+    let dir = TempDir::new("ssl-cert");
+    let ca = dir.file("ca.pem", &slack.ca_pem().unwrap(), 0o644);
+    let api_url = slack.api_url();
+    let mut vars = vec![
+        ("SLACK_APP_TOKEN", APP_TOKEN),
+        ("SLACK_BOT_TOKEN", BOT_TOKEN),
+        ("SLACK_API_URL", api_url.as_str()),
+        ("SLACK_BOT_USER_ID", "U0BOT"),
+        ("SSL_CERT_FILE", ca.as_str()),
+    ];
+    if std::path::Path::new("/etc/ssl/certs").is_dir() {
+        vars.push(("SSL_CERT_DIR", "/etc/ssl/certs"));
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slack-bot"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(vars)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let connected = slack.wait_for_connections(1, Duration::from_secs(30));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the bot did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    connected.unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
