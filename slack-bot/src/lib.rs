@@ -51,6 +51,10 @@
 //! redelivers it; the reader never blocks. Redeliveries of an `event_id` already handled are
 //! acked and not handed over again.
 //!
+//! With [`BotBuilder::ack_on_receipt`]`(false)` every envelope waits for its handler like a
+//! slash command does, and a handler may return [`Reply::Decline`] to leave it un-acked for
+//! Slack to redeliver (the relay, `slack_bot::relay` with the `relay` feature, works this way).
+//!
 //! # Examples
 //!
 //! In the repository: `examples/echo_bot.rs`, `examples/slash_command.rs` (answered in the

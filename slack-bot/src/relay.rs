@@ -247,8 +247,9 @@ impl Relay {
         &self.url
     }
 
-    /// Routes every request to the app, and acks each only after the app answered
-    /// ([`BotBuilder::ack_on_receipt`]`(false)`).
+    /// Routes every request to the app (as the builder's fallback: requests that a handler
+    /// added to the builder takes stay with that handler), and acks each only after its
+    /// handler returned ([`BotBuilder::ack_on_receipt`]`(false)`).
     pub fn install(self, builder: BotBuilder) -> BotBuilder {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(self.timeout))
