@@ -833,8 +833,10 @@ fn main() -> ExitCode {
 /// 78 for what a restart cannot fix (systemd's `RestartPreventExitStatus=78`), else 1.
 fn exit_code(e: &Error) -> u8 {
     match e {
+        // `Web`: the client could not be built from the settings (roots, proxy, URL).
         Error::Token(_)
         | Error::Config(_)
+        | Error::Web(_)
         | Error::Stopped(
             slack_bot::slack_envelope::StopReason::Fatal(_)
             | slack_bot::slack_envelope::StopReason::LinkDisabled,
