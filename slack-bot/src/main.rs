@@ -1117,4 +1117,20 @@ mod tests {
         assert!(parse(&[], &[OK[0], OK[1], ("SSL_CERT_FILE", &bad)]).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn exit_codes() {
+        use slack_bot::slack_envelope::StopReason;
+        assert_eq!(exit_code(&Error::Stopped(StopReason::LinkDisabled)), 78);
+        assert_eq!(
+            exit_code(&Error::Stopped(StopReason::Fatal("invalid_auth".into()))),
+            78
+        );
+        assert_eq!(exit_code(&Error::Config("x".into())), 78);
+        assert_eq!(exit_code(&Error::Panicked), 1);
+        assert_eq!(
+            exit_code(&Error::Thread(std::io::Error::other("no threads"))),
+            1
+        );
+    }
 }
