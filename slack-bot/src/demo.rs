@@ -192,7 +192,10 @@ pub(crate) fn run() -> Result<(), DemoError> {
     expect_call("chat.postMessage")?;
 
     // Real Slack's file_shared carries only ids: the bot asks files.info for the name.
-    slack.add_file("F1", "report.pdf");
+    slack.stub(
+        "files.info",
+        json!({"ok": true, "file": {"id": "F1", "name": "report.pdf", "title": "report.pdf"}}),
+    );
     t.slack("file_shared: F1 (report.pdf)");
     let id = slack.send_event(
         json!({"type": "file_shared", "channel_id": "C_GENERAL", "user_id": "U_ALICE",

@@ -123,7 +123,10 @@ fn member_joined_gets_welcome_with_button() {
 #[test]
 fn file_shared_is_announced() {
     let (slack, bot) = start();
-    slack.add_file("F1", "report.pdf");
+    slack.stub(
+        "files.info",
+        json!({"ok": true, "file": {"id": "F1", "name": "report.pdf", "title": "report.pdf"}}),
+    );
     // The real shape: ids only; the name comes from files.info.
     let id = slack
         .send_event(
@@ -240,7 +243,10 @@ fn behaviours_switched_off_do_nothing() {
         .start()
         .unwrap();
     slack.wait_for_connections(1, SOON).unwrap();
-    slack.add_file("F1", "report.pdf");
+    slack.stub(
+        "files.info",
+        json!({"ok": true, "file": {"id": "F1", "name": "report.pdf", "title": "report.pdf"}}),
+    );
     let ids = [
         slack
             .send_event(message("C1", "hello", "1700000000.000100"))

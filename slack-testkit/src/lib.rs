@@ -692,12 +692,14 @@ impl FakeSlack {
             .insert(method.to_string(), (retry_after_secs, times));
     }
 
-    /// Makes `files.info` know the file `id` as `name` (it answers `file_not_found` for files
-    /// it does not know). Real Slack's `file_shared` event carries only ids, so bots ask.
-    pub fn add_file(&self, id: &str, name: &str) {
+    /// Answers every later call of Web API `method` with `response` (a JSON object; add
+    /// `"ok": true` yourself, it is sent as given), after the token check. Replaces an
+    /// earlier stub of the same method. For users' tests of methods the fake does not model,
+    /// or to force an edge case.
+    pub fn stub(&self, method: &str, response: Value) {
         lock(&self.shared.state)
-            .files
-            .insert(id.to_string(), name.to_string());
+            .stubs
+            .insert(method.to_string(), response);
     }
 
     /// A stream of everything that happens from now on (connections, envelopes, acks, calls).

@@ -92,8 +92,8 @@ pub(crate) struct State {
     /// URLs the next `apps.connections.open` calls answer with instead of a fresh ticket.
     pub open_urls: VecDeque<String>,
     pub rate_limits: HashMap<String, (u64, usize)>,
-    /// Files `files.info` knows: id → name.
-    pub files: HashMap<String, String>,
+    /// Canned answers by method (`FakeSlack::stub`).
+    pub stubs: HashMap<String, serde_json::Value>,
     pub response_urls: HashMap<String, u32>,
     pub rr: usize,
     pub ts_counter: u64,

@@ -221,6 +221,14 @@ fn api(shared: &Arc<Shared>, method: &str, body: &Value, token: Option<&str>) ->
         Some(t) if t.starts_with("xapp-") => return fail("not_allowed_token_type"),
         Some(_) => return fail("invalid_auth"),
     }
+    if let Some(stub) = st.stubs.get(method) {
+        let status = if stub.get("error").and_then(Value::as_str) == Some("ratelimited") {
+            429
+        } else {
+            200
+        };
+        return (status, stub.clone(), Vec::new());
+    }
     let mut next_ts = || {
         st.ts_counter += 1;
         format!(
@@ -326,11 +334,6 @@ fn api(shared: &Arc<Shared>, method: &str, body: &Value, token: Option<&str>) ->
             }
             view_answer(shared, body)
         }
-        "files.info" => match st.files.get(&str_arg(body, "file")) {
-            Some(name) => ok(json!({"file": {"id": str_arg(body, "file"), "name": name,
-                "title": name}})),
-            None => fail("file_not_found"),
-        },
         _ => ok(json!({})),
     }
 }
