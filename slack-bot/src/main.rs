@@ -659,6 +659,11 @@ fn run(settings: Settings) -> Result<(), Error> {
             relay.workers,
             relay.timeout.as_secs_f64()
         );
+        if let Some(host) = plain_http_remote_host(&relay.to) {
+            log::warn!(
+                "relaying over plain http:// to {host}, which is not this machine: requests (not the signing secret) travel unencrypted; prefer https:// or a loopback address"
+            );
+        }
         let r = slack_bot::relay::Relay::new(relay.to.clone(), relay.secret.clone())?
             .timeout(relay.timeout);
         builder = r.install(builder.workers(relay.workers));
@@ -749,6 +754,22 @@ fn run_bot(builder: slack_bot::BotBuilder) -> Result<(), Error> {
     }
     log::info!("stopped");
     Ok(())
+}
+
+/// The host of a plain `http://` URL that is not a loopback address, if it is one.
+fn plain_http_remote_host(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match hostport.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => hostport.split(':').next().unwrap_or(""),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then(|| host.to_owned())
 }
 
 /// How often the binary logs its stats line.
@@ -1131,6 +1152,26 @@ mod tests {
         assert_eq!(
             exit_code(&Error::Thread(std::io::Error::other("no threads"))),
             1
+        );
+    }
+
+    #[test]
+    fn plain_http_to_another_host_is_noticed() {
+        for local in [
+            "http://127.0.0.1:3000/slack/events",
+            "http://localhost:3000/",
+            "http://[::1]:3000/x",
+            "https://app.example/slack/events",
+        ] {
+            assert_eq!(plain_http_remote_host(local), None, "{local}");
+        }
+        assert_eq!(
+            plain_http_remote_host("http://app:3000/slack/events").as_deref(),
+            Some("app")
+        );
+        assert_eq!(
+            plain_http_remote_host("http://10.0.0.5/").as_deref(),
+            Some("10.0.0.5")
         );
     }
 }
