@@ -188,9 +188,9 @@ fn help() {
     println!();
     println!("tasks:");
     println!(
-        "  test-all   format, clippy, tests, demo, examples, bench and soak smoke runs, interop,\n             relay-check, systemd-check,"
+        "  test-all   format, clippy, tests, demo, examples, bench and soak smoke runs, interop,"
     );
-    println!("             docs, package (what CI runs)");
+    println!("             relay-check, systemd-check, docs, package (what CI runs)");
     println!("  interop    the Python Slack SDK against the testkit's fake-slack");
     println!(
         "  relay-check  Bolt for Python (HTTP mode) behind `slack-bot relay`, fake-slack as Slack"
