@@ -3,8 +3,9 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
+use crate::reference;
 use serde_json::{Value, json};
-use slack_bot::{Bot, BotEvent, reference};
+use slack_bot::{Bot, BotEvent};
 use slack_envelope::Lifecycle;
 use slack_testkit::{FakeSlack, Fault};
 
@@ -63,6 +64,7 @@ fn call_summary(call: &slack_testkit::WebCall) -> String {
                 .and_then(Value::as_str)
                 .unwrap_or("")
         ),
+        "files.info" => format!("files.info {}", s("file")),
         other => other.to_owned(),
     }
 }
@@ -112,12 +114,15 @@ pub(crate) fn run() -> Result<(), DemoError> {
         let deadline = Instant::now() + WAIT;
         loop {
             let calls = slack.calls();
-            if let Some(c) = calls
+            let start = seen_calls.get();
+            if let Some((i, c)) = calls
                 .iter()
-                .skip(seen_calls.get())
-                .find(|c| c.method == method)
+                .enumerate()
+                .skip(start)
+                .find(|(_, c)| c.method == method)
             {
-                seen_calls.set(calls.len());
+                // Only up to this call: the next expected one may already be there too.
+                seen_calls.set(i + 1);
                 t.bot(&call_summary(c));
                 return Ok(());
             }
@@ -186,12 +191,18 @@ pub(crate) fn run() -> Result<(), DemoError> {
     ack(&id)?;
     expect_call("chat.postMessage")?;
 
-    t.slack("file_shared: report.pdf");
+    // Real Slack's file_shared carries only ids: the bot asks files.info for the name.
+    slack.stub(
+        "files.info",
+        json!({"ok": true, "file": {"id": "F1", "name": "report.pdf", "title": "report.pdf"}}),
+    );
+    t.slack("file_shared: F1 (report.pdf)");
     let id = slack.send_event(
         json!({"type": "file_shared", "channel_id": "C_GENERAL", "user_id": "U_ALICE",
-        "file_id": "F1", "file": {"id": "F1", "name": "report.pdf"}}),
+        "file_id": "F1", "file": {"id": "F1"}, "event_ts": "1700000000.000300"}),
     )?;
     ack(&id)?;
+    expect_call("files.info")?;
     expect_call("chat.postMessage")?;
 
     say!();

@@ -36,6 +36,9 @@ pub(crate) enum LoopMsg {
         envelope_id: String,
         reply: Reply,
     },
+    /// A handler declined a request whose ack waited for it: left un-acked for Slack to
+    /// redeliver.
+    Declined(Envelope),
     Shutdown,
 }
 
@@ -64,6 +67,9 @@ pub(crate) struct LoopParts {
     pub(crate) outbox: Option<Arc<Outbox>>,
     pub(crate) transport: slack_transport::Config,
     pub(crate) debug_reconnects: bool,
+    /// Ack requests that take no payload when the worker queue takes them (else after their
+    /// handler returned, so that it may decline them).
+    pub(crate) ack_on_receipt: bool,
     pub(crate) router: Router,
     pub(crate) workers: usize,
     pub(crate) queue_bound: usize,
@@ -348,6 +354,20 @@ impl Loop {
                     );
                 }
             }
+            LoopMsg::Declined(envelope) => {
+                let id = envelope.envelope_id();
+                if self.awaiting_reply.remove(id) {
+                    self.p.shared.declined.fetch_add(1, Ordering::Relaxed);
+                    log::warn!(
+                        "handler declined envelope {id}: left un-acked for Slack to redeliver"
+                    );
+                    self.p.supervisor.decline(&envelope);
+                } else {
+                    log::warn!(
+                        "handler declined envelope {id} after its ack was sent; Slack will not redeliver it"
+                    );
+                }
+            }
             LoopMsg::Shutdown => self.begin_shutdown(now),
         }
     }
@@ -356,6 +376,8 @@ impl Loop {
         let result = match &reply {
             Reply::Ack => self.p.supervisor.ack(now, envelope_id),
             Reply::Payload(v) => self.p.supervisor.ack_with_payload(now, envelope_id, v),
+            // Sent as `LoopMsg::Declined` by the worker; never here.
+            Reply::Decline => self.p.supervisor.ack(now, envelope_id),
         };
         if let Err(e) = result {
             match e {
@@ -603,7 +625,7 @@ impl Loop {
             return;
         };
         self.room = Some(room);
-        let wants_reply = envelope.accepts_response_payload();
+        let wants_reply = envelope.accepts_response_payload() || !self.p.ack_on_receipt;
         if wants_reply {
             self.awaiting_reply
                 .insert(envelope.envelope_id().to_owned());
@@ -932,11 +954,17 @@ fn worker(jobs: &JobQueue<Job>, w: &WorkerCtx) {
                 }
             },
         };
-        if job.wants_reply {
+        if job.wants_reply && reply == Reply::Decline {
+            let _ = w.inbox.send(LoopMsg::Declined(ctx.envelope));
+        } else if job.wants_reply {
             let _ = w.inbox.send(LoopMsg::Done {
                 envelope_id: envelope_id.to_owned(),
                 reply,
             });
+        } else if reply == Reply::Decline {
+            log::warn!(
+                "handler declined envelope {envelope_id}, which was acked on receipt; Slack will not redeliver it"
+            );
         } else if matches!(reply, Reply::Payload(_)) {
             log::warn!(
                 "handler returned a payload for envelope {envelope_id}, which does not accept one; ignored"

@@ -51,6 +51,9 @@
 //! redelivers it; the reader never blocks. Redeliveries of an `event_id` already handled are
 //! acked and not handed over again.
 //!
+//! With [`BotBuilder::ack_on_receipt`]`(false)` every envelope waits for its handler like a
+//! slash command does, and a handler may return [`Reply::Decline`] to leave it un-acked for
+//! Slack to redeliver (the relay, `slack_bot::relay` with the `relay` feature, works this way).
 //! # Logging without secrets
 //!
 //! At trace level, `tungstenite` logs the socket ticket and every payload's verification
@@ -72,7 +75,8 @@
 mod event_loop;
 mod handler;
 mod jobs;
-pub mod reference;
+#[cfg(feature = "relay")]
+pub mod relay;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -168,6 +172,8 @@ pub struct Stats {
     pub queue_full: u64,
     /// Handlers that returned an error or panicked.
     pub handler_errors: u64,
+    /// Requests a handler declined ([`Reply::Decline`]), left un-acked for Slack to redeliver.
+    pub declined: u64,
     /// Messages posted (`chat.postMessage`, by handlers and the outbox).
     pub messages_sent: u64,
     /// Times a Web API call waited for a rate limit.
@@ -182,6 +188,7 @@ pub(crate) struct Shared {
     pub(crate) core: Mutex<CoreStats>,
     pub(crate) queue_full: AtomicU64,
     pub(crate) handler_errors: AtomicU64,
+    pub(crate) declined: AtomicU64,
     pub(crate) handled: AtomicU64,
 }
 
@@ -199,6 +206,7 @@ pub struct BotBuilder {
     connections: usize,
     session: SessionConfig,
     debug_reconnects: bool,
+    ack_on_receipt: bool,
     api_url: Option<String>,
     allow_insecure: bool,
     extra_roots_pem: Vec<Vec<u8>>,
@@ -318,6 +326,15 @@ impl BotBuilder {
     /// The bot's own user id (else handlers see `None`; the binary asks `auth.test`).
     pub fn bot_user_id(mut self, id: impl Into<String>) -> Self {
         self.bot_user_id = Some(id.into());
+        self
+    }
+
+    /// Whether requests that take no payload (events, most interactions) are acked as soon as
+    /// the worker queue takes them (default `true`). With `false` every request is acked after
+    /// its handler returned (or empty at the ack deadline, like slash commands), so a handler can
+    /// return [`Reply::Decline`] to leave it for Slack to redeliver; the relay does this.
+    pub fn ack_on_receipt(mut self, on: bool) -> Self {
+        self.ack_on_receipt = on;
         self
     }
 
@@ -480,6 +497,7 @@ impl BotBuilder {
             core: Mutex::new(CoreStats::default()),
             queue_full: AtomicU64::new(0),
             handler_errors: AtomicU64::new(0),
+            declined: AtomicU64::new(0),
             handled: AtomicU64::new(0),
         });
         let (inbox_tx, inbox) = unbounded();
@@ -492,6 +510,7 @@ impl BotBuilder {
             outbox: outbox.clone(),
             transport,
             debug_reconnects: self.debug_reconnects,
+            ack_on_receipt: self.ack_on_receipt,
             router: self.router.clone(),
             workers: self.workers,
             queue_bound: self.queue_bound,
@@ -547,6 +566,7 @@ impl Bot {
             connections: 1,
             session: SessionConfig::default(),
             debug_reconnects: false,
+            ack_on_receipt: true,
             api_url: None,
             allow_insecure: false,
             extra_roots_pem: Vec::new(),
@@ -621,6 +641,7 @@ impl RunningBot {
             duplicates: core.stats.duplicates,
             queue_full: self.shared.queue_full.load(Ordering::Relaxed),
             handler_errors: self.shared.handler_errors.load(Ordering::Relaxed),
+            declined: self.shared.declined.load(Ordering::Relaxed),
             messages_sent: web.messages_sent,
             rate_limit_waits: web.rate_limit_waits,
         }

@@ -1,9 +1,14 @@
-//! The `slack-bot` binary: the reference bot (see `slack_bot::reference`) for minimal hosts.
-//! `slack-bot demo` runs the same bot against the embedded fake Slack and prints a transcript.
+//! The `slack-bot` binary: the reference bot (see `reference.rs`) for minimal hosts.
+//! `slack-bot demo` runs the same bot against the embedded fake Slack and prints a transcript;
+//! `slack-bot relay --to URL` puts Socket Mode in front of an HTTP-mode app.
+//!
+//! Exit codes: 0 after a shutdown, 78 (`EX_CONFIG`) for a configuration error a restart cannot
+//! fix (bad arguments, a bad or revoked token, `link_disabled`), 1 for anything else.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod demo;
 mod logging;
+mod reference;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,6 +22,9 @@ hello-shortcut modal, member welcome, file received)
 
 USAGE:
     slack-bot [OPTIONS]          run against Slack
+    slack-bot relay --to <URL> [OPTIONS]
+                                 deliver every request to an HTTP-mode app (Bolt etc.) at URL,
+                                 signed as Slack would sign it; its answer becomes the ack
     slack-bot demo               run against the built-in fake Slack and print a transcript
 
 OPTIONS:
@@ -27,19 +35,53 @@ OPTIONS:
     --proxy <URL>                HTTP CONNECT proxy, http://[user:pass@]host:port
                                  [default: HTTPS_PROXY / https_proxy / ALL_PROXY, minus NO_PROXY]
     --debug-reconnects           ask Slack to refresh connections every ~6 minutes
+    --no-eyes                    no eyes reaction on new messages
+    --no-mention-reply           no reply to mentions
+    --no-shortcut                no hello-shortcut modal
+    --no-welcome                 no welcome for members who join (nor its Get Help button)
+    --no-file-received           no \"File received: NAME\" on file_shared
     -h, --help                   this text
     -V, --version                the version
+
+RELAY OPTIONS:
+    --to <URL>                   the app's request URL, e.g. http://127.0.0.1:3000/slack/events
+                                 [env: SLACK_RELAY_TO]
+    --signing-secret-file <PATH> read the signing secret from a file (mode 600)
+                                 [env: SLACK_SIGNING_SECRET_FILE]
+    --timeout <SECONDS>          one request to the app at most [default: 10]; answers after
+                                 2.5 s miss the ack (a slash command's goes to its response_url)
+    --workers <N>                requests to the app at once, at most [default: 10]
 
 ENVIRONMENT:
     SLACK_APP_TOKEN              app-level token (xapp-…), needs connections:write
     SLACK_BOT_TOKEN              bot token (xoxb-…)
-    BOT_USER_ID                  the bot's user id (else asked with auth.test)
+    SLACK_SIGNING_SECRET         the app's signing secret (relay only)
+    CREDENTIALS_DIRECTORY        systemd credentials: slack-app-token, slack-bot-token and
+                                 slack-signing-secret are read from there when not set otherwise
+    SLACK_BOT_USER_ID            the bot's user id (else asked with auth.test); BOT_USER_ID too
+    SSL_CERT_FILE, SSL_CERT_DIR  also trust these PEM root certificates (TLS inspection)
     SLACK_API_URL                Web API base URL [default: https://slack.com/api/]
     SLACK_ALLOW_INSECURE=1       allow plain http:// and ws:// to a loopback host only
                                  (a local fake Slack or relay on 127.0.0.1, ::1, localhost)
     RUST_LOG                     log filter [default: info]
     SLACK_DEBUG=1, WEBSOCKET_DEBUG=1   debug logging
+
+EXIT CODES:
+    0 stopped on request; 78 configuration error a restart cannot fix (bad arguments, bad or
+    revoked token, link_disabled); 1 anything else (a restart may help)
 ";
+
+/// `EX_CONFIG` (sysexits): a configuration error that a restart cannot fix. A systemd unit
+/// with `RestartPreventExitStatus=78` does not restart in a loop.
+const EX_CONFIG: u8 = 78;
+
+/// The relay's settings (`slack-bot relay`).
+struct RelaySettings {
+    to: String,
+    secret: slack_bot::relay::SigningSecret,
+    timeout: Duration,
+    workers: usize,
+}
 
 /// Everything the binary is configured with, read and checked before any network call.
 struct Settings {
@@ -52,6 +94,8 @@ struct Settings {
     ca_pem: Option<Vec<u8>>,
     proxy: Option<String>,
     debug_reconnects: bool,
+    behaviours: reference::Behaviours,
+    relay: Option<RelaySettings>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -65,6 +109,8 @@ impl std::fmt::Debug for Settings {
             .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
             .field("proxy", &self.proxy.as_ref().map(|_| "…"))
             .field("debug_reconnects", &self.debug_reconnects)
+            .field("behaviours", &self.behaviours)
+            .field("relay_to", &self.relay.as_ref().map(|r| &r.to))
             .finish_non_exhaustive()
     }
 }
@@ -88,17 +134,31 @@ fn flag_value(
         .ok_or_else(|| format!("{name} needs a value (see --help)"))
 }
 
+/// Why a secret file's permissions are refused, if they are: a file others can write is
+/// always refused; one others can read only if it is not owned by root (a read-only secret
+/// owned by root is how Kubernetes and Docker mount secrets, and only root could have put it
+/// there).
+fn file_mode_refusal(mode: u32, owner_uid: u32) -> Option<&'static str> {
+    if mode & 0o022 != 0 {
+        Some("can be written by others")
+    } else if mode & 0o044 != 0 && owner_uid != 0 {
+        Some("can be read by others")
+    } else {
+        None
+    }
+}
+
 /// The most a token file may hold (a token is under 100 bytes).
 const MAX_TOKEN_FILE: u64 = 64 * 1024;
 
-/// Reads a token file, refusing one that others can read.
+/// Reads a token file, refusing one that others can write, or read unless root owns it
+/// (see [`file_mode_refusal`]).
 ///
 /// The file is opened once, and the checks are made on the opened file (`fstat`), so it
-/// cannot be swapped between the check and the read: a regular file, not readable or
-/// writable by group or others, at most 64 KiB. Symbolic links are followed (Kubernetes and
-/// Docker mount secrets through links): what is checked is the file finally opened, so a
-/// link to a file others can read is refused like that file. Something that is not a
-/// regular file (a directory, a FIFO, a device) is refused before it is opened, so that
+/// cannot be swapped between the check and the read: a regular file with acceptable
+/// permissions, at most 64 KiB. Symbolic links are followed (Kubernetes and Docker mount
+/// secrets through links): what is checked is the file finally opened. Something that is not
+/// a regular file (a directory, a FIFO, a device) is refused before it is opened, so that
 /// opening it cannot block.
 fn read_token_file(path: &Path, what: &str) -> Result<String, String> {
     use std::io::Read;
@@ -119,11 +179,11 @@ fn read_token_file(path: &Path, what: &str) -> Result<String, String> {
     }
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let mode = meta.permissions().mode();
-        if mode & 0o077 != 0 {
+        if let Some(why) = file_mode_refusal(mode, meta.uid()) {
             return Err(format!(
-                "the {what} file {} can be read by others (mode {:o}); run `chmod 600 {}`",
+                "the {what} file {} {why} (mode {:o}); run `chmod 600 {}`",
                 path.display(),
                 mode & 0o777,
                 path.display()
@@ -150,11 +210,13 @@ fn token(
     file_var: &str,
     prefix: &str,
 ) -> Result<String, String> {
-    let file = file_flag.or_else(|| {
-        env(file_var)
-            .filter(|s| !s.trim().is_empty())
-            .map(PathBuf::from)
-    });
+    let file = file_flag
+        .or_else(|| {
+            env(file_var)
+                .filter(|s| !s.trim().is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(|| credential(env, var));
     // What the messages name: the variable, or the file the token was read from.
     let (value, subject) = match file {
         Some(path) => (
@@ -196,7 +258,105 @@ fn token(
     Ok(value)
 }
 
+/// The systemd credential for `var` (`LoadCredential=slack-app-token:…` puts it in
+/// `$CREDENTIALS_DIRECTORY/slack-app-token`), when the variable itself is not set.
+fn credential(env: Env<'_>, var: &str) -> Option<PathBuf> {
+    if env(var).is_some_and(|v| !v.trim().is_empty()) {
+        return None;
+    }
+    let dir = env("CREDENTIALS_DIRECTORY").filter(|d| !d.trim().is_empty())?;
+    let name = var.to_ascii_lowercase().replace('_', "-");
+    let path = Path::new(&dir).join(name);
+    path.is_file().then_some(path)
+}
+
+/// The signing secret: `--signing-secret-file`, `SLACK_SIGNING_SECRET_FILE`,
+/// `SLACK_SIGNING_SECRET`, or the `slack-signing-secret` credential.
+fn signing_secret(
+    env: Env<'_>,
+    file_flag: Option<PathBuf>,
+) -> Result<slack_bot::relay::SigningSecret, String> {
+    const VAR: &str = "SLACK_SIGNING_SECRET";
+    let file = file_flag
+        .or_else(|| {
+            env("SLACK_SIGNING_SECRET_FILE")
+                .filter(|s| !s.trim().is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(|| credential(env, VAR));
+    let (value, subject) = match file {
+        Some(path) => (
+            read_token_file(&path, VAR)?,
+            format!("the {VAR} file {}", path.display()),
+        ),
+        None => (
+            env(VAR).ok_or_else(|| {
+                format!(
+                    "{VAR} is not set: the relay signs each request with the app's signing secret (in {VAR} or a file, SLACK_SIGNING_SECRET_FILE)"
+                )
+            })?,
+            VAR.to_owned(),
+        ),
+    };
+    slack_bot::relay::SigningSecret::new(value).map_err(|e| {
+        let e = e.to_string();
+        format!(
+            "{subject}: {}",
+            e.trim_start_matches("invalid configuration: ")
+        )
+    })
+}
+
+/// Extra trusted roots from `SSL_CERT_FILE` and the `*.pem`/`*.crt` files in `SSL_CERT_DIR`
+/// (what OpenSSL-based tools read; hosts behind TLS inspection set them).
+fn ssl_cert_env(env: Env<'_>) -> Result<Vec<u8>, String> {
+    let mut pem = Vec::new();
+    if let Some(f) = env("SSL_CERT_FILE").filter(|s| !s.trim().is_empty()) {
+        let bytes = std::fs::read(&f).map_err(|e| format!("cannot read SSL_CERT_FILE {f}: {e}"))?;
+        if !String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(format!(
+                "SSL_CERT_FILE {f} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+            ));
+        }
+        pem.extend_from_slice(&bytes);
+        pem.push(b'\n');
+    }
+    if let Some(dir) = env("SSL_CERT_DIR").filter(|s| !s.trim().is_empty()) {
+        // Several directories may be given, separated by `:` as OpenSSL allows.
+        for d in dir.split(':').filter(|d| !d.is_empty()) {
+            let entries =
+                std::fs::read_dir(d).map_err(|e| format!("cannot read SSL_CERT_DIR {d}: {e}"))?;
+            // Hash links (`abcd1234.0`) point to files of the same directory: each file once.
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .filter_map(|e| std::fs::canonicalize(e.path()).ok())
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            files.dedup();
+            for f in files {
+                if let Ok(bytes) = std::fs::read(&f) {
+                    if String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") {
+                        pem.extend_from_slice(&bytes);
+                        pem.push(b'\n');
+                    }
+                }
+            }
+        }
+    }
+    Ok(pem)
+}
+
 fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
+    let (relay_mode, args) = match args.first().map(String::as_str) {
+        Some("relay") => (true, args.get(1..).unwrap_or_default()),
+        _ => (false, args),
+    };
+    let mut behaviours = reference::Behaviours::default();
+    let mut to = env("SLACK_RELAY_TO").filter(|s| !s.trim().is_empty());
+    let mut secret_file = None;
+    let mut timeout: Option<String> = None;
+    let mut workers: Option<String> = None;
     let mut connections: Option<String> = None;
     let mut app_file = None;
     let mut bot_file = None;
@@ -222,6 +382,34 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
             "--proxy" => proxy = Some(flag_value(args, &mut i, a, inline)?),
             "--debug-reconnects" if inline.is_none() => debug_reconnects = true,
             "--debug-reconnects" => return Err("--debug-reconnects takes no value".to_owned()),
+            "--no-eyes" | "--no-mention-reply" | "--no-shortcut" | "--no-welcome"
+            | "--no-file-received"
+                if relay_mode =>
+            {
+                return Err(format!(
+                    "{a} is for the reference bot; the relay runs none of its behaviours"
+                ));
+            }
+            "--no-eyes" | "--no-mention-reply" | "--no-shortcut" | "--no-welcome"
+            | "--no-file-received"
+                if inline.is_some() =>
+            {
+                return Err(format!("{a} takes no value"));
+            }
+            "--no-eyes" => behaviours.eyes = false,
+            "--no-mention-reply" => behaviours.mention_reply = false,
+            "--no-shortcut" => behaviours.shortcut = false,
+            "--no-welcome" => behaviours.welcome = false,
+            "--no-file-received" => behaviours.file_received = false,
+            "--to" | "--signing-secret-file" | "--timeout" | "--workers" if !relay_mode => {
+                return Err(format!("{a} is a relay option: `slack-bot relay {a} …`"));
+            }
+            "--to" => to = Some(flag_value(args, &mut i, a, inline)?),
+            "--signing-secret-file" => {
+                secret_file = Some(PathBuf::from(flag_value(args, &mut i, a, inline)?));
+            }
+            "--timeout" => timeout = Some(flag_value(args, &mut i, a, inline)?),
+            "--workers" => workers = Some(flag_value(args, &mut i, a, inline)?),
             _ => {
                 return Err(format!(
                     "unknown argument `{}` (see --help)",
@@ -306,7 +494,7 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
             ));
         }
     }
-    let ca_pem = match ca_file {
+    let mut ca_pem = match ca_file {
         Some(p) => {
             let pem = std::fs::read(&p)
                 .map_err(|e| format!("cannot read the CA file {}: {e}", p.display()))?;
@@ -320,16 +508,68 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
         }
         None => None,
     };
+    let system_extra = ssl_cert_env(env)?;
+    if !system_extra.is_empty() {
+        let mut all = ca_pem.unwrap_or_default();
+        all.push(b'\n');
+        all.extend_from_slice(&system_extra);
+        ca_pem = Some(all);
+    }
+    let relay = if relay_mode {
+        let to = to.ok_or_else(|| {
+            "relay needs --to <URL> (or SLACK_RELAY_TO): the app's request URL, e.g. http://127.0.0.1:3000/slack/events".to_owned()
+        })?;
+        let secret = signing_secret(env, secret_file)?;
+        // Checked here, so that a bad URL is a configuration error before anything starts.
+        slack_bot::relay::Relay::new(to.clone(), secret.clone()).map_err(|e| {
+            let e = e.to_string();
+            e.trim_start_matches("invalid configuration: ").to_owned()
+        })?;
+        let timeout = match timeout {
+            None => Duration::from_secs(10),
+            Some(t) => match t.trim().parse::<f64>() {
+                Ok(s) if s > 0.0 && s <= 3600.0 => Duration::from_secs_f64(s),
+                _ => {
+                    return Err(format!(
+                        "--timeout must be a number of seconds from 0 to 3600, not `{t}`"
+                    ));
+                }
+            },
+        };
+        let workers = match workers {
+            None => 10,
+            Some(w) => match w.trim().parse::<usize>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => {
+                    return Err(format!(
+                        "--workers must be a number from 1 to 1000, not `{w}`"
+                    ));
+                }
+            },
+        };
+        Some(RelaySettings {
+            to,
+            secret,
+            timeout,
+            workers,
+        })
+    } else {
+        None
+    };
     Ok(Settings {
         app_token,
         bot_token,
-        bot_user_id: env("BOT_USER_ID").filter(|s| !s.trim().is_empty()),
+        bot_user_id: ["SLACK_BOT_USER_ID", "BOT_USER_ID"]
+            .iter()
+            .find_map(|v| env(v).filter(|s| !s.trim().is_empty())),
         connections,
         api_url,
         allow_insecure,
         ca_pem,
         proxy,
         debug_reconnects,
+        behaviours,
+        relay,
     })
 }
 
@@ -376,6 +616,23 @@ fn run(settings: Settings) -> Result<(), Error> {
     if let Some(p) = &settings.proxy {
         builder = builder.proxy(p.clone());
     }
+    if let Some(relay) = &settings.relay {
+        log::info!(
+            "relaying to {} ({} at once, {:.1}s timeout)",
+            relay.to,
+            relay.workers,
+            relay.timeout.as_secs_f64()
+        );
+        if let Some(host) = plain_http_remote_host(&relay.to) {
+            log::warn!(
+                "relaying over plain http:// to {host}, which is not this machine: requests (not the signing secret) travel unencrypted; prefer https:// or a loopback address"
+            );
+        }
+        let r = slack_bot::relay::Relay::new(relay.to.clone(), relay.secret.clone())?
+            .timeout(relay.timeout);
+        builder = r.install(builder.workers(relay.workers));
+        return run_bot(builder);
+    }
     let bot_user_id = match settings.bot_user_id.clone() {
         Some(id) => Some(id),
         None => {
@@ -391,7 +648,9 @@ fn run(settings: Settings) -> Result<(), Error> {
                     ));
                 }
                 Err(e) => {
-                    log::warn!("auth.test failed ({e}); set BOT_USER_ID to recognise mentions");
+                    log::warn!(
+                        "auth.test failed ({e}); set SLACK_BOT_USER_ID to recognise mentions"
+                    );
                     None
                 }
             }
@@ -401,7 +660,12 @@ fn run(settings: Settings) -> Result<(), Error> {
         log::info!("bot user id: {id}");
         builder = builder.bot_user_id(id);
     }
-    let bot = slack_bot::reference::install(builder).start()?;
+    run_bot(reference::install_with(builder, settings.behaviours))
+}
+
+/// Runs the bot until it stops: Ctrl-C/SIGTERM stop it gracefully, a stats line every minute.
+fn run_bot(builder: slack_bot::BotBuilder) -> Result<(), Error> {
+    let bot = builder.start()?;
     let stopper = bot.stopper();
     if let Err(e) = ctrlc::set_handler(move || stopper.stop()) {
         log::warn!("cannot catch Ctrl-C ({e}); stop with SIGKILL only");
@@ -421,7 +685,7 @@ fn run(settings: Settings) -> Result<(), Error> {
             next_stats = now + STATS_EVERY;
             let s = bot.stats();
             log::info!(
-                "stats: {} connected, {} reconnects, rtt {}, up {}s, received {}, acked {}, delivered {}, duplicates {}, queue full {}, sent {}, rate-limit waits {}",
+                "stats: {} connected, {} reconnects, rtt {}, up {}s, received {}, acked {}, delivered {}, duplicates {}, queue full {}, declined {}, sent {}, rate-limit waits {}",
                 s.connections,
                 s.reconnects,
                 s.last_ping_rtt
@@ -432,10 +696,18 @@ fn run(settings: Settings) -> Result<(), Error> {
                 s.delivered,
                 s.duplicates,
                 s.queue_full,
+                s.declined,
                 s.messages_sent,
                 s.rate_limit_waits
             );
         }
+    }
+    let s = bot.stats();
+    if s.declined > 0 {
+        log::info!(
+            "{} request(s) were declined (left un-acked for Slack to redeliver)",
+            s.declined
+        );
     }
     let report = bot.wait()?;
     if !report.unsent.is_empty() {
@@ -446,6 +718,22 @@ fn run(settings: Settings) -> Result<(), Error> {
     }
     log::info!("stopped");
     Ok(())
+}
+
+/// The host of a plain `http://` URL that is not a loopback address, if it is one.
+fn plain_http_remote_host(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match hostport.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => hostport.split(':').next().unwrap_or(""),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then(|| host.to_owned())
 }
 
 /// How often the binary logs its stats line.
@@ -479,7 +767,7 @@ fn main() -> ExitCode {
                 "slack-bot: argument `{}` is not valid UTF-8",
                 bad.to_string_lossy()
             );
-            return ExitCode::from(2);
+            return ExitCode::from(EX_CONFIG);
         }
     };
     if args.iter().any(|a| a == "-h" || a == "--help") || args.first().is_some_and(|a| a == "help")
@@ -497,7 +785,7 @@ fn main() -> ExitCode {
                 "slack-bot: unknown argument `{}` for demo (it takes none)",
                 shown_argument(extra)
             );
-            return ExitCode::from(2);
+            return ExitCode::from(EX_CONFIG);
         }
         logging::init_quiet();
         return match demo::run() {
@@ -513,7 +801,7 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("slack-bot: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EX_CONFIG);
         }
     };
     logging::init();
@@ -522,8 +810,23 @@ fn main() -> ExitCode {
         Err(e) => {
             // Only here: a log line too would say it twice on the same stderr.
             eprintln!("slack-bot: {e}{}", hint(&e));
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// 78 for what a restart cannot fix (systemd's `RestartPreventExitStatus=78`), else 1.
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        // `Web`: the client could not be built from the settings (roots, proxy, URL).
+        Error::Token(_)
+        | Error::Config(_)
+        | Error::Web(_)
+        | Error::Stopped(
+            slack_bot::slack_envelope::StopReason::Fatal(_)
+            | slack_bot::slack_envelope::StopReason::LinkDisabled,
+        ) => EX_CONFIG,
+        _ => 1,
     }
 }
 
@@ -670,7 +973,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("app-token");
         std::fs::write(&f, "xapp-1-file\n").unwrap();
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o664)).unwrap();
         let path = f.to_string_lossy().to_string();
         let vars = [("SLACK_BOT_TOKEN", "xoxb-1")];
         let e = parse(&["--app-token-file", &path], &vars).unwrap_err();
@@ -719,5 +1022,162 @@ mod tests {
         let e = parse(&["--app-token-file", &big.to_string_lossy()], &vars).unwrap_err();
         assert!(e.contains("larger than"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn secret_file_permission_rule() {
+        // Others may never write it.
+        for mode in [0o620, 0o602, 0o666, 0o622] {
+            assert_eq!(file_mode_refusal(mode, 0), Some("can be written by others"));
+            assert_eq!(
+                file_mode_refusal(mode, 1000),
+                Some("can be written by others")
+            );
+        }
+        // Readable by others: only a root-owned file (Kubernetes/Docker secrets) is accepted.
+        for mode in [0o644, 0o444, 0o640, 0o604] {
+            assert_eq!(file_mode_refusal(mode, 0), None, "{mode:o}");
+            assert_eq!(
+                file_mode_refusal(mode, 1000),
+                Some("can be read by others"),
+                "{mode:o}"
+            );
+        }
+        for mode in [0o600, 0o400] {
+            assert_eq!(file_mode_refusal(mode, 1000), None);
+        }
+    }
+
+    #[test]
+    fn relay_settings() {
+        let mut vars = OK.to_vec();
+        let e = parse(&["relay"], &vars).unwrap_err();
+        assert!(e.contains("--to"), "{e}");
+        let e = parse(
+            &["relay", "--to", "http://127.0.0.1:3000/slack/events"],
+            &vars,
+        )
+        .unwrap_err();
+        assert!(e.contains("SLACK_SIGNING_SECRET"), "{e}");
+        vars.push(("SLACK_SIGNING_SECRET", "sEcReT123"));
+        let s = parse(
+            &[
+                "relay",
+                "--to=http://127.0.0.1:3000/slack/events",
+                "--timeout",
+                "4",
+            ],
+            &vars,
+        )
+        .unwrap();
+        let r = s.relay.as_ref().unwrap();
+        assert_eq!(r.timeout, Duration::from_secs(4));
+        assert!(!format!("{s:?}").contains("sEcReT123"));
+        assert!(!format!("{:?}", r.secret).contains("sEcReT123"));
+        assert!(parse(&["relay", "--to", "ftp://x/"], &vars).is_err());
+        assert!(parse(&["relay", "--to", "http://x/", "--no-eyes"], &vars).is_err());
+        assert!(parse(&["--to", "http://x/"], &vars).is_err());
+        assert!(parse(&["relay", "--to", "http://x/", "--workers", "0"], &vars).is_err());
+    }
+
+    #[test]
+    fn behaviours_and_bot_user_id() {
+        let s = parse(&["--no-eyes", "--no-file-received"], &OK).unwrap();
+        assert!(!s.behaviours.eyes && !s.behaviours.file_received);
+        assert!(s.behaviours.mention_reply && s.behaviours.shortcut && s.behaviours.welcome);
+        assert!(parse(&["--no-eyes=1"], &OK).is_err());
+        let mut vars = OK.to_vec();
+        vars.push(("BOT_USER_ID", "UOLD"));
+        assert_eq!(
+            parse(&[], &vars).unwrap().bot_user_id.as_deref(),
+            Some("UOLD")
+        );
+        vars.push(("SLACK_BOT_USER_ID", "UNEW"));
+        assert_eq!(
+            parse(&[], &vars).unwrap().bot_user_id.as_deref(),
+            Some("UNEW")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn credentials_directory_and_ssl_cert_env() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("slack-bot-creds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, value) in [
+            ("slack-app-token", "xapp-1-cred"),
+            ("slack-bot-token", "xoxb-cred"),
+            ("slack-signing-secret", "credsecret"),
+        ] {
+            let f = dir.join(name);
+            std::fs::write(&f, format!("{value}\n")).unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o400)).unwrap();
+        }
+        let d = dir.to_string_lossy().to_string();
+        let s = parse(
+            &["relay", "--to", "http://127.0.0.1:1/"],
+            &[("CREDENTIALS_DIRECTORY", &d)],
+        )
+        .unwrap();
+        assert_eq!(s.app_token, "xapp-1-cred");
+        assert_eq!(s.bot_token, "xoxb-cred");
+        // The variable wins over the credential.
+        let s = parse(
+            &[],
+            &[
+                ("CREDENTIALS_DIRECTORY", &d),
+                ("SLACK_BOT_TOKEN", "xoxb-env"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.bot_token, "xoxb-env");
+        // SSL_CERT_FILE / SSL_CERT_DIR add roots; a file with no certificate is refused.
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        std::fs::write(dir.join("ca.pem"), pem).unwrap();
+        let f = dir.join("ca.pem").to_string_lossy().to_string();
+        let s = parse(&[], &[OK[0], OK[1], ("SSL_CERT_FILE", &f)]).unwrap();
+        assert!(s.ca_pem.is_some());
+        let s = parse(&[], &[OK[0], OK[1], ("SSL_CERT_DIR", &d)]).unwrap();
+        assert!(String::from_utf8_lossy(&s.ca_pem.unwrap()).contains("BEGIN CERTIFICATE"));
+        let bad = dir.join("slack-app-token").to_string_lossy().to_string();
+        assert!(parse(&[], &[OK[0], OK[1], ("SSL_CERT_FILE", &bad)]).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn exit_codes() {
+        use slack_bot::slack_envelope::StopReason;
+        assert_eq!(exit_code(&Error::Stopped(StopReason::LinkDisabled)), 78);
+        assert_eq!(
+            exit_code(&Error::Stopped(StopReason::Fatal("invalid_auth".into()))),
+            78
+        );
+        assert_eq!(exit_code(&Error::Config("x".into())), 78);
+        assert_eq!(exit_code(&Error::Panicked), 1);
+        assert_eq!(
+            exit_code(&Error::Thread(std::io::Error::other("no threads"))),
+            1
+        );
+    }
+
+    #[test]
+    fn plain_http_to_another_host_is_noticed() {
+        for local in [
+            "http://127.0.0.1:3000/slack/events",
+            "http://localhost:3000/",
+            "http://[::1]:3000/x",
+            "https://app.example/slack/events",
+        ] {
+            assert_eq!(plain_http_remote_host(local), None, "{local}");
+        }
+        assert_eq!(
+            plain_http_remote_host("http://app:3000/slack/events").as_deref(),
+            Some("app")
+        );
+        assert_eq!(
+            plain_http_remote_host("http://10.0.0.5/").as_deref(),
+            Some("10.0.0.5")
+        );
     }
 }

@@ -5,25 +5,31 @@
 //! * a mention `<@BOT_USER_ID>` gets "Hello! How can I help?";
 //! * the global shortcut `hello-shortcut` opens a "Greetings!" modal; submitting it closes it;
 //! * `member_joined_channel` posts a welcome with a "Get Help" button;
-//! * `file_shared` posts "File received: NAME";
+//! * `file_shared` posts "File received: NAME" (the name from `files.info`: real Slack's
+//!   `file_shared` carries only ids);
 //! * its own and other bots' messages are ignored.
+//!
+//! Each behaviour can be switched off ([`Behaviours`], the binary's `--no-*` flags). This
+//! module is the binary's (and its tests'), not part of the library's API.
 
 use serde_json::{Value, json};
-use slack_envelope::payload::SlackEvent;
+use slack_bot::slack_envelope::payload::SlackEvent;
 
-use crate::{BotBuilder, Context, HandlerResult, Reply};
+use slack_bot::slack_envelope;
+use slack_bot::slack_web;
+use slack_bot::{BotBuilder, Context, HandlerResult, Reply};
 
 /// The reply to a mention.
-pub const MENTION_REPLY: &str = "Hello! How can I help?";
+pub(crate) const MENTION_REPLY: &str = "Hello! How can I help?";
 
 /// The callback id of the global shortcut.
-pub const SHORTCUT_CALLBACK_ID: &str = "hello-shortcut";
+pub(crate) const SHORTCUT_CALLBACK_ID: &str = "hello-shortcut";
 
 /// The callback id of the modal it opens.
-pub const MODAL_CALLBACK_ID: &str = "greetings-modal";
+pub(crate) const MODAL_CALLBACK_ID: &str = "greetings-modal";
 
 /// The modal the shortcut opens.
-pub fn greetings_modal() -> Value {
+pub(crate) fn greetings_modal() -> Value {
     json!({
         "type": "modal",
         "callback_id": MODAL_CALLBACK_ID,
@@ -37,7 +43,7 @@ pub fn greetings_modal() -> Value {
 }
 
 /// The welcome message with its "Get Help" button.
-pub fn welcome_blocks(user: &str) -> Value {
+pub(crate) fn welcome_blocks(user: &str) -> Value {
     json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": format!("Welcome to the channel, <@{user}>! :tada:")}},
         {"type": "actions", "elements": [{
@@ -137,15 +143,45 @@ fn on_file_shared(ctx: &Context) -> HandlerResult {
     let Some(channel) = f.channel_id.as_deref() else {
         return Ok(Reply::Ack);
     };
-    let name = f
+    let file_id = f.file_id.as_deref().or_else(|| {
+        f.file
+            .as_ref()
+            .and_then(|v| v.get("id"))
+            .and_then(Value::as_str)
+    });
+    // Real Slack sends only ids; a name in the event (older payloads) saves the call.
+    let inline = f
         .file
         .as_ref()
-        .and_then(|v| v.get("name").or_else(|| v.get("title")))
+        .and_then(|v| v.get("name"))
         .and_then(Value::as_str)
-        .or(f.file_id.as_deref())
-        .unwrap_or("a file");
+        .map(str::to_owned);
+    let name = match (inline, file_id) {
+        (Some(name), _) => name,
+        (None, Some(id)) => file_name(ctx, id).unwrap_or_else(|| id.to_owned()),
+        (None, None) => "a file".to_owned(),
+    };
     ctx.say(channel, &format!("File received: {name}"))?;
     Ok(Reply::Ack)
+}
+
+/// The file's name (else its title) from `files.info` (scope `files:read`); `None` (logged) if
+/// Slack cannot tell.
+fn file_name(ctx: &Context, id: &str) -> Option<String> {
+    match ctx.web().call("files.info", &json!({"file": id})) {
+        Ok(v) => {
+            let file = v.get("file")?;
+            file.get("name")
+                .or_else(|| file.get("title"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        }
+        Err(e) => {
+            log::warn!("files.info for {id} failed ({e}); naming the file by its id");
+            None
+        }
+    }
 }
 
 fn on_get_help(ctx: &Context) -> HandlerResult {
@@ -163,14 +199,59 @@ fn on_get_help(ctx: &Context) -> HandlerResult {
     Ok(Reply::Ack)
 }
 
-/// Adds the reference behaviours to a builder.
-pub fn install(builder: BotBuilder) -> BotBuilder {
-    builder
-        .on_event("message", on_message)
-        .on_event("app_mention", on_mention)
-        .on_event("member_joined_channel", on_member_joined)
-        .on_event("file_shared", on_file_shared)
-        .on_shortcut(SHORTCUT_CALLBACK_ID, on_shortcut)
-        .on_view_submission(MODAL_CALLBACK_ID, on_submission)
-        .on_action("get_help", on_get_help)
+/// Which reference behaviours run (all by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Behaviours {
+    /// `eyes` reaction on new messages (`--no-eyes`).
+    pub(crate) eyes: bool,
+    /// Reply to mentions (`--no-mention-reply`).
+    pub(crate) mention_reply: bool,
+    /// The `hello-shortcut` modal (`--no-shortcut`).
+    pub(crate) shortcut: bool,
+    /// Welcome on `member_joined_channel`, and its "Get Help" button (`--no-welcome`).
+    pub(crate) welcome: bool,
+    /// "File received: NAME" on `file_shared` (`--no-file-received`).
+    pub(crate) file_received: bool,
+}
+
+impl Default for Behaviours {
+    fn default() -> Self {
+        Behaviours {
+            eyes: true,
+            mention_reply: true,
+            shortcut: true,
+            welcome: true,
+            file_received: true,
+        }
+    }
+}
+
+/// Adds all the reference behaviours to a builder.
+pub(crate) fn install(builder: BotBuilder) -> BotBuilder {
+    install_with(builder, Behaviours::default())
+}
+
+/// Adds the chosen reference behaviours to a builder.
+pub(crate) fn install_with(builder: BotBuilder, on: Behaviours) -> BotBuilder {
+    let mut b = builder;
+    if on.eyes {
+        b = b.on_event("message", on_message);
+    }
+    if on.mention_reply {
+        b = b.on_event("app_mention", on_mention);
+    }
+    if on.welcome {
+        b = b
+            .on_event("member_joined_channel", on_member_joined)
+            .on_action("get_help", on_get_help);
+    }
+    if on.file_received {
+        b = b.on_event("file_shared", on_file_shared);
+    }
+    if on.shortcut {
+        b = b
+            .on_shortcut(SHORTCUT_CALLBACK_ID, on_shortcut)
+            .on_view_submission(MODAL_CALLBACK_ID, on_submission);
+    }
+    b
 }

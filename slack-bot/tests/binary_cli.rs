@@ -1,5 +1,5 @@
 //! Bad input to the `slack-bot` binary: each mistake gets exactly one clear line on stderr
-//! naming the problem, exit code 2, and no network call.
+//! naming the problem, exit code 78, and no network call.
 //!
 //! The binary runs with a clean environment (only `PATH`), pointed at a fake Slack
 //! (`SLACK_API_URL`, `SLACK_ALLOW_INSECURE=1`), which must see no request at all; a control
@@ -114,7 +114,7 @@ impl Target {
         self.refused_raw(args, &vars, expect)
     }
 
-    /// Runs with exactly `vars` and checks: exit code 2, one line on stderr starting with
+    /// Runs with exactly `vars` and checks: exit code 78 (EX_CONFIG), one line on stderr starting with
     /// `slack-bot:` and holding every `expect` string, nothing on stdout, no secret, and no
     /// request to the fake.
     fn refused_raw(&self, args: &[&str], vars: &[(&str, &str)], expect: &[&str]) -> String {
@@ -123,7 +123,7 @@ impl Target {
     }
 
     fn check_refusal(&self, what: &str, out: &Outcome, expect: &[&str]) -> String {
-        assert_eq!(out.code, Some(2), "{what}: {out:?}");
+        assert_eq!(out.code, Some(78), "{what}: {out:?}");
         let lines: Vec<&str> = out.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{what}: one line on stderr: {out:?}");
         let line = lines[0];
@@ -349,13 +349,26 @@ fn token_files_missing_unreadable_or_readable_by_others() {
             &["cannot read", &locked],
         );
     }
-    for (mode, name) in [(0o640, "group"), (0o604, "world"), (0o660, "group-rw")] {
+    // Writable by others: always refused, whoever owns it.
+    for (mode, name) in [(0o620, "group-w"), (0o602, "world-w"), (0o660, "group-rw")] {
         let f = dir.file(name, APP_TOKEN, mode);
         t.refused(
             &["--app-token-file", &f],
             &[],
-            &["can be read by others", "chmod 600", &f],
+            &["can be written by others", "chmod 600", &f],
         );
+    }
+    // Readable by others: refused unless root owns it (a read-only secret mounted by
+    // Kubernetes or Docker); the rule itself is unit-tested in main.rs for both owners.
+    if !is_root() {
+        for (mode, name) in [(0o640, "group"), (0o604, "world")] {
+            let f = dir.file(name, APP_TOKEN, mode);
+            t.refused(
+                &["--app-token-file", &f],
+                &[],
+                &["can be read by others", "chmod 600", &f],
+            );
+        }
     }
     let empty = dir.file("empty", "\n", 0o600);
     t.refused(
@@ -500,7 +513,7 @@ fn tokens_refused_by_slack_stop_the_bot_with_a_clear_message() {
         ]),
     );
     println!("{out:?}");
-    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.code, Some(78), "a refused token is EX_CONFIG: {out:?}");
     let last = out.stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("slack-bot: ")
@@ -514,7 +527,7 @@ fn tokens_refused_by_slack_stop_the_bot_with_a_clear_message() {
         &t.env(&[("SLACK_APP_TOKEN", "xapp-1-A111-444-cliSECRETother")]),
     );
     println!("{out:?}");
-    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.code, Some(78), "a refused token is EX_CONFIG: {out:?}");
     let last = out.stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("slack-bot: ")
@@ -530,4 +543,113 @@ fn tokens_refused_by_slack_stop_the_bot_with_a_clear_message() {
         .filter(|c| c.method == "apps.connections.open")
         .count();
     assert_eq!(opens, 1, "a refused app token is not retried");
+}
+
+#[test]
+fn link_disabled_exits_78_so_systemd_does_not_restart() {
+    let t = Target::new();
+    let vars: Vec<(String, String)> = t
+        .env(&[])
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let bin = std::thread::spawn(move || {
+        let v: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run(&[], &v)
+    });
+    t.slack
+        .wait_for_connections(1, Duration::from_secs(20))
+        .unwrap();
+    let conn = t.slack.open_connections()[0];
+    t.slack.disconnect(conn, "link_disabled").unwrap();
+    let out = bin.join().unwrap();
+    assert_eq!(out.code, Some(78), "{out:?}");
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("slack-bot: ") && last.contains("link_disabled"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn relay_settings_are_checked_before_anything_starts() {
+    let t = Target::new();
+    t.refused(&["relay"], &[], &["--to"]);
+    t.refused(
+        &["relay", "--to", "http://127.0.0.1:3000/slack/events"],
+        &[],
+        &["SLACK_SIGNING_SECRET"],
+    );
+    let secret = [("SLACK_SIGNING_SECRET", "cliSECRETsigning")];
+    t.refused(&["relay", "--to", "ftp://x/"], &secret, &["http://"]);
+    t.refused(
+        &["relay", "--to", "http://127.0.0.1:3000/", "--no-eyes"],
+        &secret,
+        &["--no-eyes"],
+    );
+    t.refused(&["--to", "http://127.0.0.1:3000/"], &secret, &["relay"]);
+    t.refused(&["--no-eyes=yes"], &[], &["--no-eyes"]);
+    let dir = TempDir::new("signing");
+    let f = dir.file("secret", "cliSECRETsigning", 0o622);
+    t.refused(
+        &[
+            "relay",
+            "--to",
+            "http://127.0.0.1:3000/",
+            "--signing-secret-file",
+            &f,
+        ],
+        &[],
+        &["can be written by others", &f],
+    );
+}
+
+#[test]
+fn ssl_cert_file_and_dir_are_trusted() {
+    // Slack over TLS with a CA only SSL_CERT_FILE knows (as behind TLS inspection), next to a
+    // whole system certificate directory in SSL_CERT_DIR.
+    let slack = FakeSlack::builder()
+        .tls(true)
+        .app_token(APP_TOKEN)
+        .bot_token(BOT_TOKEN)
+        .start()
+        .unwrap();
+    let dir = TempDir::new("ssl-cert");
+    let ca = dir.file("ca.pem", &slack.ca_pem().unwrap(), 0o644);
+    let api_url = slack.api_url();
+    let mut vars = vec![
+        ("SLACK_APP_TOKEN", APP_TOKEN),
+        ("SLACK_BOT_TOKEN", BOT_TOKEN),
+        ("SLACK_API_URL", api_url.as_str()),
+        ("SLACK_BOT_USER_ID", "U0BOT"),
+        ("SSL_CERT_FILE", ca.as_str()),
+    ];
+    if std::path::Path::new("/etc/ssl/certs").is_dir() {
+        vars.push(("SSL_CERT_DIR", "/etc/ssl/certs"));
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slack-bot"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(vars)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let connected = slack.wait_for_connections(1, Duration::from_secs(30));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the bot did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    connected.unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use common::{SOON, builder, message};
 use serde_json::json;
-use slack_bot::reference;
+#[path = "../src/reference.rs"]
+#[allow(dead_code)]
+mod reference;
 use slack_testkit::FakeSlack;
 
 fn start() -> (FakeSlack, slack_bot::RunningBot) {
@@ -121,10 +123,15 @@ fn member_joined_gets_welcome_with_button() {
 #[test]
 fn file_shared_is_announced() {
     let (slack, bot) = start();
+    slack.stub(
+        "files.info",
+        json!({"ok": true, "file": {"id": "F1", "name": "report.pdf", "title": "report.pdf"}}),
+    );
+    // The real shape: ids only; the name comes from files.info.
     let id = slack
         .send_event(
             json!({"type": "file_shared", "channel_id": "C4", "file_id": "F1",
-            "user_id": "U111", "file": {"id": "F1", "name": "report.pdf"},
+            "user_id": "U111", "file": {"id": "F1"},
             "event_ts": "1700000000.000300"}),
         )
         .unwrap();
@@ -205,4 +212,76 @@ fn unknown_envelopes_and_garbage_do_not_break_the_bot() {
     assert_eq!(slack.open_connections(), vec![conn]);
     std::thread::sleep(Duration::from_millis(50));
     bot.shutdown().unwrap();
+}
+
+#[test]
+fn a_file_files_info_does_not_know_is_named_by_its_id() {
+    let (slack, bot) = start();
+    let id = slack
+        .send_event(
+            json!({"type": "file_shared", "channel_id": "C4", "file_id": "F404",
+            "user_id": "U111", "file": {"id": "F404"}, "event_ts": "1700000000.000300"}),
+        )
+        .unwrap();
+    slack.wait_for_ack(&id, SOON).unwrap();
+    let info = slack.wait_for_call("files.info", SOON).unwrap();
+    assert_eq!(info.arg("file"), Some("F404"));
+    let call = slack.wait_for_call("chat.postMessage", SOON).unwrap();
+    assert_eq!(call.arg("text"), Some("File received: F404"));
+    bot.shutdown().unwrap();
+}
+
+#[test]
+fn behaviours_switched_off_do_nothing() {
+    let slack = FakeSlack::start().unwrap();
+    let off = reference::Behaviours {
+        eyes: false,
+        file_received: false,
+        ..reference::Behaviours::default()
+    };
+    let bot = reference::install_with(builder(&slack).bot_user_id(slack.bot_user_id()), off)
+        .start()
+        .unwrap();
+    slack.wait_for_connections(1, SOON).unwrap();
+    slack.stub(
+        "files.info",
+        json!({"ok": true, "file": {"id": "F1", "name": "report.pdf", "title": "report.pdf"}}),
+    );
+    let ids = [
+        slack
+            .send_event(message("C1", "hello", "1700000000.000100"))
+            .unwrap(),
+        slack
+            .send_event(
+                json!({"type": "file_shared", "channel_id": "C4", "file_id": "F1",
+                "user_id": "U111", "file": {"id": "F1"}, "event_ts": "1700000000.000300"}),
+            )
+            .unwrap(),
+    ];
+    for id in &ids {
+        slack.wait_for_ack(id, SOON).unwrap();
+    }
+    // The mention reply is still on: its answer comes after anything the two above did.
+    let me = slack.bot_user_id();
+    let id = slack
+        .send_event(
+            json!({"type": "app_mention", "channel": "C2", "user": "U111",
+            "text": format!("<@{me}> hi"), "ts": "1700000000.000200"}),
+        )
+        .unwrap();
+    slack.wait_for_ack(&id, SOON).unwrap();
+    slack.wait_for_call("chat.postMessage", SOON).unwrap();
+    bot.shutdown().unwrap();
+    let methods: Vec<String> = slack.calls().into_iter().map(|c| c.method).collect();
+    assert!(
+        !methods
+            .iter()
+            .any(|m| m == "reactions.add" || m == "files.info"),
+        "{methods:?}"
+    );
+    assert_eq!(
+        methods.iter().filter(|m| *m == "chat.postMessage").count(),
+        1,
+        "{methods:?}"
+    );
 }

@@ -19,7 +19,11 @@ use std::time::Duration;
 
 use common::{SOON, builder, message, wait_until};
 use serde_json::json;
-use slack_bot::{Bot, Reply, reference};
+use slack_bot::{Bot, Reply};
+
+#[path = "../src/reference.rs"]
+#[allow(dead_code)]
+mod reference;
 use slack_testkit::FakeSlack;
 
 const APP_TOKEN: &str = "xapp-1-A111-222-appsecretAPPSECRET";

@@ -13,7 +13,11 @@ use std::time::Duration;
 
 use common::{SOON, builder, wait_until};
 use serde_json::json;
-use slack_bot::{Reply, reference};
+use slack_bot::Reply;
+
+#[path = "../src/reference.rs"]
+#[allow(dead_code)]
+mod reference;
 use slack_testkit::FakeSlack;
 
 #[test]

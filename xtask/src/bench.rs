@@ -2,9 +2,10 @@
 //! the core alone, footprint and reconnect gap; writes `BENCHMARKS.md`. `--smoke` runs a tiny
 //! version that writes nothing (part of `test-all`).
 //!
-//! The measuring is done by the `e2e` bench of `slack-bot` (`slack-bot/benches/e2e.rs`), which
-//! prints `RESULT <key> <value>` lines; this task builds and runs it, then turns the lines into
-//! a table with the targets of DESIGN.md.
+//! The measuring is done by the `e2e` bench of `slack-bot` (`slack-bot/benches/e2e.rs`) and the
+//! `relay` bench (`slack-bot/benches/relay.rs`: envelopes through `slack-bot relay` to a local
+//! HTTP app), which print `RESULT <key> <value>` lines; this task builds and runs them, then
+//! turns the lines into a table with the targets of DESIGN.md.
 //!
 //! * `cargo xtask bench`: release profile (the `slack-bot` binary measured is the stripped
 //!   release binary), 5 repetitions of each figure; writes and prints `BENCHMARKS.md`.
@@ -37,6 +38,8 @@ const REQUIRED: &[&str] = &[
     "cpu_bot_per_100k",
     "reconnect_ms",
     "refresh_gap_ms",
+    "relay_per_sec",
+    "relay_added_p50_us",
 ];
 
 /// Runs the task; returns true on success.
@@ -75,7 +78,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
     let mut cmd_args: Vec<String> = ["bench", "--profile", profile]
         .iter()
         .chain(selection)
-        .chain(&["--bench", "e2e"])
+        .chain(&["--bench", "e2e", "--bench", "relay"])
         .map(|s| (*s).to_owned())
         .collect();
     // Build first, so the build time is reported apart from the run.
@@ -148,7 +151,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
     let r = Results(results);
     if smoke {
         println!(
-            "[bench] smoke OK (build {:.1}s, run {:.1}s): every section ran; slack-bot {} envelopes/s vs baseline {}, rtt p50 {} µs vs {} µs, core {}/s, rss {} kB, gap {} ms (dev profile; not figures)",
+            "[bench] smoke OK (build {:.1}s, run {:.1}s): every section ran; slack-bot {} envelopes/s vs baseline {}, rtt p50 {} µs vs {} µs, core {}/s, rss {} kB, gap {} ms, relay {} envelopes/s and +{} µs p50 (dev profile; not figures)",
             build_took.as_secs_f64(),
             took.as_secs_f64(),
             r.text("e2e_bot_per_sec"),
@@ -158,6 +161,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
             r.text("core_per_sec"),
             r.text("rss_kb"),
             r.text("refresh_gap_ms"),
+            r.text("relay_per_sec"),
+            r.text("relay_added_p50_us"),
         );
         return true;
     }
@@ -435,6 +440,31 @@ fn markdown(
         fmt("refresh_gap_ms", &|v| format!("{v:.1} ms")),
         "0",
         status(num("refresh_gap_ms"), &Target::AtMost(0.0)),
+    );
+    row(
+        &format!(
+            "**Relay** throughput, 64 in flight, {} `events_api` envelopes through `slack-bot relay` to a local HTTP app answering at once (each acked after the app's 200)",
+            r.text("relay_n")
+        ),
+        fmt("relay_per_sec", &|v| {
+            format!("{} envelopes/s", thousands(v))
+        }),
+        "reported",
+        "",
+    );
+    row(
+        &format!(
+            "Relay: ack round trip p50, 1 in flight, {} envelopes: added to a direct bot's (relay / direct)",
+            r.text("relay_rtt_n")
+        ),
+        format!(
+            "+{} µs ({} / {} µs)",
+            r.text("relay_added_p50_us"),
+            r.text("relay_p50_us"),
+            r.text("relay_direct_p50_us")
+        ),
+        "reported",
+        "",
     );
 
     let mut md = String::new();

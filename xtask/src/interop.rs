@@ -38,7 +38,7 @@ client.close()
 const INSTALL_LIMIT: Duration = Duration::from_secs(180);
 const SCENARIO_LIMIT: Duration = Duration::from_secs(45);
 
-fn ci() -> bool {
+pub(crate) fn ci() -> bool {
     std::env::var("CI")
         .map(|v| v == "true" || v == "1")
         .unwrap_or(false)
@@ -46,17 +46,26 @@ fn ci() -> bool {
 
 /// Runs the check; returns true on success (or on a loud skip outside CI).
 pub(crate) fn run(root: &Path) -> bool {
-    match run_inner(root) {
+    report(
+        "interop",
+        "Python SDK interop check",
+        "the Python SDK connected, acked events_api, slash_commands and interactive, and followed refresh_requested",
+        run_inner(root),
+    )
+}
+
+/// Prints the outcome of a Python check: success, a loud skip (a failure under CI), or a
+/// failure. Returns whether `test-all` may go on.
+pub(crate) fn report(tag: &str, name: &str, ok: &str, result: Result<(), Outcome>) -> bool {
+    match result {
         Ok(()) => {
-            println!(
-                "[interop] OK: the Python SDK connected, acked events_api, slash_commands and interactive, and followed refresh_requested"
-            );
+            println!("[{tag}] OK: {ok}");
             true
         }
         Err(Outcome::Unavailable(why)) => {
             println!();
             println!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-            println!("!! [interop] Python SDK interop check NOT RUN: {why}");
+            println!("!! [{tag}] {name} NOT RUN: {why}");
             if ci() {
                 println!("!! CI=true: this is a failure.");
             } else {
@@ -66,20 +75,20 @@ pub(crate) fn run(root: &Path) -> bool {
             !ci()
         }
         Err(Outcome::Failed(why)) => {
-            eprintln!("[interop] FAILED: {why}");
+            eprintln!("[{tag}] FAILED: {why}");
             false
         }
     }
 }
 
-enum Outcome {
+pub(crate) enum Outcome {
     /// Python or PyPI missing.
     Unavailable(String),
     /// The fake or the SDK misbehaved.
     Failed(String),
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|p| if p.is_absolute() { p } else { root.join(p) })
@@ -87,7 +96,7 @@ fn target_dir(root: &Path) -> PathBuf {
 }
 
 /// Runs a command to completion within `limit`, killing it after that.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<ExitStatus, String> {
+pub(crate) fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<ExitStatus, String> {
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
     let start = Instant::now();
     loop {
@@ -113,6 +122,22 @@ fn venv_python(venv: &Path) -> PathBuf {
 }
 
 fn prepare_python(root: &Path) -> Result<PathBuf, Outcome> {
+    prepare_python_with(
+        root,
+        "interop",
+        "import slack_sdk.socket_mode",
+        &["slack_sdk"],
+    )
+}
+
+/// A virtualenv (shared by the Python checks, under `target/interop-venv`) in which `check`
+/// imports, pip-installing `packages` from PyPI if it does not. Returns its python.
+pub(crate) fn prepare_python_with(
+    root: &Path,
+    tag: &str,
+    check: &str,
+    packages: &[&str],
+) -> Result<PathBuf, Outcome> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = run_bounded(
         Command::new(&python).arg("--version").stdout(Stdio::null()),
@@ -124,7 +149,7 @@ fn prepare_python(root: &Path) -> Result<PathBuf, Outcome> {
     let venv = root.join("target").join("interop-venv");
     let py = venv_python(&venv);
     if !py.exists() {
-        println!("[interop] creating a virtualenv in {}", venv.display());
+        println!("[{tag}] creating a virtualenv in {}", venv.display());
         let st = run_bounded(
             Command::new(&python).args(["-m", "venv"]).arg(&venv),
             Duration::from_secs(120),
@@ -136,36 +161,36 @@ fn prepare_python(root: &Path) -> Result<PathBuf, Outcome> {
         }
     }
     let has_sdk = run_bounded(
-        Command::new(&py)
-            .args(["-c", "import slack_sdk.socket_mode"])
-            .stderr(Stdio::null()),
+        Command::new(&py).args(["-c", check]).stderr(Stdio::null()),
         Duration::from_secs(20),
     );
     if !matches!(has_sdk, Ok(s) if s.success()) {
-        println!("[interop] installing slack_sdk from PyPI into the virtualenv");
+        let names = packages.join(" ");
+        println!("[{tag}] installing {names} from PyPI into the virtualenv");
         let st = run_bounded(
-            Command::new(&py).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--timeout",
-                "30",
-                "slack_sdk",
-            ]),
+            Command::new(&py)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--timeout",
+                    "30",
+                ])
+                .args(packages),
             INSTALL_LIMIT,
         );
         if !matches!(st, Ok(s) if s.success()) {
             return Err(Outcome::Unavailable(format!(
-                "`pip install slack_sdk` failed (is PyPI reachable?): {st:?}"
+                "`pip install {names}` failed (is PyPI reachable?): {st:?}"
             )));
         }
     }
     Ok(py)
 }
 
-fn build_fake(root: &Path) -> Result<PathBuf, Outcome> {
+pub(crate) fn build_fake(root: &Path) -> Result<PathBuf, Outcome> {
     let st = run_bounded(
         crate::cargo()
             .args([
@@ -193,7 +218,7 @@ fn build_fake(root: &Path) -> Result<PathBuf, Outcome> {
 }
 
 /// A string field of a compact JSON line (`"key":"value"`); enough for fake-slack's output.
-fn field(line: &str, key: &str) -> Option<String> {
+pub(crate) fn field(line: &str, key: &str) -> Option<String> {
     let pat = format!("\"{key}\":\"");
     let start = line.find(&pat)? + pat.len();
     let rest = line.get(start..)?;
@@ -201,7 +226,7 @@ fn field(line: &str, key: &str) -> Option<String> {
     rest.get(..end).map(str::to_string)
 }
 
-fn number(line: &str, key: &str) -> Option<u64> {
+pub(crate) fn number(line: &str, key: &str) -> Option<u64> {
     let pat = format!("\"{key}\":");
     let start = line.find(&pat)? + pat.len();
     let digits: String = line
@@ -212,25 +237,74 @@ fn number(line: &str, key: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-struct Scenario {
+pub(crate) struct Scenario {
     fake: Child,
     fake_in: ChildStdin,
     lines: mpsc::Receiver<String>,
-    python: Option<Child>,
-    deadline: Instant,
+    pub(crate) python: Option<Child>,
+    pub(crate) deadline: Instant,
     /// Lines read but not yet matched.
     seen: Vec<String>,
 }
 
 impl Scenario {
-    fn send(&mut self, cmd: &str) -> Result<(), Outcome> {
+    /// Starts `fake-slack` with `args`; returns the scenario and its `listening` line.
+    pub(crate) fn start(
+        fake_exe: &Path,
+        args: &[&str],
+        limit: Duration,
+        verbose_var: &str,
+    ) -> Result<(Scenario, String), Outcome> {
+        let mut fake = Command::new(fake_exe)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| Outcome::Failed(format!("starting {}: {e}", fake_exe.display())))?;
+        let (Some(fake_in), Some(fake_out)) = (fake.stdin.take(), fake.stdout.take()) else {
+            let _ = fake.kill();
+            let _ = fake.wait();
+            return Err(Outcome::Failed("fake-slack pipes missing".into()));
+        };
+        let (tx, rx) = mpsc::channel();
+        let verbose = std::env::var_os(verbose_var).is_some();
+        std::thread::spawn(move || {
+            for line in BufReader::new(fake_out).lines() {
+                let Ok(line) = line else { break };
+                if verbose {
+                    println!("[fake-slack] {line}");
+                }
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut sc = Scenario {
+            fake,
+            fake_in,
+            lines: rx,
+            python: None,
+            deadline: Instant::now() + limit,
+            seen: Vec::new(),
+        };
+        let first = sc.wait("fake-slack to start", |l| {
+            l.contains("\"event\":\"listening\"")
+        })?;
+        Ok((sc, first))
+    }
+
+    pub(crate) fn send(&mut self, cmd: &str) -> Result<(), Outcome> {
         writeln!(self.fake_in, "{cmd}")
             .map_err(|e| Outcome::Failed(format!("fake-slack stdin: {e}")))
     }
 
     /// Waits for a line satisfying `pred`. Lines seen while waiting for something else are kept:
     /// the SDK acks from a thread pool, so acks may come in any order.
-    fn wait(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> Result<String, Outcome> {
+    pub(crate) fn wait(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String, Outcome> {
         if let Some(i) = self.seen.iter().position(|l| pred(l)) {
             return Ok(self.seen.remove(i));
         }
@@ -248,7 +322,7 @@ impl Scenario {
         }
     }
 
-    fn sent_id(&mut self, cmd: &str) -> Result<String, Outcome> {
+    pub(crate) fn sent_id(&mut self, cmd: &str) -> Result<String, Outcome> {
         self.send(cmd)?;
         let line = self.wait("a `sent` answer", |l| {
             l.contains("\"event\":\"sent\"") || l.contains("\"event\":\"error\"")
@@ -257,7 +331,7 @@ impl Scenario {
             .ok_or_else(|| Outcome::Failed(format!("fake-slack refused `{cmd}`: {line}")))
     }
 
-    fn wait_ack(&mut self, id: &str) -> Result<String, Outcome> {
+    pub(crate) fn wait_ack(&mut self, id: &str) -> Result<String, Outcome> {
         let id = id.to_string();
         self.wait(&format!("the ack of {id}"), move |l| {
             l.contains("\"event\":\"ack\"")
@@ -300,40 +374,12 @@ fn run_inner(root: &Path) -> Result<(), Outcome> {
     std::fs::write(&script, CLIENT_PY)
         .map_err(|e| Outcome::Failed(format!("writing {}: {e}", script.display())))?;
 
-    let mut fake = Command::new(&fake_exe)
-        .args(["--ack-timeout-ms", "10000", "--refresh-grace-ms", "3000"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| Outcome::Failed(format!("starting {}: {e}", fake_exe.display())))?;
-    let (Some(fake_in), Some(fake_out)) = (fake.stdin.take(), fake.stdout.take()) else {
-        let _ = fake.kill();
-        let _ = fake.wait();
-        return Err(Outcome::Failed("fake-slack pipes missing".into()));
-    };
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(fake_out).lines() {
-            let Ok(line) = line else { break };
-            if std::env::var_os("INTEROP_VERBOSE").is_some() {
-                println!("[fake-slack] {line}");
-            }
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut sc = Scenario {
-        fake,
-        fake_in,
-        lines: rx,
-        python: None,
-        deadline: Instant::now() + SCENARIO_LIMIT,
-        seen: Vec::new(),
-    };
-    let first = sc.wait("fake-slack to start", |l| {
-        l.contains("\"event\":\"listening\"")
-    })?;
+    let (mut sc, first) = Scenario::start(
+        &fake_exe,
+        &["--ack-timeout-ms", "10000", "--refresh-grace-ms", "3000"],
+        SCENARIO_LIMIT,
+        "INTEROP_VERBOSE",
+    )?;
     let api_url = field(&first, "api_url").ok_or_else(|| Outcome::Failed("no api_url".into()))?;
     let app_token =
         field(&first, "app_token").ok_or_else(|| Outcome::Failed("no app_token".into()))?;

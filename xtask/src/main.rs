@@ -2,6 +2,8 @@
 //!
 //! * `test-all`: every check CI runs, failing on the first problem.
 //! * `interop`: the official Python Slack SDK against the testkit's `fake-slack` (see `interop.rs`).
+//! * `relay-check`: Bolt for Python (HTTP mode) behind `slack-bot relay` (see `relay_check.rs`).
+//! * `systemd-check`: `systemd-analyze verify` on the example unit, where systemd is present.
 //! * `bench`: the performance figures written to `BENCHMARKS.md` (see `bench.rs`).
 //! * `soak`: a bounded soak run with faults injected (see `soak.rs`).
 //! * `examples`: runs the examples that can run against the testkit (see `examples.rs`).
@@ -20,6 +22,7 @@ mod bench;
 mod examples;
 mod interop;
 mod package;
+mod relay_check;
 mod soak;
 
 /// One step of a task: a name for the summary and the command to run.
@@ -84,6 +87,8 @@ fn test_all_steps() -> Vec<Step> {
         Step::cargo("bench-smoke", &["xtask", "bench", "--smoke"]),
         Step::cargo("soak-smoke", &["xtask", "soak", "--seconds", "15"]),
         Step::cargo("interop", &["xtask", "interop"]),
+        Step::cargo("relay-check", &["xtask", "relay-check"]),
+        Step::cargo("systemd", &["xtask", "systemd-check"]),
         Step::cargo(
             "docs",
             &["doc", "--workspace", "--no-deps", "--all-features"],
@@ -185,8 +190,12 @@ fn help() {
     println!(
         "  test-all   format, clippy, tests, demo, examples, bench and soak smoke runs, interop,"
     );
-    println!("             docs, package (what CI runs)");
+    println!("             relay-check, systemd-check, docs, package (what CI runs)");
     println!("  interop    the Python Slack SDK against the testkit's fake-slack");
+    println!(
+        "  relay-check  Bolt for Python (HTTP mode) behind `slack-bot relay`, fake-slack as Slack"
+    );
+    println!("  systemd-check  systemd-analyze verify slack-bot/deploy/slack-bot.service");
     println!("  bench      performance figures (release build), written to BENCHMARKS.md");
     println!("             --smoke: a few hundred envelopes, writes nothing (run by test-all)");
     println!(
@@ -221,6 +230,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Some("relay-check") => exit(relay_check::run(&workspace_root())),
+        Some("systemd-check") => exit(relay_check::systemd_check(&workspace_root())),
         Some("bench") => exit(bench::run(&workspace_root(), &rest())),
         Some("soak") => exit(soak::run(&workspace_root(), &rest())),
         Some("examples") => exit(examples::run(&workspace_root(), &rest())),

@@ -123,6 +123,13 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
         match list(root, lib) {
             Ok(files) => {
                 let junk: Vec<&String> = files.iter().filter(|f| is_junk(f)).collect();
+                // The dual licence's texts ship with every crate (symlinks to the root's).
+                for licence in ["LICENSE-MIT", "LICENSE-APACHE"] {
+                    if !files.iter().any(|f| f == licence) {
+                        ok = false;
+                        summary.push(format!("FAIL {lib}: {licence} is not in the package"));
+                    }
+                }
                 if !junk.is_empty() {
                     ok = false;
                     eprintln!("[package] {lib} would ship files it should not:");
