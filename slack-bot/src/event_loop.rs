@@ -1,7 +1,6 @@
 //! The event loop: one thread that owns the envelope supervisor and carries out what it asks.
 
 use std::collections::{HashMap, HashSet};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
@@ -15,7 +14,9 @@ use slack_envelope::{
 use slack_transport::{DirectWriter, IoThreads, Outgoing};
 use slack_web::{AppToken, Outbox, Unsent, WebClient};
 
-use crate::handler::{Context, Reply, Router};
+use crate::context::Services;
+use crate::handler::Reply;
+use crate::router::Router;
 use crate::jobs::JobQueue;
 use crate::{BotEvent, Shared};
 
@@ -56,8 +57,6 @@ struct Job {
 pub(crate) struct LoopParts {
     pub(crate) supervisor: Supervisor,
     pub(crate) app_token: AppToken,
-    /// The client handlers use (retries 429s and idempotent failures).
-    pub(crate) web: WebClient,
     /// The client for `apps.connections.open`: no retries of its own, since the core's
     /// backoff paces connection attempts.
     pub(crate) connect_web: WebClient,
@@ -65,10 +64,11 @@ pub(crate) struct LoopParts {
     pub(crate) transport: slack_transport::Config,
     pub(crate) debug_reconnects: bool,
     pub(crate) router: Router,
+    /// What the listeners get (Web API client, outbox, who the bot is, counters).
+    pub(crate) services: Services,
     pub(crate) workers: usize,
     pub(crate) queue_bound: usize,
     pub(crate) shutdown_timeout: Duration,
-    pub(crate) bot_user_id: Option<Arc<str>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) inbox: Receiver<LoopMsg>,
     pub(crate) inbox_tx: Sender<LoopMsg>,
@@ -150,12 +150,9 @@ struct Loop {
 pub(crate) fn run(p: LoopParts) -> RunReport {
     let jobs = Arc::new(JobQueue::new(p.queue_bound));
     let worker_ctx = WorkerCtx {
-        router: p.router.clone(),
-        web: p.web.clone(),
-        outbox: p.outbox.clone(),
-        bot_user_id: p.bot_user_id.clone(),
+        router: Arc::new(p.router.clone()),
+        services: p.services.clone(),
         inbox: p.inbox_tx.clone(),
-        shared: p.shared.clone(),
     };
     let mut l = Loop {
         p,
@@ -888,52 +885,29 @@ fn is_envelope(msg: Option<&Incoming>) -> bool {
 
 #[derive(Clone)]
 struct WorkerCtx {
-    router: Router,
-    web: WebClient,
-    outbox: Option<Arc<Outbox>>,
-    bot_user_id: Option<Arc<str>>,
+    router: Arc<Router>,
+    services: Services,
     inbox: Sender<LoopMsg>,
-    shared: Arc<Shared>,
 }
 
 fn worker(jobs: &JobQueue<Job>, w: &WorkerCtx) {
     while let Some(job) = jobs.pop() {
-        let handler = w.router.find(&job.envelope);
-        let ctx = Context {
-            envelope: job.envelope,
-            web: w.web.clone(),
-            outbox: w.outbox.clone(),
-            bot_user_id: w.bot_user_id.clone(),
-        };
-        let envelope_id = ctx.envelope.envelope_id();
-        let reply = match handler {
-            None => Reply::Ack,
-            Some(h) => match catch_unwind(AssertUnwindSafe(|| h(&ctx))) {
-                Ok(Ok(reply)) => {
-                    w.shared.handled.fetch_add(1, Ordering::Relaxed);
-                    reply
-                }
-                Ok(Err(e)) => {
-                    w.shared.handler_errors.fetch_add(1, Ordering::Relaxed);
-                    log::warn!("handler for envelope {envelope_id} failed: {e}");
-                    Reply::Ack
-                }
-                Err(_) => {
-                    w.shared.handler_errors.fetch_add(1, Ordering::Relaxed);
-                    log::error!("handler for envelope {envelope_id} panicked");
-                    Reply::Ack
-                }
-            },
-        };
-        if job.wants_reply {
-            let _ = w.inbox.send(LoopMsg::Done {
-                envelope_id: envelope_id.to_owned(),
-                reply,
-            });
-        } else if matches!(reply, Reply::Payload(_)) {
-            log::warn!(
-                "handler returned a payload for envelope {envelope_id}, which does not accept one; ignored"
-            );
+        let envelope_id = job
+            .wants_reply
+            .then(|| job.envelope.envelope_id().to_owned());
+        // Routing, middleware, listeners, panics, on_error and counters: all in the router.
+        let handled = w.router.handle(job.envelope, &w.services);
+        match envelope_id {
+            Some(envelope_id) => {
+                let _ = w.inbox.send(LoopMsg::Done {
+                    envelope_id,
+                    reply: handled.reply,
+                });
+            }
+            None if matches!(handled.reply, Reply::Payload(_)) => log::warn!(
+                "a listener returned a payload for a request that does not accept one; ignored"
+            ),
+            None => {}
         }
     }
 }

@@ -73,6 +73,7 @@ mod ack;
 mod backoff;
 mod dedup;
 mod error;
+pub mod events;
 mod frame;
 mod hash;
 pub mod payload;
