@@ -48,6 +48,13 @@ impl Reply {
         }
     }
 
+    /// A text answer in the ack: for a slash command, a message only the user sees
+    /// (`{"text": …}`; for one the whole channel sees, send
+    /// `{"response_type": "in_channel", "text": …}` with [`Reply::payload`]).
+    pub fn text(text: impl Into<String>) -> Reply {
+        Reply::Payload(json!({ "text": text.into() }))
+    }
+
     /// A `view_submission` answer that shows `errors` next to the inputs (`block_id`,
     /// message), keeping the modal open.
     pub fn view_errors<I, K, V>(errors: I) -> Reply
