@@ -9,8 +9,8 @@ use slack_envelope::events::SlackEvent as TypedEvent;
 use slack_envelope::payload::{EventCallback, Interaction, SlashCommand, View};
 use slack_envelope::{Envelope, EnvelopeKind};
 use slack_web::{
-    EphemeralRef, Message, MessageRef, Outbox, PostEphemeral, PostMessage, ResponseMessage,
-    ViewId, ViewRef, WebClient,
+    EphemeralRef, Message, MessageRef, Outbox, PostEphemeral, PostMessage, ResponseMessage, ViewId,
+    ViewRef, WebClient,
 };
 
 use crate::handler::HandlerError;
@@ -333,7 +333,9 @@ impl Context {
 
     /// The bot's own user id, if known.
     pub fn bot_user_id(&self) -> Option<&str> {
-        self.bot().map(|b| b.user_id.as_str()).filter(|s| !s.is_empty())
+        self.bot()
+            .map(|b| b.user_id.as_str())
+            .filter(|s| !s.is_empty())
     }
 
     /// The channel the request came from: the event's channel (or its item's, for
@@ -485,7 +487,11 @@ impl Context {
 
     /// Posts `message` in the request's channel, visible only to `user`
     /// (`chat.postEphemeral`; in the request's thread when it was in one).
-    pub fn ephemeral(&self, user: &str, message: impl Into<Message>) -> Result<EphemeralRef, Error> {
+    pub fn ephemeral(
+        &self,
+        user: &str,
+        message: impl Into<Message>,
+    ) -> Result<EphemeralRef, Error> {
         let channel = self.channel_for("ephemeral")?;
         let mut message = message.into();
         if message.thread_ts.is_none() {
@@ -572,7 +578,9 @@ pub(crate) fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
-            let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             if let Some(v) = hex {
                 out.push(v);
                 i += 3;

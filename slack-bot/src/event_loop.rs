@@ -16,8 +16,8 @@ use slack_web::{AppToken, Outbox, Unsent, WebClient};
 
 use crate::context::Services;
 use crate::handler::Reply;
-use crate::router::Router;
 use crate::jobs::JobQueue;
+use crate::router::Router;
 use crate::{BotEvent, Shared};
 
 /// A text frame as the transport hands it over: already parsed, on the connection's I/O

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use slack_bot::{Bot, Reply};
+//! use slack_bot::{Bot, Reply, regex};
 //! use slack_testkit::FakeSlack;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,29 +17,81 @@
 //! let bot = Bot::builder(&slack.app_token(), &slack.bot_token())?
 //!     .api_url(slack.api_url())
 //!     .allow_insecure(true) // the fake speaks plain http/ws
-//!     .on_event("app_mention", |ctx| {
-//!         let channel = ctx.event().and_then(|e| match e.event {
-//!             slack_envelope::payload::SlackEvent::AppMention(m) => m.channel,
-//!             _ => None,
-//!         });
-//!         if let Some(channel) = channel {
-//!             ctx.say(&channel, "Hello! How can I help?")?;
-//!         }
+//!     .on_app_mention(|ctx, _mention| {
+//!         ctx.reply_in_thread("Hello! How can I help?")?;
 //!         Ok(Reply::Ack)
 //!     })
-//!     .start()?;
+//!     .on_message(regex(r"^deploy (\w+)$"), |ctx, _message| {
+//!         let env = ctx.matches().and_then(|m| m.get(1)).unwrap_or("?");
+//!         ctx.say(format!("Deploying to {env}"))?;
+//!         Ok(Reply::Ack)
+//!     })
+//!     .on_command("/hello", |_ctx| Ok(Reply::text("Hello!")))
+//!     .start()?; // asks auth.test who the bot is; connects in the background
 //!
 //! slack.wait_for_connections(1, Duration::from_secs(10))?;
-//! let id = slack.send_event(serde_json::json!({"type": "app_mention", "channel": "C1", "text": "<@U0> hi"}))?;
+//! let id = slack.send_event(serde_json::json!({"type": "app_mention", "channel": "C1",
+//!     "user": "U1", "text": "<@U0BOT> hi", "ts": "1700000000.000100"}))?;
 //! slack.wait_for_ack(&id, Duration::from_secs(5))?;
 //! let call = slack.wait_for_call("chat.postMessage", Duration::from_secs(5))?;
 //! assert_eq!(call.arg("text"), Some("Hello! How can I help?"));
+//! assert_eq!(call.arg("thread_ts"), Some("1700000000.000100"));
 //!
 //! let report = bot.shutdown()?;
 //! assert!(report.unsent.is_empty());
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Listeners and their context
+//!
+//! Each listener gets a [`Context`]: the request, decoded once and shared by routing, the
+//! middleware and every listener ([`Context::event`], [`Context::command`],
+//! [`Context::interaction`] return the decode error rather than `None`), and helpers that
+//! know where it came from: [`Context::say`] (in the event's channel, and thread when it was
+//! in one), [`Context::reply_in_thread`], [`Context::respond`] (the `response_url`),
+//! [`Context::ephemeral`], [`Context::react`], [`Context::open_modal`],
+//! [`Context::push_view`], [`Context::update_view`], [`Context::publish_home`].
+//!
+//! The bot knows who it is ([`BotBuilder::auth_test`], [`Context::bot`]), and its own events
+//! never reach a listener ([`BotBuilder::ignore_self_events`]).
+//!
+//! # Which listeners run
+//!
+//! * **Events** (`events_api`): *every* matching listener runs, in registration order
+//!   ([`BotBuilder::on_message`], [`BotBuilder::on_app_mention`], [`BotBuilder::on`],
+//!   [`BotBuilder::on_event`] alike): a mention can be seen by a logger and a responder
+//!   (Bolt for JavaScript does the same). Only when none matches do the
+//!   [`BotBuilder::on_any_event`] listeners run, and only when there is none of those does
+//!   the [`BotBuilder::fallback`].
+//! * **Slash commands and interactions**: exactly *one* listener runs, since only one can
+//!   answer in the ack (as in Bolt for Python). A command goes to its
+//!   [`BotBuilder::on_command`] listener, else to [`BotBuilder::on_any_command`]; an
+//!   interaction goes to the first matching listener whose ids are exact, else to the first
+//!   matching one with a regular expression, in registration order; else the fallback.
+//! * Registering the same command, callback id or action id twice, or a regular expression
+//!   that does not compile, makes [`BotBuilder::start`] fail with every such problem
+//!   ([`Error::Listeners`]); nothing is silently shadowed.
+//! * When several listeners ran and more than one answered with a payload, the first answer
+//!   is sent and the others are logged.
+//!
+//! # Middleware and errors
+//!
+//! Global middleware ([`BotBuilder::middleware`]) runs first, once per request, in
+//! registration order, before the listeners are looked up; then, for each listener that
+//! runs, its own middleware ([`BotBuilder::with`]), in registration order; then the listener.
+//! Any middleware stops the chain by returning without calling [`Next::run`] (an allow-list
+//! of users or channels); it can also time or count what follows.
+//!
+//! A listener's error or panic is caught, counted ([`Stats::handler_errors`]), logged and
+//! handed to [`BotBuilder::on_error`] (a panic as a [`ListenerPanic`]); the envelope is
+//! still acked and the other listeners still run.
+//!
+//! # Testing handlers
+//!
+//! [`testing::TestBot`] runs one request (from JSON) through your listeners, without sockets,
+//! and returns the ack payload and the Web API calls they made; `slack-testkit` is the
+//! end-to-end way (a whole fake Slack).
 //!
 //! # Acks
 //!
@@ -53,10 +105,12 @@
 //!
 //! # Examples
 //!
-//! In the repository: `examples/echo_bot.rs`, `examples/slash_command.rs` (answered in the
-//! ack), `examples/modal_flow.rs` (shortcut, `views.open`, validation errors), each runnable
-//! with `--against-testkit`; and `tests/example_user_bot.rs`, how to test your own bot with
-//! `slack-testkit`.
+//! In the repository, each runnable with `--against-testkit`: `examples/echo_bot.rs`,
+//! `examples/message_matcher.rs` (patterns, captures, middleware), `examples/slash_command.rs`
+//! (answered in the ack), `examples/late_command.rs` (answered later through the
+//! `response_url`), `examples/modal_flow.rs` (shortcut, modal, validation errors),
+//! `examples/options_loading.rs` (an external select), `examples/app_home.rs` (the App Home
+//! tab); and `tests/example_user_bot.rs`, how to test your own bot.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -74,19 +128,19 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use context::Services;
+pub use context::{BotInfo, Context, IntoResponse, Matches};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 pub use event_loop::RunReport;
-pub use context::{BotInfo, Context, IntoResponse, Matches};
-use context::Services;
 pub use handler::{
     ErrorHandler, Handler, HandlerError, HandlerResult, ListenerPanic, Middleware, Next, Options,
     Reply,
 };
 pub use router::{Pattern, regex};
 use router::{Router, Spec};
+pub use slack_envelope;
 use slack_envelope::events::SlackEvent as TypedEvent;
 use slack_envelope::payload::{AppMentionEvent, BlockSuggestion, MessageEvent};
-pub use slack_envelope;
 use slack_envelope::{Lifecycle, SessionConfig, StopReason, Supervisor};
 pub use slack_transport;
 pub use slack_web;
@@ -147,10 +201,9 @@ impl fmt::Display for Error {
             Error::WrongKind { wanted, kind } => {
                 write!(f, "this request is `{kind}`, it has no {wanted}")
             }
-            Error::Missing { field, needed_for } => write!(
-                f,
-                "{needed_for} needs a {field}, and this request has none"
-            ),
+            Error::Missing { field, needed_for } => {
+                write!(f, "{needed_for} needs a {field}, and this request has none")
+            }
         }
     }
 }
@@ -448,16 +501,13 @@ impl BotBuilder {
     /// Called with every listener's (or middleware's) error or panic and its request, after
     /// it is logged and counted ([`Stats::handler_errors`]); the envelope is still acked and
     /// the other listeners still run. A panic arrives as a [`ListenerPanic`].
-    pub fn on_error(
-        mut self,
-        h: impl Fn(&HandlerError, &Context) + Send + Sync + 'static,
-    ) -> Self {
+    pub fn on_error(mut self, h: impl Fn(&HandlerError, &Context) + Send + Sync + 'static) -> Self {
         self.router.set_on_error(Arc::new(h));
         self
     }
 
     /// Handles events of this type (`message`, `app_mention`, `reaction_added`, …). Every
-    /// matching event listener runs (see the [crate docs](crate#which-listeners-run)).
+    /// matching event listener runs (see [which listeners run](crate#which-listeners-run)).
     pub fn on_event(
         self,
         event_type: &str,
@@ -629,10 +679,7 @@ impl BotBuilder {
     pub fn on_options(
         self,
         action_id: impl Into<Pattern>,
-        h: impl Fn(&Context, &BlockSuggestion) -> Result<Options, HandlerError>
-        + Send
-        + Sync
-        + 'static,
+        h: impl Fn(&Context, &BlockSuggestion) -> Result<Options, HandlerError> + Send + Sync + 'static,
     ) -> Self {
         let p = Some(action_id.into());
         self.interactive(&["block_suggestion"], None, p, move |ctx| {

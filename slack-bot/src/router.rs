@@ -1,30 +1,6 @@
-//! Listeners, how a request finds them, and the one entry point the runtime calls.
-//!
-//! # Which listeners run
-//!
-//! * **Events** (`events_api`): *every* matching listener runs, in registration order
-//!   (`on_message`, `on_app_mention`, `on::<T>`, `on_event` alike): a mention can be seen by a
-//!   logger and a responder. Only when none matches do the `on_any_event` listeners run (all
-//!   of them), and only when there is none of those does the `fallback`.
-//! * **Slash commands and interactions**: exactly *one* listener runs, since only one can
-//!   answer in the ack. A command goes to its `on_command` listener, else to `on_any_command`;
-//!   an interaction goes to the first matching listener whose ids are exact (or absent), else
-//!   to the first matching one with a regular expression, in registration order; else the
-//!   `fallback`. Registering the same command, callback or action id twice is an error of
-//!   the builder, never a silent shadow.
-//! * The bot's own events are skipped before any of this (see
-//!   [`crate::BotBuilder::ignore_self_events`]).
-//!
-//! When several listeners ran and more than one answered with a payload, the first answer is
-//! sent and the others are logged.
-//!
-//! # Middleware order
-//!
-//! Global middleware ([`crate::BotBuilder::middleware`]) runs first, in registration order,
-//! once per request, before the listeners are looked up; then, for each listener that runs,
-//! its own middleware ([`crate::BotBuilder::with`]), in registration order; then the
-//! listener. Any middleware can stop the chain by returning without calling
-//! [`Next::run`].
+//! Listeners, how a request finds them, and the one entry point the runtime calls
+//! ([`Router::handle`]). Which listeners run and in what order middleware runs is documented
+//! in the crate docs ("Which listeners run", "Middleware and errors").
 
 use std::collections::HashSet;
 use std::fmt;
@@ -37,9 +13,7 @@ use slack_envelope::{Envelope, EnvelopeKind};
 
 use crate::Error;
 use crate::context::{Context, Matches, Request, Services};
-use crate::handler::{
-    ErrorHandler, Handler, HandlerError, ListenerPanic, Middleware, Next, Reply,
-};
+use crate::handler::{ErrorHandler, Handler, HandlerError, ListenerPanic, Middleware, Next, Reply};
 
 /// What a listener matches a text or an id against: a literal (`"hello"`, `String`) or a
 /// regular expression ([`regex`]).
@@ -162,7 +136,12 @@ enum Matcher {
 }
 
 /// The message subtypes `on_message` sees (as Bolt does): new messages, not edits or joins.
-const MESSAGE_SUBTYPES: [&str; 4] = ["bot_message", "file_share", "thread_broadcast", "me_message"];
+const MESSAGE_SUBTYPES: [&str; 4] = [
+    "bot_message",
+    "file_share",
+    "thread_broadcast",
+    "me_message",
+];
 
 /// A pattern as the builder got it, to be compiled at registration.
 pub(crate) enum Spec {
@@ -295,8 +274,7 @@ impl Router {
                 callback,
                 action,
             } => {
-                let callback =
-                    callback.map(|p| self.compile("a callback id", p, Compiled::Exact));
+                let callback = callback.map(|p| self.compile("a callback id", p, Compiled::Exact));
                 let action = action.map(|p| self.compile("an action id", p, Compiled::Exact));
                 let mut name = if kinds.is_empty() {
                     "interaction".to_owned()
@@ -314,7 +292,11 @@ impl Router {
                 let key = exact.then(|| {
                     let mut k = kinds.clone();
                     k.sort();
-                    format!("{k:?} {:?} {:?}", callback.as_ref().map(Compiled::describe), action.as_ref().map(Compiled::describe))
+                    format!(
+                        "{k:?} {:?} {:?}",
+                        callback.as_ref().map(Compiled::describe),
+                        action.as_ref().map(Compiled::describe)
+                    )
                 });
                 (
                     Matcher::Interactive {
@@ -334,8 +316,9 @@ impl Router {
         };
         if let Some(key) = key {
             if !self.keys.insert(key) {
-                self.errors
-                    .push(format!("{name} is registered twice (the second would never run)"));
+                self.errors.push(format!(
+                    "{name} is registered twice (the second would never run)"
+                ));
             }
         }
         self.listeners.push(Listener {
@@ -493,7 +476,11 @@ impl Router {
                         .map(|l| (l, None))
                         .collect();
                 }
-                if picked.is_empty() { fallback() } else { picked }
+                if picked.is_empty() {
+                    fallback()
+                } else {
+                    picked
+                }
             }
             EnvelopeKind::SlashCommands => {
                 let command = req.str_at("/command");
@@ -721,7 +708,10 @@ mod tests {
         r.add(Spec::AnyEvent, h(&log, "any"));
         r.check().unwrap();
         let s = services();
-        r.handle(event(json!({"type": "app_mention", "text": "hi", "user": "U1"})), &s);
+        r.handle(
+            event(json!({"type": "app_mention", "text": "hi", "user": "U1"})),
+            &s,
+        );
         assert_eq!(taken(&log), ["a", "b"]);
         r.handle(event(json!({"type": "reaction_added", "user": "U1"})), &s);
         assert_eq!(taken(&log), ["any"]);
@@ -736,14 +726,20 @@ mod tests {
             Spec::Message(Some(regex(r"^deploy (?P<env>\w+)$"))),
             Arc::new(move |ctx: &Context| {
                 let m = ctx.matches().unwrap();
-                note(&l, format!("re {} {}", m.get(1).unwrap(), m.name("env").unwrap()))
+                note(
+                    &l,
+                    format!("re {} {}", m.get(1).unwrap(), m.name("env").unwrap()),
+                )
             }),
         );
         let l = log.clone();
         r.add(
             Spec::Message(Some("hello".into())),
             Arc::new(move |ctx: &Context| {
-                note(&l, format!("sub {}", ctx.matches().unwrap().get(0).unwrap()))
+                note(
+                    &l,
+                    format!("sub {}", ctx.matches().unwrap().get(0).unwrap()),
+                )
             }),
         );
         r.add(Spec::Message(None), h(&log, "all"));
@@ -774,15 +770,30 @@ mod tests {
         let mut r = Router::default();
         r.add(Spec::AnyEvent, h(&log, "ev"));
         let s = services();
-        r.handle(event(json!({"type": "message", "text": "x", "user": "UME"})), &s);
-        r.handle(event(json!({"type": "message", "text": "x", "bot_id": "BME"})), &s);
+        r.handle(
+            event(json!({"type": "message", "text": "x", "user": "UME"})),
+            &s,
+        );
+        r.handle(
+            event(json!({"type": "message", "text": "x", "bot_id": "BME"})),
+            &s,
+        );
         assert!(taken(&log).is_empty());
         // Someone adding the bot to a channel is not the bot's own doing.
-        r.handle(event(json!({"type": "member_joined_channel", "user": "UME"})), &s);
-        r.handle(event(json!({"type": "message", "text": "x", "bot_id": "BOTHER"})), &s);
+        r.handle(
+            event(json!({"type": "member_joined_channel", "user": "UME"})),
+            &s,
+        );
+        r.handle(
+            event(json!({"type": "message", "text": "x", "bot_id": "BOTHER"})),
+            &s,
+        );
         assert_eq!(taken(&log), ["ev", "ev"]);
         r.set_ignore_self(false);
-        r.handle(event(json!({"type": "message", "text": "x", "user": "UME"})), &s);
+        r.handle(
+            event(json!({"type": "message", "text": "x", "user": "UME"})),
+            &s,
+        );
         assert_eq!(taken(&log), ["ev"]);
     }
 
@@ -862,11 +873,26 @@ mod tests {
             h(&log, "options"),
         );
         let s = services();
-        r.handle(interactive(json!({"type": "message_action", "callback_id": "sc"})), &s);
-        r.handle(interactive(json!({"type": "view_submission", "view": {"callback_id": "modal"}})), &s);
-        r.handle(interactive(json!({"type": "view_closed", "view": {"callback_id": "modal"}})), &s);
-        r.handle(interactive(json!({"type": "block_suggestion", "action_id": "pick", "value": "a"})), &s);
-        r.handle(interactive(json!({"type": "shortcut", "callback_id": "other"})), &s);
+        r.handle(
+            interactive(json!({"type": "message_action", "callback_id": "sc"})),
+            &s,
+        );
+        r.handle(
+            interactive(json!({"type": "view_submission", "view": {"callback_id": "modal"}})),
+            &s,
+        );
+        r.handle(
+            interactive(json!({"type": "view_closed", "view": {"callback_id": "modal"}})),
+            &s,
+        );
+        r.handle(
+            interactive(json!({"type": "block_suggestion", "action_id": "pick", "value": "a"})),
+            &s,
+        );
+        r.handle(
+            interactive(json!({"type": "shortcut", "callback_id": "other"})),
+            &s,
+        );
         assert_eq!(taken(&log), ["shortcut", "submit", "closed", "options"]);
     }
 
@@ -917,13 +943,19 @@ mod tests {
         r.add(Spec::Event("message".into()), h(&log, "l2"));
         r.with_last(mw(&log, "l2-stop", false));
         let s = services();
-        r.handle(event(json!({"type": "message", "text": "x", "user": "U1"})), &s);
+        r.handle(
+            event(json!({"type": "message", "text": "x", "user": "U1"})),
+            &s,
+        );
         assert_eq!(taken(&log), ["g1", "g2", "l1-mw", "l1", "l2-stop"]);
 
         let mut r2 = Router::default();
         r2.add_middleware(mw(&log, "deny", false));
         r2.add(Spec::Event("message".into()), h(&log, "never"));
-        r2.handle(event(json!({"type": "message", "text": "x", "user": "U1"})), &s);
+        r2.handle(
+            event(json!({"type": "message", "text": "x", "user": "U1"})),
+            &s,
+        );
         assert_eq!(taken(&log), ["deny"]);
 
         let mut r3 = Router::default();
@@ -951,7 +983,10 @@ mod tests {
                 .push(format!("error {} on {}", e, ctx.envelope().envelope_id()));
         }));
         let s = services();
-        let out = r.handle(event(json!({"type": "message", "text": "x", "user": "U1"})), &s);
+        let out = r.handle(
+            event(json!({"type": "message", "text": "x", "user": "U1"})),
+            &s,
+        );
         assert_eq!(out.reply, Reply::Ack);
         assert_eq!(
             taken(&log),
@@ -985,7 +1020,10 @@ mod tests {
             &s,
         );
         assert_eq!(out.reply, Reply::Payload(json!({"text": "hi"})));
-        assert_eq!(out.response_url.as_deref(), Some("https://hooks.example/r/1"));
+        assert_eq!(
+            out.response_url.as_deref(),
+            Some("https://hooks.example/r/1")
+        );
         let out = r.handle(
             envelope(
                 "interactive",
@@ -997,7 +1035,10 @@ mod tests {
         );
         assert_eq!(out.reply, Reply::Ack);
         assert_eq!(out.callback_id.as_deref(), Some("m"));
-        assert_eq!(out.response_url.as_deref(), Some("https://hooks.example/r/2"));
+        assert_eq!(
+            out.response_url.as_deref(),
+            Some("https://hooks.example/r/2")
+        );
     }
 
     #[test]
@@ -1012,7 +1053,10 @@ mod tests {
         let ctx = Context::new(req);
         assert!(ctx.event().is_ok());
         let e = ctx.command().unwrap_err().to_string();
-        assert!(e.contains("events_api") && e.contains("slash command"), "{e}");
+        assert!(
+            e.contains("events_api") && e.contains("slash command"),
+            "{e}"
+        );
         let e = ctx.open_modal(&json!({})).unwrap_err().to_string();
         assert!(e.contains("trigger_id"), "{e}");
         // A payload that does not fit the typed view: the decode error, not None.

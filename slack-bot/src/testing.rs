@@ -296,7 +296,11 @@ impl Drop for Recorder {
 const MAX_BODY: usize = 1 << 20;
 
 /// Serves requests on one connection until the client closes it.
-fn serve(stream: TcpStream, calls: &Mutex<Vec<ApiCall>>, counter: &AtomicU64) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    calls: &Mutex<Vec<ApiCall>>,
+    counter: &AtomicU64,
+) -> std::io::Result<()> {
     stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut out = stream;

@@ -57,7 +57,10 @@ fn start_asks_auth_test_and_knows_the_bot_everywhere() {
     let bot = start(&slack, |b| {
         b.on_event("app_mention", move |ctx| {
             let me = ctx.bot().unwrap();
-            push(&s, format!("{} {:?} {:?}", me.user_id, me.bot_id, me.team_id));
+            push(
+                &s,
+                format!("{} {:?} {:?}", me.user_id, me.bot_id, me.team_id),
+            );
             Ok(Reply::Ack)
         })
     });
@@ -97,7 +100,10 @@ fn a_refused_bot_token_fails_start_naming_the_token() {
     };
     assert!(matches!(err, Error::Auth(_)), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains("bot token") && text.contains("invalid_auth"), "{text}");
+    assert!(
+        text.contains("bot token") && text.contains("invalid_auth"),
+        "{text}"
+    );
     assert!(!text.contains("wrong-secret") && !format!("{err:?}").contains("wrong-secret"));
     assert!(slack.connections().is_empty(), "no socket was opened");
 }
@@ -109,7 +115,13 @@ fn the_bots_own_events_are_skipped_unless_asked() {
     let s = seen.clone();
     let bot = start(&slack, |b| {
         b.on_any_event(move |ctx| {
-            push(&s, ctx.json()["event"]["text"].as_str().unwrap_or("").to_owned());
+            push(
+                &s,
+                ctx.json()["event"]["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            );
             Ok(Reply::Ack)
         })
     });
@@ -173,7 +185,13 @@ fn say_follows_the_thread_and_reply_in_thread_starts_one() {
             "text": "<@U0BOT> hey", "ts": "4.4"}))
         .unwrap();
     let posts = slack.wait_for_calls("chat.postMessage", 3, SOON).unwrap();
-    let by_text = |t: &str| posts.iter().find(|c| c.arg("text") == Some(t)).unwrap().clone();
+    let by_text = |t: &str| {
+        posts
+            .iter()
+            .find(|c| c.arg("text") == Some(t))
+            .unwrap()
+            .clone()
+    };
     let threaded = by_text("threaded");
     assert_eq!(threaded.arg("channel"), Some("C1"));
     assert_eq!(threaded.arg("thread_ts"), Some("2.0"));
@@ -194,7 +212,10 @@ fn message_patterns_capture_and_every_matching_event_listener_runs() {
     let bot = start(&slack, |b| {
         b.on_message(regex(r"^deploy (?P<env>\w+)( now)?$"), move |ctx, m| {
             let caps = ctx.matches().unwrap();
-            push(&s1, format!("deploy {} {:?}", caps.name("env").unwrap(), caps.get(2)));
+            push(
+                &s1,
+                format!("deploy {} {:?}", caps.name("env").unwrap(), caps.get(2)),
+            );
             ctx.say(format!("deploying {}", caps.name("env").unwrap()))?;
             assert_eq!(m.user.as_deref(), Some("U1"));
             Ok(Reply::Ack)
@@ -210,7 +231,9 @@ fn message_patterns_capture_and_every_matching_event_listener_runs() {
     let call = slack.wait_for_call("chat.postMessage", SOON).unwrap();
     assert_eq!(call.arg("text"), Some("deploying prod"));
     let id = slack
-        .send_event(json!({"type": "message", "channel": "C1", "user": "U1", "text": "hello", "ts": "1.2"}))
+        .send_event(
+            json!({"type": "message", "channel": "C1", "user": "U1", "text": "hello", "ts": "1.2"}),
+        )
         .unwrap();
     slack.wait_for_ack(&id, SOON).unwrap();
     bot.shutdown().unwrap();
@@ -218,7 +241,11 @@ fn message_patterns_capture_and_every_matching_event_listener_runs() {
     got.sort();
     assert_eq!(
         got,
-        ["any deploy prod now", "any hello", "deploy prod Some(\" now\")"]
+        [
+            "any deploy prod now",
+            "any hello",
+            "deploy prod Some(\" now\")"
+        ]
     );
 }
 
@@ -229,7 +256,10 @@ fn typed_event_listeners_get_their_event() {
     let (s1, s2) = (seen.clone(), seen.clone());
     let bot = start(&slack, |b| {
         b.on::<ReactionAddedEvent>(move |ctx, ev| {
-            push(&s1, format!("reaction {}", ev.reaction.as_deref().unwrap_or("")));
+            push(
+                &s1,
+                format!("reaction {}", ev.reaction.as_deref().unwrap_or("")),
+            );
             ctx.react("thumbsup")?; // on the reacted message
             Ok(Reply::Ack)
         })
@@ -240,8 +270,10 @@ fn typed_event_listeners_get_their_event() {
         })
     });
     slack
-        .send_event(json!({"type": "reaction_added", "user": "U1", "reaction": "tada",
-            "item": {"type": "message", "channel": "C7", "ts": "7.7"}, "event_ts": "7.8"}))
+        .send_event(
+            json!({"type": "reaction_added", "user": "U1", "reaction": "tada",
+            "item": {"type": "message", "channel": "C7", "ts": "7.7"}, "event_ts": "7.8"}),
+        )
         .unwrap();
     slack
         .send_event(json!({"type": "member_joined_channel", "user": "U2", "channel": "C8"}))
@@ -323,7 +355,10 @@ fn modals_open_push_update_validate_and_close() {
             Ok(Reply::Ack)
         })
         .on_view_submission("ticket", |ctx| {
-            let title = ctx.view().and_then(|v| v.input_value("title", "t")).unwrap_or("");
+            let title = ctx
+                .view()
+                .and_then(|v| v.input_value("title", "t"))
+                .unwrap_or("");
             if title.len() < 3 {
                 return Ok(Reply::view_errors([("title", "Too short")]));
             }
@@ -344,8 +379,10 @@ fn modals_open_push_update_validate_and_close() {
     let view = open.response["view"].clone();
 
     slack
-        .send_interactive(json!({"type": "block_actions", "trigger_id": "T-2", "user": {"id": "U1"},
-            "view": view, "actions": [{"action_id": "more"}]}))
+        .send_interactive(
+            json!({"type": "block_actions", "trigger_id": "T-2", "user": {"id": "U1"},
+            "view": view, "actions": [{"action_id": "more"}]}),
+        )
         .unwrap();
     let push_call = slack.wait_for_call("views.push", SOON).unwrap();
     assert_eq!(push_call.arg("trigger_id"), Some("T-2"));
@@ -387,7 +424,10 @@ fn options_load_and_app_home_is_published() {
         b.on_options("pick_city", |_ctx, suggestion| {
             let mut o = Options::new();
             for city in ["Paris", "Lima", "Pune"] {
-                if city.to_lowercase().starts_with(&suggestion.value.to_lowercase()) {
+                if city
+                    .to_lowercase()
+                    .starts_with(&suggestion.value.to_lowercase())
+                {
                     o = o.option(city, city.to_lowercase());
                 }
             }
@@ -414,7 +454,9 @@ fn options_load_and_app_home_is_published() {
     assert_eq!(values, ["paris", "pune"]);
 
     slack
-        .send_event(json!({"type": "app_home_opened", "user": "U5", "channel": "D5", "tab": "home"}))
+        .send_event(
+            json!({"type": "app_home_opened", "user": "U5", "channel": "D5", "tab": "home"}),
+        )
         .unwrap();
     let publish = slack.wait_for_call("views.publish", SOON).unwrap();
     assert_eq!(publish.arg("user_id"), Some("U5"));
@@ -425,7 +467,13 @@ fn options_load_and_app_home_is_published() {
 fn middleware_runs_in_order_and_can_stop_the_chain() {
     let slack = FakeSlack::start().unwrap();
     let seen: Log = Arc::default();
-    let (g, l, d, h1, h2) = (seen.clone(), seen.clone(), seen.clone(), seen.clone(), seen.clone());
+    let (g, l, d, h1, h2) = (
+        seen.clone(),
+        seen.clone(),
+        seen.clone(),
+        seen.clone(),
+        seen.clone(),
+    );
     let bot = start(&slack, |b| {
         b.middleware(move |ctx, next| {
             push(&g, "global");
@@ -527,27 +575,31 @@ fn a_panicking_listener_is_caught_counted_reported_and_the_others_run() {
     let seen: Log = Arc::default();
     let (e, o) = (seen.clone(), seen.clone());
     let bot = start(&slack, |b| {
-        b.on_event("message", |_| -> slack_bot::HandlerResult { panic!("listener bug") })
-            .on_event("message", move |_| {
-                push(&o, "other listener ran");
-                Ok(Reply::Ack)
-            })
-            .on_command("/fail", |_| Err("the database is down".into()))
-            .on_error(move |err, ctx| {
-                let kind = if err.downcast_ref::<ListenerPanic>().is_some() {
-                    "panic"
-                } else {
-                    "error"
-                };
-                push(&e, format!("{kind}: {err} ({})", ctx.envelope().kind()));
-                // A failed command still gets an answer.
-                if ctx.response_url().is_some() {
-                    let _ = ctx.respond("Sorry, that failed.");
-                }
-            })
+        b.on_event("message", |_| -> slack_bot::HandlerResult {
+            panic!("listener bug")
+        })
+        .on_event("message", move |_| {
+            push(&o, "other listener ran");
+            Ok(Reply::Ack)
+        })
+        .on_command("/fail", |_| Err("the database is down".into()))
+        .on_error(move |err, ctx| {
+            let kind = if err.downcast_ref::<ListenerPanic>().is_some() {
+                "panic"
+            } else {
+                "error"
+            };
+            push(&e, format!("{kind}: {err} ({})", ctx.envelope().kind()));
+            // A failed command still gets an answer.
+            if ctx.response_url().is_some() {
+                let _ = ctx.respond("Sorry, that failed.");
+            }
+        })
     });
     let id = slack
-        .send_event(json!({"type": "message", "channel": "C1", "user": "U1", "text": "x", "ts": "1.1"}))
+        .send_event(
+            json!({"type": "message", "channel": "C1", "user": "U1", "text": "x", "ts": "1.1"}),
+        )
         .unwrap();
     slack.wait_for_ack(&id, SOON).unwrap();
     let id = slack.send_slash_command("/fail", "").unwrap();
@@ -583,7 +635,9 @@ fn helpers_without_what_they_need_fail_clearly() {
         .on_error(move |err, _| push(&s, err.to_string()))
     });
     slack
-        .send_event(json!({"type": "message", "channel": "C1", "user": "U1", "text": "x", "ts": "1.1"}))
+        .send_event(
+            json!({"type": "message", "channel": "C1", "user": "U1", "text": "x", "ts": "1.1"}),
+        )
         .unwrap();
     wait_until(SOON, "the error", || !logged(&seen).is_empty());
     bot.shutdown().unwrap();

@@ -71,7 +71,9 @@ fn errors_and_panics_are_counted_and_the_request_still_acked() {
         .interactive(json!({"type": "view_submission", "view": {"callback_id": "form"}}))
         .unwrap();
     assert_eq!((out.errors, out.ack), (1, None));
-    let out = bot.event(json!({"type": "message", "user": "U1", "text": "x"})).unwrap();
+    let out = bot
+        .event(json!({"type": "message", "user": "U1", "text": "x"}))
+        .unwrap();
     assert_eq!(out.errors, 1);
 }
 
@@ -84,7 +86,14 @@ fn listener_errors_fail_it_as_start_would() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::Listeners(_)), "{err}");
-    let err = TestBot::new(testing::builder()).unwrap().run("{\"type\":\"hello\"}");
+    let err = TestBot::new(testing::builder())
+        .unwrap()
+        .run("{\"type\":\"hello\"}");
     assert!(err.is_err());
-    assert!(TestBot::new(testing::builder()).unwrap().run("not json").is_err());
+    assert!(
+        TestBot::new(testing::builder())
+            .unwrap()
+            .run("not json")
+            .is_err()
+    );
 }
