@@ -699,6 +699,13 @@ mod tests {
     }
 
     #[test]
+    fn a_context_can_move_to_another_thread() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Context>();
+        send_sync::<Router>();
+    }
+
+    #[test]
     fn every_matching_event_listener_runs_in_order() {
         let log = Log::default();
         let mut r = Router::default();

@@ -255,15 +255,24 @@ impl Recorder {
         let thread = std::thread::Builder::new()
             .name("slack-bot-test-recorder".to_owned())
             .spawn(move || {
-                let counter = AtomicU64::new(0);
+                let counter = Arc::new(AtomicU64::new(0));
                 for stream in listener.incoming() {
                     if s.load(Ordering::Relaxed) {
                         break;
                     }
-                    if let Ok(stream) = stream {
-                        if let Err(e) = serve(stream, &c, &counter) {
-                            log::debug!("test recorder: {e}");
-                        }
+                    let Ok(stream) = stream else { continue };
+                    // One thread per connection: a pooled idle connection never holds up
+                    // another (handlers may call from several threads).
+                    let (c, counter) = (c.clone(), counter.clone());
+                    let spawned = std::thread::Builder::new()
+                        .name("slack-bot-test-recorder-conn".to_owned())
+                        .spawn(move || {
+                            if let Err(e) = serve(stream, &c, &counter) {
+                                log::debug!("test recorder: {e}");
+                            }
+                        });
+                    if let Err(e) = spawned {
+                        log::warn!("test recorder: no thread for a connection: {e}");
                     }
                 }
             })?;
