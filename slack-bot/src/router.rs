@@ -1049,6 +1049,98 @@ mod tests {
     }
 
     #[test]
+    fn the_context_finds_where_each_kind_of_request_came_from() {
+        let s = services();
+        let ctx = |e: Envelope| Context::new(Arc::new(Request::new(e, s.clone())));
+        type Row = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let row = |c: &Context| -> Row {
+            let o = |x: Option<&str>| x.map(str::to_owned);
+            (
+                o(c.channel_id()),
+                o(c.user_id()),
+                o(c.message_ts()),
+                o(c.thread_ts()),
+                o(c.trigger_id()),
+                o(c.response_url()),
+            )
+        };
+        let some = |x: &str| Some(x.to_owned());
+        let c = ctx(event(
+            json!({"type": "message", "channel": "C1", "user": "U1",
+            "ts": "2.0", "thread_ts": "1.0"}),
+        ));
+        assert_eq!(
+            row(&c),
+            (some("C1"), some("U1"), some("2.0"), some("1.0"), None, None)
+        );
+        let c = ctx(event(json!({"type": "reaction_added", "user": "U2",
+            "item": {"type": "message", "channel": "C2", "ts": "3.0"}})));
+        assert_eq!(
+            row(&c),
+            (some("C2"), some("U2"), some("3.0"), None, None, None)
+        );
+        let c = ctx(event(
+            json!({"type": "file_shared", "user_id": "U3", "channel_id": "C3"}),
+        ));
+        assert_eq!(row(&c), (some("C3"), some("U3"), None, None, None, None));
+        let c = ctx(envelope(
+            "slash_commands",
+            true,
+            json!({"command": "/x", "channel_id": "C4",
+            "user_id": "U4", "trigger_id": "t4", "response_url": "https://r/4"}),
+        ));
+        assert_eq!(
+            row(&c),
+            (
+                some("C4"),
+                some("U4"),
+                None,
+                None,
+                some("t4"),
+                some("https://r/4")
+            )
+        );
+        let c = ctx(interactive(
+            json!({"type": "block_actions", "user": {"id": "U5"},
+            "trigger_id": "t5", "response_url": "https://r/5",
+            "container": {"type": "message", "channel_id": "C5", "message_ts": "5.5", "thread_ts": "5.0"},
+            "actions": [{"action_id": "a"}]}),
+        ));
+        assert_eq!(
+            row(&c),
+            (
+                some("C5"),
+                some("U5"),
+                some("5.5"),
+                some("5.0"),
+                some("t5"),
+                some("https://r/5")
+            )
+        );
+        let c = ctx(interactive(
+            json!({"type": "view_submission", "user": {"id": "U6"},
+            "view": {"id": "V6", "callback_id": "m"},
+            "response_urls": [{"block_id": "b", "action_id": "a", "channel_id": "C6",
+                               "response_url": "https://r/6"}]}),
+        ));
+        assert_eq!(
+            row(&c),
+            (None, some("U6"), None, None, None, some("https://r/6"))
+        );
+        assert_eq!(c.view().and_then(|v| v.id.as_deref()), Some("V6"));
+        // Nothing to answer to: a clear error, no call.
+        let e = c.say("x").unwrap_err().to_string();
+        assert_eq!(e, "say needs a channel, and this request has none");
+    }
+
+    #[test]
     fn typed_accessors_say_what_is_wrong() {
         let r = Router::default();
         let s = services();
