@@ -211,6 +211,12 @@ impl IntoResponse for &str {
     }
 }
 
+impl IntoResponse for &String {
+    fn into_response(self) -> ResponseMessage {
+        Message::text(self.as_str()).into_response()
+    }
+}
+
 impl IntoResponse for String {
     fn into_response(self) -> ResponseMessage {
         Message::text(self).into_response()
