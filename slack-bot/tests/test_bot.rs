@@ -97,3 +97,38 @@ fn listener_errors_fail_it_as_start_would() {
             .is_err()
     );
 }
+
+#[test]
+fn a_typed_event_that_does_not_fit_goes_to_on_error() {
+    use slack_bot::slack_envelope::payload::ReactionAddedEvent;
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let s = seen.clone();
+    let bot = TestBot::new(
+        testing::builder()
+            .on::<ReactionAddedEvent>(|ctx, ev| {
+                ctx.react(ev.reaction.as_deref().unwrap_or("x"))?;
+                Ok(Reply::Ack)
+            })
+            .on_error(move |err, _ctx| s.lock().unwrap().push(err.to_string())),
+    )
+    .unwrap();
+    // `item` must be an object.
+    let out = bot
+        .event(json!({"type": "reaction_added", "user": "U1", "reaction": "tada", "item": "C1"}))
+        .unwrap();
+    assert_eq!(out.errors, 1);
+    assert!(out.calls.is_empty());
+    let errors = seen.lock().unwrap().clone();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("reaction_added"), "{errors:?}");
+    // A good one goes through.
+    let out = bot
+        .event(
+            json!({"type": "reaction_added", "user": "U1", "reaction": "tada",
+                      "item": {"type": "message", "channel": "C1", "ts": "1.1"}}),
+        )
+        .unwrap();
+    assert_eq!(out.errors, 0);
+    assert_eq!(out.calls[0].body["name"], "tada");
+}
