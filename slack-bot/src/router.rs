@@ -262,7 +262,8 @@ impl Router {
                     ));
                 }
                 let name = format!("command {}", bounded(&c));
-                (Matcher::Command(c), name.clone(), Some(name))
+                let key = format!("command {c}");
+                (Matcher::Command(c), name, Some(key))
             }
             Spec::AnyCommand => (
                 Matcher::AnyCommand,
@@ -292,10 +293,15 @@ impl Router {
                 let key = exact.then(|| {
                     let mut k = kinds.clone();
                     k.sort();
+                    // The whole ids (`describe` shortens long ones for messages).
+                    let literal = |c: &Compiled| match c {
+                        Compiled::Contains(t) | Compiled::Exact(t) => t.clone(),
+                        Compiled::Regex(r) => r.as_str().to_owned(),
+                    };
                     format!(
                         "{k:?} {:?} {:?}",
-                        callback.as_ref().map(Compiled::describe),
-                        action.as_ref().map(Compiled::describe)
+                        callback.as_ref().map(literal),
+                        action.as_ref().map(literal)
                     )
                 });
                 (
@@ -920,6 +926,10 @@ mod tests {
         r.add(action(regex("^go")), nop.clone());
         r.add(action(regex("^go")), nop.clone()); // patterns may overlap: not an error
         r.add(Spec::Message(Some(regex("(unclosed"))), nop.clone());
+        // Long ids that differ only after the part shown in messages are different ids.
+        let long = "x".repeat(70);
+        r.add(action(format!("{long}1").into()), nop.clone());
+        r.add(action(format!("{long}2").into()), nop.clone());
         let Err(Error::Listeners(errors)) = r.check() else {
             panic!("expected listener errors");
         };
