@@ -42,7 +42,7 @@ use std::thread::JoinHandle;
 use serde_json::{Value, json};
 use slack_envelope::Frame;
 
-use crate::context::{Services, percent_decode};
+use crate::context::{Context, Request, Services, percent_decode};
 use crate::router::Router;
 use crate::{Bot, BotBuilder, Error, Reply, Shared};
 
@@ -150,17 +150,27 @@ impl TestBot {
         self.services.bot.as_deref()
     }
 
+    /// A [`Context`] for this envelope frame, to call one handler function directly
+    /// (`my_handler(&ctx)`); the Web API calls it makes are then in
+    /// [`take_calls`](Self::take_calls). No routing or middleware runs.
+    pub fn context(&self, envelope_json: &str) -> Result<Context, Error> {
+        let envelope = parse_envelope(envelope_json)?;
+        self.recorder.take();
+        Ok(Context::new(Arc::new(Request::new(
+            envelope,
+            self.services.clone(),
+        ))))
+    }
+
+    /// The Web API calls made since the last request started (or the last call of this).
+    pub fn take_calls(&self) -> Vec<ApiCall> {
+        self.recorder.take()
+    }
+
     /// Runs a whole envelope frame as Slack sends it on the socket
     /// (`{"envelope_id":…,"type":"events_api","payload":{…}}`).
     pub fn run(&self, envelope_json: &str) -> Result<Outcome, Error> {
-        let envelope = match Frame::parse(envelope_json.to_owned()).map_err(Error::Payload)? {
-            Frame::Envelope(e) => e,
-            _ => {
-                return Err(Error::Config(
-                    "the JSON is a frame but not an envelope".to_owned(),
-                ));
-            }
-        };
+        let envelope = parse_envelope(envelope_json)?;
         let accepts = envelope.accepts_response_payload();
         self.recorder.take();
         let errors_before = self.services.shared.handler_errors.load(Ordering::Relaxed);
@@ -233,6 +243,15 @@ impl TestBot {
             "payload": payload,
         });
         self.run(&frame.to_string())
+    }
+}
+
+fn parse_envelope(envelope_json: &str) -> Result<slack_envelope::Envelope, Error> {
+    match Frame::parse(envelope_json.to_owned()).map_err(Error::Payload)? {
+        Frame::Envelope(e) => Ok(e),
+        _ => Err(Error::Config(
+            "the JSON is a frame but not an envelope".to_owned(),
+        )),
     }
 }
 

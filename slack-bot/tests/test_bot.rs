@@ -132,3 +132,25 @@ fn a_typed_event_that_does_not_fit_goes_to_on_error() {
     assert_eq!(out.errors, 0);
     assert_eq!(out.calls[0].body["name"], "tada");
 }
+
+/// A handler function called directly with a context built from JSON.
+#[test]
+fn a_handler_function_is_called_directly() {
+    fn greet(ctx: &slack_bot::Context) -> slack_bot::HandlerResult {
+        let name = ctx.command()?.text.trim().to_owned();
+        ctx.respond(format!("Hello, {name}!"))?;
+        Ok(Reply::Ack)
+    }
+    let bot = TestBot::new(testing::builder()).unwrap();
+    let ctx = bot
+        .context(
+            r#"{"envelope_id":"e","type":"slash_commands","accepts_response_payload":true,
+                "payload":{"command":"/greet","text":" Ada ","response_url":"https://hooks.slack.com/x"}}"#,
+        )
+        .unwrap();
+    assert_eq!(greet(&ctx).unwrap(), Reply::Ack);
+    let calls = bot.take_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].body["text"], "Hello, Ada!");
+    assert_eq!(calls[0].url.as_deref(), Some("https://hooks.slack.com/x"));
+}
