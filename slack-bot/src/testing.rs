@@ -337,12 +337,15 @@ fn serve(
         if reader.read_line(&mut request_line)? == 0 {
             return Ok(());
         }
-        let path = request_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("/")
-            .to_owned();
+        let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+        // The origin form (`/api/m`), or the absolute form (`http://host/api/m`).
+        let path = match target.split_once("://") {
+            Some((_, rest)) => rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/"),
+            None => target,
+        }
+        .to_owned();
         let mut length = 0usize;
+        let mut form = false;
         loop {
             let mut line = String::new();
             if reader.read_line(&mut line)? == 0 {
@@ -355,12 +358,18 @@ fn serve(
             if let Some((k, v)) = line.split_once(':') {
                 if k.eq_ignore_ascii_case("content-length") {
                     length = v.trim().parse().unwrap_or(0);
+                } else if k.eq_ignore_ascii_case("content-type") {
+                    form = v.trim().starts_with("application/x-www-form-urlencoded");
                 }
             }
         }
         let mut body = vec![0u8; length.min(MAX_BODY)];
         reader.read_exact(&mut body)?;
-        let args: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let args: Value = if form {
+            form_to_json(&String::from_utf8_lossy(&body))
+        } else {
+            serde_json::from_slice(&body).unwrap_or(Value::Null)
+        };
         let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
         let (call, answer) = match path.strip_prefix("/response/") {
             Some(url) => (
@@ -398,6 +407,24 @@ fn serve(
     }
 }
 
+/// A form body as a JSON object of strings; values that are JSON arrays or objects (`blocks`,
+/// `view`) are kept as JSON.
+fn form_to_json(body: &str) -> Value {
+    let mut map = serde_json::Map::new();
+    for pair in body.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decode(&k.replace('+', " "));
+        let text = percent_decode(&v.replace('+', " "));
+        let value = if text.starts_with('[') || text.starts_with('{') {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        } else {
+            Value::String(text)
+        };
+        map.insert(key, value);
+    }
+    Value::Object(map)
+}
+
 /// A plausible successful answer of `method`.
 fn answer_for(method: &str, args: &Value, n: u64) -> Value {
     let ts = format!("1700000000.{n:06}");
@@ -419,5 +446,49 @@ fn answer_for(method: &str, args: &Value, n: u64) -> Value {
             json!({"ok": true, "view": view})
         }
         _ => json!({"ok": true}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn form_bodies_are_recorded_as_json() {
+        assert_eq!(
+            form_to_json(
+                "channel=C1&text=a+b%26c&blocks=%5B%7B%22type%22%3A%22divider%22%7D%5D&limit=200"
+            ),
+            json!({"channel": "C1", "text": "a b&c", "blocks": [{"type": "divider"}], "limit": "200"})
+        );
+        assert_eq!(form_to_json(""), json!({}));
+    }
+
+    #[test]
+    fn form_encoded_calls_reach_the_recorder_decoded() {
+        let bot = TestBot::new(builder()).unwrap();
+        let args = [("channel", "C1"), ("text", "x y")];
+        let body: String = args
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.replace(' ', "+")))
+            .collect::<Vec<_>>()
+            .join("&");
+        let url = format!("{}api/conversations.info", bot.recorder.base);
+        let mut s = TcpStream::connect(bot.recorder.addr).unwrap();
+        write!(
+            s,
+            "POST {url} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let mut r = BufReader::new(s);
+        r.read_line(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let calls = bot.take_calls();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].method, "conversations.info");
+        assert_eq!(calls[0].body, json!({"channel": "C1", "text": "x y"}));
     }
 }
