@@ -22,7 +22,6 @@ use std::error::Error;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use slack_bot::slack_envelope::payload::Interaction;
 use slack_bot::{Bot, BotBuilder, Context, HandlerResult, Reply};
 use slack_testkit::FakeSlack;
 
@@ -57,30 +56,28 @@ fn modal() -> Value {
 
 /// The shortcut: the trigger id is single-use and expires in seconds, so open the modal now.
 fn open_modal(ctx: &Context) -> HandlerResult {
-    if let Some(trigger) = ctx.interaction().as_ref().and_then(Interaction::trigger_id) {
-        ctx.web().views_open(trigger, &modal())?;
-    }
+    ctx.open_modal(&modal())?;
     Ok(Reply::Ack)
 }
 
 /// The submission: errors keep the modal open; `clear` closes it.
 fn submit(ctx: &Context) -> HandlerResult {
-    let Some(Interaction::ViewSubmission(sub)) = ctx.interaction() else {
+    let Some(view) = ctx.view() else {
         return Ok(Reply::Ack);
     };
-    let text = sub.view.input_value(BLOCK, INPUT).unwrap_or("").trim();
+    let text = view.input_value(BLOCK, INPUT).unwrap_or("").trim();
     if text.chars().count() < MIN_LEN {
-        return Ok(Reply::payload(json!({
-            "response_action": "errors",
-            "errors": { BLOCK: format!("Please write at least {MIN_LEN} characters.") }
-        })));
+        return Ok(Reply::view_errors([(
+            BLOCK,
+            format!("Please write at least {MIN_LEN} characters."),
+        )]));
     }
-    if let Some(user) = sub.common.user.as_ref().map(|u| u.id.as_str()) {
+    if let Some(user) = ctx.user_id() {
         // Posting to a user id lands in the app's DM with them. Queued on the outbox, so the
         // ack (with its payload) is not held up by the Web API call.
         ctx.say_later(user, "Thanks for your feedback!")?;
     }
-    Ok(Reply::payload(json!({"response_action": "clear"})))
+    Ok(Reply::clear_views())
 }
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -1,7 +1,6 @@
 //! The event loop: one thread that owns the envelope supervisor and carries out what it asks.
 
 use std::collections::{HashMap, HashSet};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
@@ -15,8 +14,10 @@ use slack_envelope::{
 use slack_transport::{DirectWriter, IoThreads, Outgoing};
 use slack_web::{AppToken, Outbox, Unsent, WebClient};
 
-use crate::handler::{Context, Reply, Router};
+use crate::context::Services;
+use crate::handler::Reply;
 use crate::jobs::JobQueue;
+use crate::router::Router;
 use crate::{BotEvent, Shared};
 
 /// A text frame as the transport hands it over: already parsed, on the connection's I/O
@@ -59,8 +60,6 @@ struct Job {
 pub(crate) struct LoopParts {
     pub(crate) supervisor: Supervisor,
     pub(crate) app_token: AppToken,
-    /// The client handlers use (retries 429s and idempotent failures).
-    pub(crate) web: WebClient,
     /// The client for `apps.connections.open`: no retries of its own, since the core's
     /// backoff paces connection attempts.
     pub(crate) connect_web: WebClient,
@@ -71,10 +70,11 @@ pub(crate) struct LoopParts {
     /// handler returned, so that it may decline them).
     pub(crate) ack_on_receipt: bool,
     pub(crate) router: Router,
+    /// What the listeners get (Web API client, outbox, who the bot is, counters).
+    pub(crate) services: Services,
     pub(crate) workers: usize,
     pub(crate) queue_bound: usize,
     pub(crate) shutdown_timeout: Duration,
-    pub(crate) bot_user_id: Option<Arc<str>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) inbox: Receiver<LoopMsg>,
     pub(crate) inbox_tx: Sender<LoopMsg>,
@@ -156,12 +156,9 @@ struct Loop {
 pub(crate) fn run(p: LoopParts) -> RunReport {
     let jobs = Arc::new(JobQueue::new(p.queue_bound));
     let worker_ctx = WorkerCtx {
-        router: p.router.clone(),
-        web: p.web.clone(),
-        outbox: p.outbox.clone(),
-        bot_user_id: p.bot_user_id.clone(),
+        router: Arc::new(p.router.clone()),
+        services: p.services.clone(),
         inbox: p.inbox_tx.clone(),
-        shared: p.shared.clone(),
     };
     let mut l = Loop {
         p,
@@ -917,58 +914,37 @@ fn is_envelope(msg: Option<&Incoming>) -> bool {
 
 #[derive(Clone)]
 struct WorkerCtx {
-    router: Router,
-    web: WebClient,
-    outbox: Option<Arc<Outbox>>,
-    bot_user_id: Option<Arc<str>>,
+    router: Arc<Router>,
+    services: Services,
     inbox: Sender<LoopMsg>,
-    shared: Arc<Shared>,
 }
 
 fn worker(jobs: &JobQueue<Job>, w: &WorkerCtx) {
     while let Some(job) = jobs.pop() {
-        let handler = w.router.find(&job.envelope);
-        let ctx = Context {
-            envelope: job.envelope,
-            web: w.web.clone(),
-            outbox: w.outbox.clone(),
-            bot_user_id: w.bot_user_id.clone(),
-        };
-        let envelope_id = ctx.envelope.envelope_id();
-        let reply = match handler {
-            None => Reply::Ack,
-            Some(h) => match catch_unwind(AssertUnwindSafe(|| h(&ctx))) {
-                Ok(Ok(reply)) => {
-                    w.shared.handled.fetch_add(1, Ordering::Relaxed);
-                    reply
-                }
-                Ok(Err(e)) => {
-                    w.shared.handler_errors.fetch_add(1, Ordering::Relaxed);
-                    log::warn!("handler for envelope {envelope_id} failed: {e}");
-                    Reply::Ack
-                }
-                Err(_) => {
-                    w.shared.handler_errors.fetch_add(1, Ordering::Relaxed);
-                    log::error!("handler for envelope {envelope_id} panicked");
-                    Reply::Ack
-                }
-            },
-        };
-        if job.wants_reply && reply == Reply::Decline {
-            let _ = w.inbox.send(LoopMsg::Declined(ctx.envelope));
-        } else if job.wants_reply {
-            let _ = w.inbox.send(LoopMsg::Done {
-                envelope_id: envelope_id.to_owned(),
-                reply,
-            });
-        } else if reply == Reply::Decline {
-            log::warn!(
-                "handler declined envelope {envelope_id}, which was acked on receipt; Slack will not redeliver it"
-            );
-        } else if matches!(reply, Reply::Payload(_)) {
-            log::warn!(
-                "handler returned a payload for envelope {envelope_id}, which does not accept one; ignored"
-            );
+        let envelope_id = job
+            .wants_reply
+            .then(|| job.envelope.envelope_id().to_owned());
+        // Kept for a decline: the envelope goes back to the loop un-acked.
+        let declinable = job.wants_reply.then(|| job.envelope.clone());
+        // Routing, middleware, listeners, panics, on_error and counters: all in the router.
+        let handled = w.router.handle(job.envelope, &w.services);
+        match (envelope_id, declinable) {
+            (Some(_), Some(envelope)) if handled.reply == Reply::Decline => {
+                let _ = w.inbox.send(LoopMsg::Declined(envelope));
+            }
+            (Some(envelope_id), _) => {
+                let _ = w.inbox.send(LoopMsg::Done {
+                    envelope_id,
+                    reply: handled.reply,
+                });
+            }
+            _ if handled.reply == Reply::Decline => log::warn!(
+                "a listener declined a request that was acked on receipt; Slack will not redeliver it"
+            ),
+            _ if matches!(handled.reply, Reply::Payload(_)) => log::warn!(
+                "a listener returned a payload for a request that does not accept one; ignored"
+            ),
+            _ => {}
         }
     }
 }

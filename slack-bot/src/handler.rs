@@ -1,15 +1,15 @@
-//! Handlers, their context, and routing.
+//! Handlers, what they answer, and middleware.
 
 use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::Value;
-use slack_envelope::payload::{EventCallback, Interaction, SlashCommand};
-use slack_envelope::{Envelope, EnvelopeKind};
-use slack_web::{MessageRef, Outbox, QueueError, WebClient};
+use serde_json::{Value, json};
 
-/// The error a handler may return (logged and counted; the envelope is still acked).
+use crate::context::Context;
+
+/// The error a handler may return: counted, logged and handed to
+/// [`crate::BotBuilder::on_error`]; the envelope is still acked.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a handler returns.
@@ -17,6 +17,13 @@ pub type HandlerResult = Result<Reply, HandlerError>;
 
 /// A handler: runs on the worker pool, never on the event loop.
 pub type Handler = Arc<dyn Fn(&Context) -> HandlerResult + Send + Sync>;
+
+/// Middleware: runs around listeners and decides whether the chain goes on
+/// (`next.run(ctx)`) or stops here (return without calling it).
+pub type Middleware = Arc<dyn Fn(&Context, Next<'_>) -> HandlerResult + Send + Sync>;
+
+/// What [`crate::BotBuilder::on_error`] calls with a listener's error or panic.
+pub type ErrorHandler = Arc<dyn Fn(&HandlerError, &Context) + Send + Sync>;
 
 /// How a handler answers Slack.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,226 +53,193 @@ impl Reply {
             }
         }
     }
+
+    /// A text answer in the ack: for a slash command, a message only the user sees
+    /// (`{"text": …}`; for one the whole channel sees, send
+    /// `{"response_type": "in_channel", "text": …}` with [`Reply::payload`]).
+    pub fn text(text: impl Into<String>) -> Reply {
+        Reply::Payload(json!({ "text": text.into() }))
+    }
+
+    /// A `view_submission` answer that shows `errors` next to the inputs (`block_id`,
+    /// message), keeping the modal open.
+    pub fn view_errors<I, K, V>(errors: I) -> Reply
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Reply::Payload(slack_envelope::payload::response::view_errors(errors))
+    }
+
+    /// A `view_submission` answer that closes every view of the modal.
+    pub fn clear_views() -> Reply {
+        Reply::Payload(slack_envelope::payload::response::view_clear())
+    }
+
+    /// A `view_submission` answer that replaces the modal's view.
+    pub fn update_view(view: impl Serialize) -> Reply {
+        match serde_json::to_value(view) {
+            Ok(v) => Reply::Payload(slack_envelope::payload::response::view_update(v)),
+            Err(e) => {
+                log::warn!("view could not be serialized, sending a plain ack: {e}");
+                Reply::Ack
+            }
+        }
+    }
 }
 
-/// What a handler gets: the request (typed views and raw JSON) and ways to answer.
-pub struct Context {
-    pub(crate) envelope: Envelope,
-    pub(crate) web: WebClient,
-    pub(crate) outbox: Option<Arc<Outbox>>,
-    pub(crate) bot_user_id: Option<Arc<str>>,
+/// The rest of a middleware chain.
+pub struct Next<'a> {
+    pub(crate) chain: &'a [Middleware],
+    pub(crate) end: &'a dyn Fn(&Context) -> HandlerResult,
 }
 
-impl fmt::Debug for Context {
+impl fmt::Debug for Next<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Context")
-            .field("envelope", &self.envelope)
+        f.debug_struct("Next")
+            .field("middleware_left", &self.chain.len())
             .finish_non_exhaustive()
     }
 }
 
-impl Context {
-    /// The envelope as received.
-    pub fn envelope(&self) -> &Envelope {
-        &self.envelope
-    }
-
-    /// The payload's raw JSON.
-    pub fn raw(&self) -> &str {
-        self.envelope.payload_json()
-    }
-
-    /// The Events API callback, for `events_api` requests.
-    pub fn event(&self) -> Option<EventCallback> {
-        match self.envelope.kind() {
-            EnvelopeKind::EventsApi => log_bad(self.envelope.events_api()),
-            _ => None,
-        }
-    }
-
-    /// The slash command, for `slash_commands` requests.
-    pub fn command(&self) -> Option<SlashCommand> {
-        match self.envelope.kind() {
-            EnvelopeKind::SlashCommands => log_bad(self.envelope.slash_command()),
-            _ => None,
-        }
-    }
-
-    /// The interaction, for `interactive` requests.
-    pub fn interaction(&self) -> Option<Interaction> {
-        match self.envelope.kind() {
-            EnvelopeKind::Interactive => log_bad(self.envelope.interactive()),
-            _ => None,
-        }
-    }
-
-    /// The Web API client (bot token).
-    pub fn web(&self) -> &WebClient {
-        &self.web
-    }
-
-    /// The bot's own user id (from `BOT_USER_ID` or `auth.test`), if known.
-    pub fn bot_user_id(&self) -> Option<&str> {
-        self.bot_user_id.as_deref()
-    }
-
-    /// Posts `text` to `channel` now (`chat.postMessage`, waiting on rate limits).
-    pub fn say(&self, channel: &str, text: &str) -> Result<MessageRef, slack_web::Error> {
-        self.web
-            .chat_post_message(&slack_web::PostMessage::new(channel, text))
-    }
-
-    /// Queues `text` for `channel` on the outbox (sent in order per channel under the rate
-    /// limiter, flushed at shutdown). Without an outbox it is posted now.
-    pub fn say_later(&self, channel: &str, text: &str) -> Result<(), HandlerError> {
-        match &self.outbox {
-            Some(outbox) => outbox
-                .queue_message(channel, text)
-                .map(|_| ())
-                .map_err(|e: QueueError| -> HandlerError { Box::new(e) }),
-            None => self.say(channel, text).map(|_| ()).map_err(Into::into),
+impl Next<'_> {
+    /// Runs the rest of the chain (the next middleware, or the listeners) and returns what
+    /// it answered.
+    pub fn run(self, ctx: &Context) -> HandlerResult {
+        match self.chain.split_first() {
+            Some((first, rest)) => first(
+                ctx,
+                Next {
+                    chain: rest,
+                    end: self.end,
+                },
+            ),
+            None => (self.end)(ctx),
         }
     }
 }
 
-fn log_bad<T>(r: Result<T, slack_envelope::Error>) -> Option<T> {
-    match r {
-        Ok(v) => Some(v),
-        Err(e) => {
-            log::warn!("request payload could not be read: {e}");
-            None
-        }
-    }
-}
-
-/// Where a handler is attached.
+/// A listener that panicked, as handed to [`crate::BotBuilder::on_error`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Route {
-    /// An event type (`message`, `app_mention`, …).
-    Event(String),
-    /// Any event.
-    AnyEvent,
-    /// A slash command (`/deploy`).
-    Command(String),
-    /// Any slash command.
-    AnyCommand,
-    /// An interaction of this type (`shortcut`, `view_submission`, …) and, if given, this
-    /// `callback_id` or `action_id`.
-    Interactive {
-        kind: Option<String>,
-        callback_id: Option<String>,
-        action_id: Option<String>,
-    },
-    /// Anything that nothing else took.
-    Fallback,
+pub struct ListenerPanic {
+    /// The panic's message (at most 200 characters).
+    pub message: String,
 }
 
-/// The routing table, in registration order.
-#[derive(Clone, Default)]
-pub(crate) struct Router {
-    routes: Vec<(Route, Handler)>,
-}
-
-impl fmt::Debug for Router {
+impl fmt::Display for ListenerPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.routes.iter().map(|(r, _)| r))
-            .finish()
+        write!(f, "a listener panicked: {}", self.message)
     }
 }
 
-/// What routing needs to know about a request, read once.
-struct Keys {
-    event_type: Option<String>,
-    command: Option<String>,
-    interaction_type: Option<String>,
-    callback_id: Option<String>,
-    action_ids: Vec<String>,
+impl std::error::Error for ListenerPanic {}
+
+impl ListenerPanic {
+    pub(crate) fn from_payload(p: &(dyn std::any::Any + Send)) -> ListenerPanic {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        ListenerPanic {
+            message: msg.chars().take(200).collect(),
+        }
+    }
 }
 
-#[derive(serde::Deserialize)]
-struct CommandPeek {
-    #[serde(default)]
-    command: Option<String>,
+/// The options of an external select (`block_suggestion`), from [`crate::BotBuilder::on_options`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Options {
+    options: Vec<Value>,
+    groups: Vec<Value>,
 }
 
-impl Router {
-    pub(crate) fn add(&mut self, route: Route, handler: Handler) {
-        self.routes.push((route, handler));
+fn option(text: impl Into<String>, value: impl Into<String>) -> Value {
+    json!({"text": {"type": "plain_text", "text": text.into()}, "value": value.into()})
+}
+
+impl Options {
+    /// No options yet.
+    pub fn new() -> Options {
+        Options::default()
     }
 
-    fn keys(&self, env: &Envelope) -> Keys {
-        let mut k = Keys {
-            event_type: None,
-            command: None,
-            interaction_type: None,
-            callback_id: None,
-            action_ids: Vec::new(),
-        };
-        match env.kind() {
-            EnvelopeKind::EventsApi => {
-                // Read by the core's scan in the common case: no second decode of the payload.
-                k.event_type = env.event_type().map(|t| t.into_owned());
-            }
-            EnvelopeKind::SlashCommands => {
-                if let Ok(p) = serde_json::from_str::<CommandPeek>(env.payload_json()) {
-                    k.command = p.command;
-                }
-            }
-            EnvelopeKind::Interactive => {
-                if let Ok(i) = env.interactive() {
-                    k.interaction_type = Some(i.interaction_type().to_owned());
-                    k.callback_id = i.callback_id().map(str::to_owned);
-                    k.action_ids = i.action_ids().into_iter().map(str::to_owned).collect();
-                }
-            }
-            _ => {}
-        }
-        k
+    /// Adds an option showing `text` and submitting `value`.
+    pub fn option(mut self, text: impl Into<String>, value: impl Into<String>) -> Options {
+        self.options.push(option(text, value));
+        self
     }
 
-    /// The handler for `env`: the first specific route that matches, else the first
-    /// catch-all of its kind, else the fallback.
-    pub(crate) fn find(&self, env: &Envelope) -> Option<Handler> {
-        if self.routes.is_empty() {
-            return None;
+    /// Adds a group of `(text, value)` options under `label` (Slack shows either groups or
+    /// plain options: when there is any group, plain options are sent as a last group
+    /// labelled "Other").
+    pub fn group<I, T, V>(mut self, label: impl Into<String>, options: I) -> Options
+    where
+        I: IntoIterator<Item = (T, V)>,
+        T: Into<String>,
+        V: Into<String>,
+    {
+        let list: Vec<Value> = options.into_iter().map(|(t, v)| option(t, v)).collect();
+        self.groups.push(json!({
+            "label": {"type": "plain_text", "text": label.into()},
+            "options": list,
+        }));
+        self
+    }
+
+    /// The answer's JSON (`{"options":[…]}` or `{"option_groups":[…]}`).
+    pub fn to_json(&self) -> Value {
+        if self.groups.is_empty() {
+            return json!({ "options": self.options });
         }
-        let k = self.keys(env);
-        let specific = self.routes.iter().find(|(r, _)| match r {
-            Route::Event(t) => k.event_type.as_deref() == Some(t.as_str()),
-            Route::Command(c) => k.command.as_deref() == Some(c.as_str()),
-            Route::Interactive {
-                kind,
-                callback_id,
-                action_id,
-            } => {
-                k.interaction_type.is_some()
-                    && kind
-                        .as_deref()
-                        .is_none_or(|want| k.interaction_type.as_deref() == Some(want))
-                    && callback_id
-                        .as_deref()
-                        .is_none_or(|want| k.callback_id.as_deref() == Some(want))
-                    && action_id
-                        .as_deref()
-                        .is_none_or(|want| k.action_ids.iter().any(|a| a == want))
-            }
-            _ => false,
-        });
-        if let Some((_, h)) = specific {
-            return Some(h.clone());
+        let mut groups = self.groups.clone();
+        if !self.options.is_empty() {
+            groups.push(json!({
+                "label": {"type": "plain_text", "text": "Other"},
+                "options": self.options,
+            }));
         }
-        let catch_all = self.routes.iter().find(|(r, _)| match r {
-            Route::AnyEvent => k.event_type.is_some(),
-            Route::AnyCommand => k.command.is_some(),
-            _ => false,
-        });
-        if let Some((_, h)) = catch_all {
-            return Some(h.clone());
-        }
-        self.routes
-            .iter()
-            .find(|(r, _)| *r == Route::Fallback)
-            .map(|(_, h)| h.clone())
+        json!({ "option_groups": groups })
+    }
+}
+
+impl From<Options> for Reply {
+    fn from(o: Options) -> Reply {
+        Reply::Payload(o.to_json())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn options_serialize_plain_and_grouped() {
+        let o = Options::new().option("Red", "r");
+        assert_eq!(
+            o.to_json(),
+            json!({"options":[{"text":{"type":"plain_text","text":"Red"},"value":"r"}]})
+        );
+        let g = Options::new()
+            .group("Warm", [("Red", "r")])
+            .option("Grey", "g");
+        let v = g.to_json();
+        assert_eq!(v["option_groups"][0]["label"]["text"], "Warm");
+        assert_eq!(v["option_groups"][1]["options"][0]["value"], "g");
+        assert_eq!(
+            Reply::from(Options::new()),
+            Reply::Payload(json!({"options": []}))
+        );
+    }
+
+    #[test]
+    fn panic_messages_are_bounded() {
+        let long = "x".repeat(1000);
+        let p = ListenerPanic::from_payload(&long);
+        assert_eq!(p.message.len(), 200);
+        let p = ListenerPanic::from_payload(&"boom");
+        assert_eq!(p.to_string(), "a listener panicked: boom");
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use slack_bot::{Bot, Reply};
+//! use slack_bot::{Bot, Reply, regex};
 //! use slack_testkit::FakeSlack;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,29 +17,81 @@
 //! let bot = Bot::builder(&slack.app_token(), &slack.bot_token())?
 //!     .api_url(slack.api_url())
 //!     .allow_insecure(true) // the fake speaks plain http/ws
-//!     .on_event("app_mention", |ctx| {
-//!         let channel = ctx.event().and_then(|e| match e.event {
-//!             slack_envelope::payload::SlackEvent::AppMention(m) => m.channel,
-//!             _ => None,
-//!         });
-//!         if let Some(channel) = channel {
-//!             ctx.say(&channel, "Hello! How can I help?")?;
-//!         }
+//!     .on_app_mention(|ctx, _mention| {
+//!         ctx.reply_in_thread("Hello! How can I help?")?;
 //!         Ok(Reply::Ack)
 //!     })
-//!     .start()?;
+//!     .on_message(regex(r"^deploy (\w+)$"), |ctx, _message| {
+//!         let env = ctx.matches().and_then(|m| m.get(1)).unwrap_or("?");
+//!         ctx.say(format!("Deploying to {env}"))?;
+//!         Ok(Reply::Ack)
+//!     })
+//!     .on_command("/hello", |_ctx| Ok(Reply::text("Hello!")))
+//!     .start()?; // asks auth.test who the bot is; connects in the background
 //!
 //! slack.wait_for_connections(1, Duration::from_secs(10))?;
-//! let id = slack.send_event(serde_json::json!({"type": "app_mention", "channel": "C1", "text": "<@U0> hi"}))?;
+//! let id = slack.send_event(serde_json::json!({"type": "app_mention", "channel": "C1",
+//!     "user": "U1", "text": "<@U0BOT> hi", "ts": "1700000000.000100"}))?;
 //! slack.wait_for_ack(&id, Duration::from_secs(5))?;
 //! let call = slack.wait_for_call("chat.postMessage", Duration::from_secs(5))?;
 //! assert_eq!(call.arg("text"), Some("Hello! How can I help?"));
+//! assert_eq!(call.arg("thread_ts"), Some("1700000000.000100"));
 //!
 //! let report = bot.shutdown()?;
 //! assert!(report.unsent.is_empty());
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Listeners and their context
+//!
+//! Each listener gets a [`Context`]: the request, decoded once and shared by routing, the
+//! middleware and every listener ([`Context::event`], [`Context::command`],
+//! [`Context::interaction`] return the decode error rather than `None`), and helpers that
+//! know where it came from: [`Context::say`] (in the event's channel, and thread when it was
+//! in one), [`Context::reply_in_thread`], [`Context::respond`] (the `response_url`),
+//! [`Context::ephemeral`], [`Context::react`], [`Context::open_modal`],
+//! [`Context::push_view`], [`Context::update_view`], [`Context::publish_home`].
+//!
+//! The bot knows who it is ([`BotBuilder::auth_test`], [`Context::bot`]), and its own events
+//! never reach a listener ([`BotBuilder::ignore_self_events`]).
+//!
+//! # Which listeners run
+//!
+//! * **Events** (`events_api`): *every* matching listener runs, in registration order
+//!   ([`BotBuilder::on_message`], [`BotBuilder::on_app_mention`], [`BotBuilder::on`],
+//!   [`BotBuilder::on_event`] alike): a mention can be seen by a logger and a responder
+//!   (Bolt for JavaScript does the same). Only when none matches do the
+//!   [`BotBuilder::on_any_event`] listeners run, and only when there is none of those does
+//!   the [`BotBuilder::fallback`].
+//! * **Slash commands and interactions**: exactly *one* listener runs, since only one can
+//!   answer in the ack (as in Bolt for Python). A command goes to its
+//!   [`BotBuilder::on_command`] listener, else to [`BotBuilder::on_any_command`]; an
+//!   interaction goes to the first matching listener whose ids are exact, else to the first
+//!   matching one with a regular expression, in registration order; else the fallback.
+//! * Registering the same command, callback id or action id twice, or a regular expression
+//!   that does not compile, makes [`BotBuilder::start`] fail with every such problem
+//!   ([`Error::Listeners`]); nothing is silently shadowed.
+//! * When several listeners ran and more than one answered with a payload, the first answer
+//!   is sent and the others are logged.
+//!
+//! # Middleware and errors
+//!
+//! Global middleware ([`BotBuilder::middleware`]) runs first, once per request, in
+//! registration order, before the listeners are looked up; then, for each listener that
+//! runs, its own middleware ([`BotBuilder::with`]), in registration order; then the listener.
+//! Any middleware stops the chain by returning without calling [`Next::run`] (an allow-list
+//! of users or channels); it can also time or count what follows.
+//!
+//! A listener's error or panic is caught, counted ([`Stats::handler_errors`]), logged and
+//! handed to [`BotBuilder::on_error`] (a panic as a [`ListenerPanic`]); the envelope is
+//! still acked and the other listeners still run.
+//!
+//! # Testing handlers
+//!
+//! [`testing::TestBot`] runs one request (from JSON) through your listeners, without sockets,
+//! and returns the ack payload and the Web API calls they made; `slack-testkit` is the
+//! end-to-end way (a whole fake Slack).
 //!
 //! # Acks
 //!
@@ -65,18 +117,23 @@
 //!
 //! # Examples
 //!
-//! In the repository: `examples/echo_bot.rs`, `examples/slash_command.rs` (answered in the
-//! ack), `examples/modal_flow.rs` (shortcut, `views.open`, validation errors), each runnable
-//! with `--against-testkit`; and `tests/example_user_bot.rs`, how to test your own bot with
-//! `slack-testkit`.
+//! In the repository, each runnable with `--against-testkit`: `examples/echo_bot.rs`,
+//! `examples/message_matcher.rs` (patterns, captures, middleware), `examples/slash_command.rs`
+//! (answered in the ack), `examples/late_command.rs` (answered later through the
+//! `response_url`), `examples/modal_flow.rs` (shortcut, modal, validation errors),
+//! `examples/options_loading.rs` (an external select), `examples/app_home.rs` (the App Home
+//! tab); and `tests/example_user_bot.rs`, how to test your own bot.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod context;
 mod event_loop;
 mod handler;
 mod jobs;
 #[cfg(feature = "relay")]
 pub mod relay;
+mod router;
+pub mod testing;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -84,12 +141,20 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use context::Services;
+pub use context::{BotInfo, Context, IntoResponse, Matches};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 pub use event_loop::RunReport;
-pub use handler::{Context, Handler, HandlerError, HandlerResult, Reply};
-use handler::{Route, Router};
+pub use handler::{
+    ErrorHandler, Handler, HandlerError, HandlerResult, ListenerPanic, Middleware, Next, Options,
+    Reply,
+};
+pub use router::{Pattern, regex};
+use router::{Router, Spec};
 pub use slack_envelope;
 pub use slack_envelope::logging;
+use slack_envelope::events::SlackEvent as TypedEvent;
+use slack_envelope::payload::{AppMentionEvent, BlockSuggestion, MessageEvent};
 use slack_envelope::{Lifecycle, SessionConfig, StopReason, Supervisor};
 pub use slack_transport;
 pub use slack_web;
@@ -111,6 +176,28 @@ pub enum Error {
     Stopped(StopReason),
     /// The event loop thread panicked.
     Panicked,
+    /// `auth.test` refused the bot token at start (revoked, wrong workspace, …).
+    Auth(slack_web::Error),
+    /// Listeners were registered wrongly (each problem, in registration order): the same
+    /// command, callback or action twice, a regular expression that does not compile.
+    Listeners(Vec<String>),
+    /// A request's payload could not be read as the typed view asked for.
+    Payload(slack_envelope::Error),
+    /// A typed view was asked of a request of another kind (an event of a slash command, …).
+    WrongKind {
+        /// What was asked for.
+        wanted: &'static str,
+        /// The request's kind (`events_api`, `slash_commands`, `interactive`, …).
+        kind: String,
+    },
+    /// A context helper needs something this request does not carry (a `trigger_id` to open
+    /// a modal, a `response_url` to respond, a channel to say something).
+    Missing {
+        /// What is missing.
+        field: &'static str,
+        /// The helper that needs it.
+        needed_for: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -122,6 +209,15 @@ impl fmt::Display for Error {
             Error::Thread(e) => write!(f, "could not start a thread: {e}"),
             Error::Stopped(r) => write!(f, "stopped: {r}"),
             Error::Panicked => write!(f, "the event loop thread panicked"),
+            Error::Auth(e) => write!(f, "the bot token (xoxb-…) was refused by auth.test: {e}"),
+            Error::Listeners(list) => write!(f, "invalid listeners: {}", list.join("; ")),
+            Error::Payload(e) => write!(f, "request payload: {e}"),
+            Error::WrongKind { wanted, kind } => {
+                write!(f, "this request is `{kind}`, it has no {wanted}")
+            }
+            Error::Missing { field, needed_for } => {
+                write!(f, "{needed_for} needs a {field}, and this request has none")
+            }
         }
     }
 }
@@ -132,6 +228,8 @@ impl std::error::Error for Error {
             Error::Token(e) => Some(e),
             Error::Web(e) => Some(e),
             Error::Thread(e) => Some(e),
+            Error::Auth(e) => Some(e),
+            Error::Payload(e) => Some(e),
             _ => None,
         }
     }
@@ -192,6 +290,20 @@ pub(crate) struct Shared {
     pub(crate) handled: AtomicU64,
 }
 
+impl Shared {
+    pub(crate) fn new() -> Shared {
+        Shared {
+            started: Instant::now(),
+            connected: AtomicBool::new(false),
+            core: Mutex::new(CoreStats::default()),
+            queue_full: AtomicU64::new(0),
+            handler_errors: AtomicU64::new(0),
+            declined: AtomicU64::new(0),
+            handled: AtomicU64::new(0),
+        }
+    }
+}
+
 /// The supervisor's counters as last published by the loop.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CoreStats {
@@ -217,6 +329,7 @@ pub struct BotBuilder {
     shutdown_timeout: Duration,
     outbox: bool,
     bot_user_id: Option<String>,
+    auth_test: bool,
     jitter_seed: Option<u64>,
     router: Router,
 }
@@ -229,7 +342,7 @@ impl fmt::Debug for BotBuilder {
             .field("connections", &self.connections)
             .field("api_url", &self.api_url)
             .field("workers", &self.workers)
-            .field("routes", &self.router)
+            .field("listeners", &self.router)
             .finish_non_exhaustive()
     }
 }
@@ -323,7 +436,7 @@ impl BotBuilder {
         self
     }
 
-    /// The bot's own user id (else handlers see `None`; the binary asks `auth.test`).
+    /// The bot's own user id, when `auth.test` is off or to override what it says.
     pub fn bot_user_id(mut self, id: impl Into<String>) -> Self {
         self.bot_user_id = Some(id.into());
         self
@@ -338,6 +451,24 @@ impl BotBuilder {
         self
     }
 
+    /// Whether [`start`](Self::start) asks `auth.test` who the bot is (default on): the bot
+    /// user id, bot id, team and enterprise then reach [`RunningBot::bot`] and every
+    /// [`Context::bot`], and a refused bot token fails `start` ([`Error::Auth`]). A network
+    /// failure of `auth.test` is only logged (the connection's own retries take over).
+    pub fn auth_test(mut self, on: bool) -> Self {
+        self.auth_test = on;
+        self
+    }
+
+    /// Whether the bot's own events (its messages, its reactions, …: `user` is the bot user
+    /// or `bot_id` is the bot's) are skipped before any middleware or listener (default on;
+    /// needs the bot's identity, from `auth.test` or [`bot_user_id`](Self::bot_user_id)).
+    /// `member_joined_channel`/`member_left_channel` of the bot itself are not skipped.
+    pub fn ignore_self_events(mut self, on: bool) -> Self {
+        self.router.set_ignore_self(on);
+        self
+    }
+
     /// Seed for reconnect jitter (default: from the clock and the process id).
     pub fn jitter_seed(mut self, seed: u64) -> Self {
         self.jitter_seed = Some(seed);
@@ -346,38 +477,139 @@ impl BotBuilder {
 
     fn route(
         mut self,
-        route: Route,
+        spec: Spec,
         h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static,
     ) -> Self {
-        self.router.add(route, Arc::new(h));
+        self.router.add(spec, Arc::new(h));
         self
     }
 
-    /// Handles events of this type (`message`, `app_mention`, `reaction_added`, …).
+    /// Adds global middleware: it runs for every request (the bot's own events excepted),
+    /// before the listeners are looked up, in registration order, and stops the chain by
+    /// returning without calling [`Next::run`]:
+    ///
+    /// ```
+    /// # let builder = slack_bot::testing::builder();
+    /// let builder = builder.middleware(|ctx, next| {
+    ///     let started = std::time::Instant::now();
+    ///     let answer = next.run(ctx);
+    ///     log::debug!("handled in {:?}", started.elapsed());
+    ///     answer
+    /// });
+    /// ```
+    pub fn middleware(
+        mut self,
+        m: impl Fn(&Context, Next<'_>) -> HandlerResult + Send + Sync + 'static,
+    ) -> Self {
+        self.router.add_middleware(Arc::new(m));
+        self
+    }
+
+    /// Adds middleware to the listener registered just before (it runs after the global
+    /// middleware, only when that listener is picked):
+    ///
+    /// ```
+    /// # use slack_bot::Reply;
+    /// # let builder = slack_bot::testing::builder();
+    /// let admins = ["U_ADMIN"];
+    /// let builder = builder
+    ///     .on_command("/deploy", |ctx| ctx.respond("deploying").map(|_| Reply::Ack).map_err(Into::into))
+    ///     .with(move |ctx, next| match ctx.user_id() {
+    ///         Some(u) if admins.contains(&u) => next.run(ctx),
+    ///         _ => Ok(Reply::payload(serde_json::json!({"text": "Not allowed."}))),
+    ///     });
+    /// ```
+    ///
+    /// Calling it before any listener is an error of [`start`](Self::start).
+    pub fn with(
+        mut self,
+        m: impl Fn(&Context, Next<'_>) -> HandlerResult + Send + Sync + 'static,
+    ) -> Self {
+        self.router.with_last(Arc::new(m));
+        self
+    }
+
+    /// Called with every listener's (or middleware's) error or panic and its request, after
+    /// it is logged and counted ([`Stats::handler_errors`]); the envelope is still acked and
+    /// the other listeners still run. A panic arrives as a [`ListenerPanic`].
+    pub fn on_error(mut self, h: impl Fn(&HandlerError, &Context) + Send + Sync + 'static) -> Self {
+        self.router.set_on_error(Arc::new(h));
+        self
+    }
+
+    /// Handles events of this type (`message`, `app_mention`, `reaction_added`, …). Every
+    /// matching event listener runs (see [which listeners run](crate#which-listeners-run)).
     pub fn on_event(
         self,
         event_type: &str,
         h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static,
     ) -> Self {
-        self.route(Route::Event(event_type.to_owned()), h)
+        self.route(Spec::Event(event_type.to_owned()), h)
     }
 
-    /// Handles any event no `on_event` took.
+    /// Handles events of the typed kind `T` (`on::<ReactionAddedEvent>(|ctx, ev| …)`), decoded
+    /// once for the listener; a payload that does not fit `T` is an error for
+    /// [`on_error`](Self::on_error).
+    pub fn on<T: TypedEvent + 'static>(
+        self,
+        h: impl Fn(&Context, &T) -> HandlerResult + Send + Sync + 'static,
+    ) -> Self {
+        self.route(Spec::Event(T::TYPE.to_owned()), move |ctx| {
+            let ev = ctx.event_as::<T>()?;
+            h(ctx, &ev)
+        })
+    }
+
+    /// Handles new messages (plain, from bots, file shares, thread broadcasts; not edits or
+    /// deletions) whose text matches `pattern`: a substring (`"hello"`) or a regular
+    /// expression ([`regex`]`(r"^deploy (\w+)$")`), whose captures are in
+    /// [`Context::matches`].
+    pub fn on_message(
+        self,
+        pattern: impl Into<Pattern>,
+        h: impl Fn(&Context, &MessageEvent) -> HandlerResult + Send + Sync + 'static,
+    ) -> Self {
+        self.route(Spec::Message(Some(pattern.into())), move |ctx| {
+            let m = ctx.event_as::<MessageEvent>()?;
+            h(ctx, &m)
+        })
+    }
+
+    /// Handles every new message (as [`on_message`](Self::on_message) without a pattern).
+    pub fn on_any_message(
+        self,
+        h: impl Fn(&Context, &MessageEvent) -> HandlerResult + Send + Sync + 'static,
+    ) -> Self {
+        self.route(Spec::Message(None), move |ctx| {
+            let m = ctx.event_as::<MessageEvent>()?;
+            h(ctx, &m)
+        })
+    }
+
+    /// Handles mentions of the bot (`app_mention`).
+    pub fn on_app_mention(
+        self,
+        h: impl Fn(&Context, &AppMentionEvent) -> HandlerResult + Send + Sync + 'static,
+    ) -> Self {
+        self.on::<AppMentionEvent>(h)
+    }
+
+    /// Handles any event no other event listener took.
     pub fn on_any_event(
         self,
         h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static,
     ) -> Self {
-        self.route(Route::AnyEvent, h)
+        self.route(Spec::AnyEvent, h)
     }
 
     /// Handles this slash command (with its slash: `/deploy`). Return [`Reply::Payload`] to
-    /// answer in the ack.
+    /// answer in the ack, or answer later with [`Context::respond`].
     pub fn on_command(
         self,
         command: &str,
         h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static,
     ) -> Self {
-        self.route(Route::Command(command.to_owned()), h)
+        self.route(Spec::Command(command.to_owned()), h)
     }
 
     /// Handles any slash command no `on_command` took.
@@ -385,12 +617,13 @@ impl BotBuilder {
         self,
         h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static,
     ) -> Self {
-        self.route(Route::AnyCommand, h)
+        self.route(Spec::AnyCommand, h)
     }
 
     /// Handles interactions of `kind` (`shortcut`, `message_action`, `view_submission`,
     /// `view_closed`, `block_actions`, `block_suggestion`, or `None` for any), optionally only
-    /// with this `callback_id` and/or `action_id`.
+    /// with this `callback_id` and/or `action_id`. The named methods
+    /// ([`on_action`](Self::on_action), [`on_shortcut`](Self::on_shortcut), …) read better.
     pub fn on_interactive(
         self,
         kind: Option<&str>,
@@ -399,45 +632,132 @@ impl BotBuilder {
         h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static,
     ) -> Self {
         self.route(
-            Route::Interactive {
-                kind: kind.map(str::to_owned),
-                callback_id: callback_id.map(str::to_owned),
-                action_id: action_id.map(str::to_owned),
+            Spec::Interactive {
+                kinds: kind.map(str::to_owned).into_iter().collect(),
+                callback: callback_id.map(Pattern::from),
+                action: action_id.map(Pattern::from),
             },
             h,
         )
     }
 
-    /// Handles the global or message shortcut with this `callback_id`.
+    fn interactive(
+        self,
+        kinds: &[&str],
+        callback: Option<Pattern>,
+        action: Option<Pattern>,
+        h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static,
+    ) -> Self {
+        let kinds = kinds.iter().map(|k| (*k).to_owned()).collect();
+        self.route(
+            Spec::Interactive {
+                kinds,
+                callback,
+                action,
+            },
+            h,
+        )
+    }
+
+    /// Handles the global or message shortcut whose `callback_id` matches (exactly, or a
+    /// [`regex`]). [`Context::open_modal`] uses its `trigger_id`.
     pub fn on_shortcut(
         self,
-        callback_id: &str,
+        callback_id: impl Into<Pattern>,
         h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static,
     ) -> Self {
-        self.on_interactive(None, Some(callback_id), None, h)
+        let p = Some(callback_id.into());
+        self.interactive(&["shortcut", "message_action"], p, None, h)
     }
 
-    /// Handles submissions of the view with this `callback_id`.
+    /// Handles submissions of the view whose `callback_id` matches. Answer with
+    /// [`Reply::view_errors`], [`Reply::update_view`], [`Reply::clear_views`] or a plain
+    /// ack (closes the modal).
     pub fn on_view_submission(
         self,
-        callback_id: &str,
+        callback_id: impl Into<Pattern>,
         h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static,
     ) -> Self {
-        self.on_interactive(Some("view_submission"), Some(callback_id), None, h)
+        let p = Some(callback_id.into());
+        self.interactive(&["view_submission"], p, None, h)
     }
 
-    /// Handles block actions with this `action_id`.
-    pub fn on_action(
+    /// Handles the closing of the view whose `callback_id` matches (only for views opened
+    /// with `"notify_on_close": true`).
+    pub fn on_view_closed(
         self,
-        action_id: &str,
+        callback_id: impl Into<Pattern>,
         h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static,
     ) -> Self {
-        self.on_interactive(Some("block_actions"), None, Some(action_id), h)
+        let p = Some(callback_id.into());
+        self.interactive(&["view_closed"], p, None, h)
+    }
+
+    /// Handles block actions (buttons, menus, …) whose `action_id` matches (exactly, or a
+    /// [`regex`]). [`Context::respond`] answers through the action's `response_url`.
+    pub fn on_action(
+        self,
+        action_id: impl Into<Pattern>,
+        h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static,
+    ) -> Self {
+        let p = Some(action_id.into());
+        self.interactive(&["block_actions"], None, p, h)
+    }
+
+    /// Loads the options of an external select (`block_suggestion`) whose `action_id`
+    /// matches; the handler gets what the user typed (`suggestion.value`) and answers with
+    /// [`Options`].
+    pub fn on_options(
+        self,
+        action_id: impl Into<Pattern>,
+        h: impl Fn(&Context, &BlockSuggestion) -> Result<Options, HandlerError> + Send + Sync + 'static,
+    ) -> Self {
+        let p = Some(action_id.into());
+        self.interactive(&["block_suggestion"], None, p, move |ctx| {
+            match ctx.interaction()? {
+                slack_envelope::payload::Interaction::BlockSuggestion(s) => {
+                    h(ctx, s).map(Reply::from)
+                }
+                _ => Ok(Reply::Ack),
+            }
+        })
     }
 
     /// Handles whatever no other handler took.
     pub fn fallback(self, h: impl Fn(&Context) -> HandlerResult + Send + Sync + 'static) -> Self {
-        self.route(Route::Fallback, h)
+        self.route(Spec::Fallback, h)
+    }
+
+    /// Who the bot is: `auth.test` (unless turned off), with [`bot_user_id`] on top. A
+    /// refused token is an error; any other failure is logged and leaves what is known.
+    ///
+    /// [`bot_user_id`]: Self::bot_user_id
+    fn identify(&self, web: &WebClient) -> Result<Option<BotInfo>, Error> {
+        let mut info = None;
+        if self.auth_test {
+            match web.auth_test() {
+                Ok(a) => {
+                    let b = BotInfo::from_auth_test(a);
+                    log::info!(
+                        "auth.test: bot user {} (bot {}) in team {}",
+                        b.user_id,
+                        b.bot_id.as_deref().unwrap_or("-"),
+                        b.team_id.as_deref().unwrap_or("-")
+                    );
+                    info = Some(b);
+                }
+                Err(e) if e.is_fatal_auth() => return Err(Error::Auth(e)),
+                Err(e) => log::warn!(
+                    "auth.test failed ({e}); the bot does not know its own user id, so its own events are not skipped"
+                ),
+            }
+        }
+        if let Some(id) = &self.bot_user_id {
+            let mut b = info.unwrap_or_default();
+            b.user_id = id.clone();
+            info = Some(b);
+        }
+        Ok(info)
     }
 
     fn web_client(&self, retry: RetryPolicy) -> Result<WebClient, Error> {
@@ -458,8 +778,13 @@ impl BotBuilder {
         b.build().map_err(Error::Web)
     }
 
-    /// Starts the bot on its own threads and returns at once.
+    /// Starts the bot on its own threads and returns once it knows who it is
+    /// ([`auth_test`](Self::auth_test)); the connections open in the background.
+    ///
+    /// Fails on every listener registration error at once ([`Error::Listeners`]), and on a
+    /// bot token that `auth.test` refuses ([`Error::Auth`]).
     pub fn start(self) -> Result<RunningBot, Error> {
+        self.router.check()?;
         if self.workers == 0 || self.queue_bound == 0 {
             return Err(Error::Config(
                 "workers and queue_bound must be at least 1".to_owned(),
@@ -473,6 +798,7 @@ impl BotBuilder {
         let web = self.web_client(RetryPolicy::default())?;
         // Opening connections is paced by the core's backoff; no retries of its own.
         let connect_web = self.web_client(RetryPolicy::none())?;
+        let bot = self.identify(&connect_web)?.map(Arc::new);
         let outbox = if self.outbox {
             Some(Arc::new(
                 Outbox::start(&web, OutboxConfig::default()).map_err(Error::Web)?,
@@ -491,31 +817,29 @@ impl BotBuilder {
         } else if self.no_proxy {
             transport = transport.proxy(slack_transport::ProxyConfig::None);
         }
-        let shared = Arc::new(Shared {
-            started: Instant::now(),
-            connected: AtomicBool::new(false),
-            core: Mutex::new(CoreStats::default()),
-            queue_full: AtomicU64::new(0),
-            handler_errors: AtomicU64::new(0),
-            declined: AtomicU64::new(0),
-            handled: AtomicU64::new(0),
-        });
+        let shared = Arc::new(Shared::new());
+        let services = Services {
+            web: web.clone(),
+            outbox: outbox.clone(),
+            bot: bot.clone(),
+            shared: shared.clone(),
+            response_url_redirect: None,
+        };
         let (inbox_tx, inbox) = unbounded();
         let (events_tx, events) = bounded(1024);
         let parts = event_loop::LoopParts {
             supervisor,
             app_token: self.app_token.clone(),
-            web: web.clone(),
             connect_web,
             outbox: outbox.clone(),
             transport,
             debug_reconnects: self.debug_reconnects,
             ack_on_receipt: self.ack_on_receipt,
             router: self.router.clone(),
+            services,
             workers: self.workers,
             queue_bound: self.queue_bound,
             shutdown_timeout: self.shutdown_timeout,
-            bot_user_id: self.bot_user_id.clone().map(Arc::from),
             shared: shared.clone(),
             inbox,
             inbox_tx: inbox_tx.clone(),
@@ -533,6 +857,7 @@ impl BotBuilder {
             shared,
             web,
             outbox,
+            bot,
         })
     }
 
@@ -577,6 +902,7 @@ impl Bot {
             shutdown_timeout: Duration::from_secs(5),
             outbox: true,
             bot_user_id: None,
+            auth_test: true,
             jitter_seed: None,
             router: Router::default(),
         })
@@ -592,6 +918,7 @@ pub struct RunningBot {
     shared: Arc<Shared>,
     web: WebClient,
     outbox: Option<Arc<Outbox>>,
+    bot: Option<Arc<BotInfo>>,
 }
 
 impl std::fmt::Debug for event_loop::LoopMsg {
@@ -614,6 +941,11 @@ impl RunningBot {
     /// The Web API client the handlers use.
     pub fn web(&self) -> &WebClient {
         &self.web
+    }
+
+    /// Who the bot is (from `auth.test` at start, or [`BotBuilder::bot_user_id`]), if known.
+    pub fn bot(&self) -> Option<&BotInfo> {
+        self.bot.as_deref()
     }
 
     /// The outbox, if enabled.

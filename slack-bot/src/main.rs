@@ -985,7 +985,8 @@ mod tests {
         let e = parse(&["--app-token-file", &missing], &vars).unwrap_err();
         assert!(e.contains(&missing), "{e}");
 
-        // Links are followed and the file they lead to is checked.
+        // Links are followed and the file they lead to is checked (group-writable: refused
+        // whoever owns it, so the check holds when the tests run as root).
         let link = dir.join("link");
         std::os::unix::fs::symlink(&f, &link).unwrap();
         let link_path = link.to_string_lossy().to_string();
@@ -995,7 +996,7 @@ mod tests {
                 .app_token,
             "xapp-1-file"
         );
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o660)).unwrap();
         let e = parse(&["--app-token-file", &link_path], &vars).unwrap_err();
         assert!(e.contains("chmod 600"), "{e}");
 

@@ -54,10 +54,10 @@ pub(crate) fn welcome_blocks(user: &str) -> Value {
 }
 
 fn on_message(ctx: &Context) -> HandlerResult {
-    let Some(cb) = ctx.event() else {
+    let Ok(cb) = ctx.event() else {
         return Ok(Reply::Ack);
     };
-    let SlackEvent::Message(m) = cb.event else {
+    let SlackEvent::Message(m) = &cb.event else {
         return Ok(Reply::Ack);
     };
     // Only plain new messages from people; never bots (ourselves included) or edits.
@@ -75,10 +75,10 @@ fn on_message(ctx: &Context) -> HandlerResult {
 }
 
 fn on_mention(ctx: &Context) -> HandlerResult {
-    let Some(cb) = ctx.event() else {
+    let Ok(cb) = ctx.event() else {
         return Ok(Reply::Ack);
     };
-    let SlackEvent::AppMention(m) = cb.event else {
+    let SlackEvent::AppMention(m) = &cb.event else {
         return Ok(Reply::Ack);
     };
     if m.bot_id.is_some() {
@@ -98,7 +98,7 @@ fn on_mention(ctx: &Context) -> HandlerResult {
 }
 
 fn on_shortcut(ctx: &Context) -> HandlerResult {
-    let Some(i) = ctx.interaction() else {
+    let Ok(i) = ctx.interaction() else {
         return Ok(Reply::Ack);
     };
     if let Some(trigger) = i.trigger_id() {
@@ -112,10 +112,10 @@ fn on_submission(_ctx: &Context) -> HandlerResult {
 }
 
 fn on_member_joined(ctx: &Context) -> HandlerResult {
-    let Some(cb) = ctx.event() else {
+    let Ok(cb) = ctx.event() else {
         return Ok(Reply::Ack);
     };
-    let SlackEvent::MemberJoinedChannel(j) = cb.event else {
+    let SlackEvent::MemberJoinedChannel(j) = &cb.event else {
         return Ok(Reply::Ack);
     };
     let (Some(user), Some(channel)) = (j.user.as_deref(), j.channel.as_deref()) else {
@@ -134,10 +134,10 @@ fn on_member_joined(ctx: &Context) -> HandlerResult {
 }
 
 fn on_file_shared(ctx: &Context) -> HandlerResult {
-    let Some(cb) = ctx.event() else {
+    let Ok(cb) = ctx.event() else {
         return Ok(Reply::Ack);
     };
-    let SlackEvent::FileShared(f) = cb.event else {
+    let SlackEvent::FileShared(f) = &cb.event else {
         return Ok(Reply::Ack);
     };
     let Some(channel) = f.channel_id.as_deref() else {
@@ -161,7 +161,7 @@ fn on_file_shared(ctx: &Context) -> HandlerResult {
         (None, Some(id)) => file_name(ctx, id).unwrap_or_else(|| id.to_owned()),
         (None, None) => "a file".to_owned(),
     };
-    ctx.say(channel, &format!("File received: {name}"))?;
+    ctx.say_to(channel, format!("File received: {name}"))?;
     Ok(Reply::Ack)
 }
 
@@ -185,7 +185,7 @@ fn file_name(ctx: &Context, id: &str) -> Option<String> {
 }
 
 fn on_get_help(ctx: &Context) -> HandlerResult {
-    let Some(i) = ctx.interaction() else {
+    let Ok(i) = ctx.interaction() else {
         return Ok(Reply::Ack);
     };
     if let slack_envelope::payload::Interaction::BlockActions(b) = i {

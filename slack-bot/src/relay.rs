@@ -331,7 +331,7 @@ impl Relay {
         let secs = took.as_secs_f64();
         let payload = answer_payload(envelope, body);
         let response_url = match envelope.kind() {
-            EnvelopeKind::SlashCommands => ctx.command().and_then(|c| c.response_url),
+            EnvelopeKind::SlashCommands => ctx.response_url().map(str::to_owned),
             _ => None,
         };
         match (payload, response_url) {

@@ -137,7 +137,7 @@ fn full_queue_leaves_envelopes_unacked_and_redelivery_succeeds() {
         .workers(1)
         .queue_bound(1)
         .on_event("message", move |ctx| {
-            let event_id = ctx.event().unwrap().event_id.unwrap();
+            let event_id = ctx.event().unwrap().event_id.clone().unwrap();
             *s.lock().unwrap().entry(event_id).or_default() += 1;
             // Blocks until the test opens the gate.
             let _ = g.recv();
@@ -207,7 +207,7 @@ fn a_momentarily_full_queue_delays_frames_instead_of_declining_them() {
         .workers(1)
         .queue_bound(2)
         .on_event("message", move |ctx| {
-            let event_id = ctx.event().unwrap().event_id.unwrap();
+            let event_id = ctx.event().unwrap().event_id.clone().unwrap();
             *s.lock().unwrap().entry(event_id).or_default() += 1;
             std::thread::sleep(Duration::from_millis(4));
             Ok(Reply::Ack)

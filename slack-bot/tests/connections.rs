@@ -28,7 +28,7 @@ fn counting_bot(slack: &FakeSlack, connections: usize) -> (RunningBot, Seen) {
     let bot = builder(slack)
         .connections(connections)
         .on_any_event(move |ctx| {
-            let event_id = ctx.event().unwrap().event_id.unwrap();
+            let event_id = ctx.event().unwrap().event_id.clone().unwrap();
             *s.lock().unwrap().entry(event_id).or_default() += 1;
             Ok(Reply::Ack)
         })

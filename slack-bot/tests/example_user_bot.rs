@@ -5,6 +5,9 @@
 //! Each test starts a fake Slack on 127.0.0.1, points the bot at it, plays what Slack would
 //! send, and checks what the bot answered: acks (with their payloads) and Web API calls. Every
 //! wait has a timeout, so a broken bot fails the test instead of hanging it.
+//!
+//! For plain unit tests of the handlers alone (no sockets, no fake Slack), see
+//! `slack_bot::testing::TestBot` and the last test here.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -21,25 +24,16 @@ use slack_testkit::FakeSlack;
 /// The bot under test, as it would live in your crate: a function that adds its handlers.
 mod my_bot {
     use serde_json::json;
-    use slack_bot::slack_envelope::payload::SlackEvent;
-    use slack_bot::slack_web::{Message, PostMessage};
     use slack_bot::{BotBuilder, Reply};
 
     pub(crate) fn install(builder: BotBuilder) -> BotBuilder {
         builder
-            .on_event("app_mention", |ctx| {
-                let Some(SlackEvent::AppMention(m)) = ctx.event().map(|cb| cb.event) else {
-                    return Ok(Reply::Ack);
-                };
-                if let (Some(channel), Some(ts)) = (m.channel, m.ts) {
-                    let reply = Message::text("On it!").thread_ts(ts);
-                    ctx.web()
-                        .chat_post_message(&PostMessage::new(channel, reply))?;
-                }
+            .on_app_mention(|ctx, _mention| {
+                ctx.reply_in_thread("On it!")?;
                 Ok(Reply::Ack)
             })
             .on_command("/todo", |ctx| {
-                let text = ctx.command().map(|c| c.text).unwrap_or_default();
+                let text = &ctx.command()?.text;
                 Ok(Reply::payload(json!({
                     "response_type": "ephemeral",
                     "text": format!("Added: {}", text.trim()),
@@ -144,4 +138,20 @@ fn keeps_answering_across_a_connection_refresh() {
     slack.wait_for_call("chat.postMessage", SOON).unwrap();
 
     bot.shutdown().unwrap();
+}
+
+/// The same handlers without any fake Slack: one request in, the ack and the Web API calls out.
+#[test]
+fn unit_test_of_the_handlers() {
+    use slack_bot::testing::{self, TestBot};
+    let bot = TestBot::new(my_bot::install(testing::builder())).unwrap();
+
+    let out = bot.event(mention("<@U0BOT> deploy please")).unwrap();
+    assert_eq!(out.calls.len(), 1);
+    assert_eq!(out.calls[0].method, "chat.postMessage");
+    assert_eq!(out.calls[0].body["thread_ts"], "1700000000.000100");
+
+    let out = bot.command("/todo", " buy milk ").unwrap();
+    assert_eq!(out.ack.unwrap()["text"], "Added: buy milk");
+    assert!(out.calls.is_empty());
 }

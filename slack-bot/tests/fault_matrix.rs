@@ -334,7 +334,7 @@ fn builder_for(api_url: &str, seen: &Seen) -> BotBuilder {
         .shutdown_timeout(Duration::from_secs(3))
         .jitter_seed(11)
         .on_any_event(move |ctx| {
-            let event_id = ctx.event().unwrap().event_id.unwrap();
+            let event_id = ctx.event().unwrap().event_id.clone().unwrap();
             *s.lock().unwrap().entry(event_id).or_default() += 1;
             Ok(Reply::Ack)
         })
@@ -951,7 +951,7 @@ fn row_socket_url_with_untrusted_certificate() {
         .session(fast_session())
         .shutdown_timeout(Duration::from_secs(3))
         .on_any_event(move |ctx| {
-            let event_id = ctx.event().unwrap().event_id.unwrap();
+            let event_id = ctx.event().unwrap().event_id.clone().unwrap();
             *s.lock().unwrap().entry(event_id).or_default() += 1;
             Ok(Reply::Ack)
         })

@@ -240,7 +240,7 @@ fn debug_reconnects_refreshes_are_followed_without_losing_events() {
         .on_event("message", move |ctx| {
             h.lock()
                 .unwrap()
-                .push(ctx.event().unwrap().event_id.unwrap());
+                .push(ctx.event().unwrap().event_id.clone().unwrap());
             Ok(Reply::Ack)
         })
         .start()

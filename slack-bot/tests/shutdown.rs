@@ -36,7 +36,7 @@ fn shutdown_joins_every_thread_and_loses_no_queued_message() {
         .connections(2)
         .workers(4)
         .on_event("message", |ctx| {
-            let text = ctx.event().unwrap().event_id.unwrap();
+            let text = ctx.event().unwrap().event_id.clone().unwrap();
             // 20 messages to one channel: the outbox paces them at about 1/s after a burst
             // of 5, so most are still queued when shutdown starts.
             for i in 0..PER_EVENT {

@@ -33,7 +33,7 @@ fn an_idle_bot_holds_one_worker_and_a_slow_handler_gets_company() {
     let bot = builder(&slack)
         .workers(4)
         .on_event("message", move |ctx| {
-            let text = match ctx.event().unwrap().event {
+            let text = match ctx.event().unwrap().event.clone() {
                 slack_bot::slack_envelope::payload::SlackEvent::Message(m) => {
                     m.text.unwrap_or_default()
                 }

@@ -55,6 +55,30 @@ const RUNS: &[Run] = &[
         args: &["--against-testkit"],
     },
     Run {
+        name: "message_matcher",
+        package: "slack-bot",
+        kind: Kind::Example("message_matcher"),
+        args: &["--against-testkit"],
+    },
+    Run {
+        name: "late_command",
+        package: "slack-bot",
+        kind: Kind::Example("late_command"),
+        args: &["--against-testkit"],
+    },
+    Run {
+        name: "options_loading",
+        package: "slack-bot",
+        kind: Kind::Example("options_loading"),
+        args: &["--against-testkit"],
+    },
+    Run {
+        name: "app_home",
+        package: "slack-bot",
+        kind: Kind::Example("app_home"),
+        args: &["--against-testkit"],
+    },
+    Run {
         name: "tungstenite_loop",
         package: "slack-envelope",
         kind: Kind::Example("tungstenite_loop"),
