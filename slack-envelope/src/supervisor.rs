@@ -730,14 +730,21 @@ impl Supervisor {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
-        for slot in self.slots.values() {
+        for (&conn, slot) in &self.slots {
             match &slot.phase {
                 Phase::Connecting { deadline } => consider(*deadline),
                 Phase::Live(sess) => {
                     if let Some(t) = sess.poll_timeout() {
                         consider(t);
                     }
-                    if let (Some(since), None) = (slot.draining_since, &slot.closing_cause) {
+                    // Only a drain that ends in a close: a retiring link that is still among
+                    // the best stays open, and its drain deadline must not be offered (it
+                    // would be due again after every `handle_timeout`, a hot loop).
+                    if let (Some(since), None, true) = (
+                        slot.draining_since,
+                        &slot.closing_cause,
+                        self.replaced(conn),
+                    ) {
                         consider(drain_deadline(
                             sess,
                             since,
@@ -847,6 +854,8 @@ impl Supervisor {
                 self.fail(now, None, Cause::HelloTimeout, Duration::ZERO);
             }
             SessionEvent::Unresponsive { silence } => {
+                // Fewer links can receive now: which links count as replaced may change.
+                self.dirty = true;
                 if self.stopping.is_none() {
                     self.retire(now, conn, Cause::Unresponsive(silence));
                 }
@@ -854,10 +863,10 @@ impl Supervisor {
             SessionEvent::Responsive => {
                 // A false alarm: the link is fine. If it was retiring only for being silent,
                 // keep it; any surplus connection is closed by `reconcile`.
+                self.dirty = true;
                 if let Some(slot) = self.slots.get_mut(&conn) {
                     if matches!(slot.retiring, Some(Cause::Unresponsive(_))) {
                         slot.retiring = None;
-                        self.dirty = true;
                     }
                 }
             }
@@ -1125,17 +1134,22 @@ impl Supervisor {
                 slot.retiring = Some(Cause::Replaced);
             }
         }
-        if ready_active.len() >= self.cfg.connections {
-            let retiring: Vec<ConnId> = self
-                .slots
-                .iter()
-                .filter(|(_, s)| s.retiring.is_some() && s.closing_cause.is_none())
-                .map(|(id, _)| *id)
-                .collect();
-            for conn in retiring {
-                if self.drained(now, conn) {
-                    self.close_conn(now, conn, Cause::Replaced);
+        // A retiring link is closed (after its drain) once enough links that can receive
+        // are newer or not retiring; while it is among the best it keeps receiving, and its
+        // drain, if one had started, starts again when it is replaced once more.
+        let retiring: Vec<ConnId> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.retiring.is_some() && s.closing_cause.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in retiring {
+            if !self.replaced(conn) {
+                if let Some(slot) = self.slots.get_mut(&conn) {
+                    slot.draining_since = None;
                 }
+            } else if self.drained(now, conn) {
+                self.close_conn(now, conn, Cause::Replaced);
             }
         }
         // Open one more if wanted and allowed.
@@ -1193,6 +1207,20 @@ fn drain_deadline(sess: &Session, since: Instant, quiet: Duration, max: Duration
     }
     let quiet_at = sess.last_envelope().unwrap_or(since) + quiet;
     quiet_at.min(limit)
+}
+
+impl Supervisor {
+    /// Whether the retiring link `conn` has been replaced: at least `connections` other links
+    /// that can receive are either not retiring or newer than it. Only then is it drained and
+    /// closed; otherwise it is still among the best links there are.
+    fn replaced(&self, conn: ConnId) -> bool {
+        let better = self
+            .slots
+            .iter()
+            .filter(|(id, s)| **id != conn && is_ready(s) && (s.retiring.is_none() || **id > conn))
+            .count();
+        better >= self.cfg.connections
+    }
 }
 
 fn is_ready(s: &Slot) -> bool {

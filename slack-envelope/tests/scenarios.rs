@@ -178,6 +178,15 @@ impl Harness {
             self.now = t;
             self.sup.handle_timeout(t);
             out.extend(self.drain());
+            // Never due again at once: a caller's select would return at once, forever.
+            if let Some(next) = self.sup.poll_timeout() {
+                assert!(
+                    next > t,
+                    "due again right after handle_timeout at {:?} (a hot loop)\n history:\n{}",
+                    t - self.t0,
+                    self.log.join("\n")
+                );
+            }
         }
         self.now = target;
         let now = target;
@@ -1166,4 +1175,138 @@ fn unknown_connection_inputs_are_errors_not_panics() {
     ));
     assert!(h.sup.handle_ping(now, ConnId(99)).is_err());
     assert!(h.sup.handle_closed(now, ConnId(99), None, "").is_err());
+}
+
+/// Fires every timer due up to `ms` and asserts that after each `handle_timeout(now)` the next
+/// deadline is later than `now`.
+fn tick_checked(h: &mut Harness, ms: u64) -> Vec<String> {
+    let target = h.at(ms);
+    let mut out = Vec::new();
+    for _ in 0..1000 {
+        let Some(t) = h.sup.poll_timeout() else { break };
+        if t > target {
+            break;
+        }
+        let t = t.max(h.now);
+        h.now = t;
+        h.sup.handle_timeout(t);
+        out.extend(h.drain());
+        if let Some(next) = h.sup.poll_timeout() {
+            assert!(
+                next > t,
+                "at {:?}: poll_timeout offers {:?}, not after now (a hot loop)",
+                t - h.t0,
+                next.checked_duration_since(h.t0)
+            );
+        }
+    }
+    h.now = target;
+    out
+}
+
+#[test]
+fn a_warned_link_carrying_traffic_while_its_replacement_fails_does_not_spin() {
+    let (mut h, mut s) = ready_one();
+    s.extend(vec![
+        (
+            1_000,
+            In::Text(1, disconnect("warning")),
+            vec![
+                "reconnecting #1 slack:warning",
+                "connect #2",
+                "connecting #2",
+            ],
+        ),
+        (1_010, In::Connected(2), vec!["connected #2"]),
+        (1_020, In::Text(2, hello()), vec!["ready #2 n=2"]),
+    ]);
+    h.run(s);
+    // #1 drains, still carrying traffic; then the replacement drops, and every later attempt
+    // fails (apps.connections.open answers 500).
+    h.step(1_100, In::Text(1, event("a1", "Eva1")));
+    h.step(1_101, In::Ack("a1"));
+    h.step(1_200, In::Closed(2, Some(1006)));
+    let mut t = 1_300;
+    while t < 60_000 {
+        // Traffic on #1 every 700 ms, and a failure whenever an attempt is asked for.
+        let id = format!("b{t}");
+        let frame = event(&id, &format!("Ev{id}"));
+        let mut lines = tick_checked(&mut h, t);
+        h.sup.handle_text(h.now, ConnId(1), frame).unwrap();
+        h.sup.ack(h.now, &id).unwrap();
+        lines.extend(h.drain());
+        for line in lines {
+            if let Some(n) = line.strip_prefix("connect #") {
+                let n: u64 = n.parse().unwrap();
+                h.sup.handle_connect_failed(
+                    h.now,
+                    ConnId(n),
+                    ConnectFailure::Transient {
+                        error: "http 500".into(),
+                    },
+                );
+            }
+        }
+        h.drain();
+        t += 700;
+    }
+    // The warned link is kept while it is the only one that can receive.
+    assert!(h.sup.connections().contains(&ConnId(1)));
+    // Then #1 falls quiet: still no replacement, still no hot loop.
+    let _ = tick_checked(&mut h, 120_000);
+}
+
+#[test]
+fn a_refresh_storm_after_every_hello_does_not_spin_or_pile_up_links() {
+    let mut h = Harness::new(Config::default());
+    h.step(0, In::Start);
+    let mut t = 10;
+    let mut next_conn = 1u64;
+    for _ in 0..40 {
+        let _ = tick_checked(&mut h, t);
+        h.sup.handle_connected(h.now, ConnId(next_conn)).unwrap();
+        h.sup
+            .handle_text(h.now, ConnId(next_conn), hello())
+            .unwrap();
+        h.sup
+            .handle_text(h.now, ConnId(next_conn), disconnect("refresh_requested"))
+            .unwrap();
+        let lines = h.drain();
+        if let Some(n) = lines.iter().find_map(|l| l.strip_prefix("connect #")) {
+            next_conn = n.parse().unwrap();
+        } else {
+            // No new attempt yet: let time pass until one is asked for.
+            let mut waited = 0;
+            loop {
+                t += 100;
+                waited += 1;
+                let mut lines = tick_checked(&mut h, t);
+                lines.extend(h.drain());
+                if let Some(n) = lines.iter().find_map(|l| l.strip_prefix("connect #")) {
+                    next_conn = n.parse().unwrap();
+                    break;
+                }
+                // Slack closes links it asked to refresh, after a while: answer the close frames.
+                for l in &lines {
+                    if let Some(rest) = l.strip_prefix("tx #") {
+                        if let Some(n) = rest.strip_suffix(" close 1000") {
+                            h.sup
+                                .handle_closed(h.now, ConnId(n.parse().unwrap()), Some(1000), "")
+                                .unwrap();
+                        }
+                    }
+                }
+                assert!(waited < 1000, "no new attempt");
+            }
+        }
+        t += 100;
+    }
+    let _ = tick_checked(&mut h, t + 30_000);
+    // The old links were drained and closed as soon as a newer one could receive: a storm
+    // does not hold every slot.
+    assert!(
+        h.sup.connections().len() <= 3,
+        "links held: {:?}",
+        h.sup.connections()
+    );
 }
