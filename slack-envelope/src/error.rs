@@ -21,6 +21,17 @@ pub enum Error {
         /// The missing field.
         field: &'static str,
     },
+    /// An id in a frame (`envelope_id`, or the payload's `event_id`) is longer than
+    /// [`MAX_ID_LEN`](crate::MAX_ID_LEN): the frame is refused and nothing of it is remembered.
+    /// Slack's ids are about 36 bytes; a longer one comes from a broken or hostile peer.
+    IdTooLong {
+        /// Which id (`envelope_id` or `event_id`).
+        field: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A payload could not be read as the typed view that was asked for.
     InvalidPayload {
         /// The view that was asked for (`event_callback`, `slash_command`, …).
@@ -83,6 +94,10 @@ impl fmt::Display for Error {
             Error::MissingField { frame_type, field } => {
                 write!(f, "`{frame_type}` frame has no `{field}` field")
             }
+            Error::IdTooLong { field, len, limit } => write!(
+                f,
+                "`{field}` is {len} bytes, over the {limit}-byte limit; frame refused"
+            ),
             Error::InvalidPayload { view, detail } => {
                 write!(f, "payload is not a valid {view}: {detail}")
             }

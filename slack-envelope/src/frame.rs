@@ -17,6 +17,11 @@ use crate::Error;
 use crate::payload::{EventCallback, Interaction, SlashCommand};
 use crate::scan::EventType;
 
+/// The longest `envelope_id` or `event_id` a frame may carry, in bytes. Slack's are about 36
+/// bytes; a frame with a longer one is refused ([`Error::IdTooLong`]) before anything of it is
+/// remembered (acks awaited, duplicate suppression).
+pub const MAX_ID_LEN: usize = 256;
+
 /// One frame received from Slack, parsed.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -553,6 +558,7 @@ impl Frame {
             }),
             None => parse_fields(&text)?,
         };
+        check_ids(&parsed)?;
         Ok(Frame::from_parsed(text, parsed))
     }
 
@@ -561,6 +567,7 @@ impl Frame {
     pub(crate) fn parse_slow(text: impl Into<String>) -> Result<Frame, Error> {
         let text = text.into();
         let parsed = parse_fields(&text)?;
+        check_ids(&parsed)?;
         Ok(Frame::from_parsed(text, parsed))
     }
 
@@ -600,6 +607,25 @@ enum Parsed {
     Disconnect(Disconnect),
     Envelope(EnvelopeFields),
     Unknown(Option<String>),
+}
+
+/// Refuses an envelope whose ids are over [`MAX_ID_LEN`].
+fn check_ids(parsed: &Parsed) -> Result<(), Error> {
+    let Parsed::Envelope(fields) = parsed else {
+        return Ok(());
+    };
+    let too_long = |field: &'static str, len: usize| Error::IdTooLong {
+        field,
+        len,
+        limit: MAX_ID_LEN,
+    };
+    if fields.envelope_id.len() > MAX_ID_LEN {
+        return Err(too_long("envelope_id", fields.envelope_id.len()));
+    }
+    match &fields.event_id {
+        Some(id) if id.len() > MAX_ID_LEN => Err(too_long("event_id", id.len())),
+        _ => Ok(()),
+    }
 }
 
 fn parse_fields(text: &str) -> Result<Parsed, Error> {

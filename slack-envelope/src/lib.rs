@@ -86,6 +86,7 @@ pub use dedup::DedupWindow;
 pub use error::Error;
 pub use frame::{
     ConnectionInfo, DebugInfo, Disconnect, DisconnectReason, Envelope, EnvelopeKind, Frame, Hello,
+    MAX_ID_LEN,
 };
 pub use session::{Session, SessionConfig, SessionEnd, SessionEvent, SessionState};
 pub use supervisor::{

@@ -1310,3 +1310,62 @@ fn a_refresh_storm_after_every_hello_does_not_spin_or_pile_up_links() {
         h.sup.connections()
     );
 }
+
+#[test]
+fn an_envelope_id_over_the_limit_is_refused_and_not_remembered() {
+    let (mut h, s) = ready_one();
+    h.run(s);
+    let long_id = "i".repeat(slack_envelope::MAX_ID_LEN + 1);
+    let out = h.step(40, In::Text(1, event(&long_id, "Ev1")));
+    assert_eq!(out, vec!["error #1"], "refused: no request, no ack");
+    assert_eq!(h.sup.stats().invalid_frames, 1);
+    assert_eq!(h.sup.stats().received, 0);
+    let sess = h.sup.session(ConnId(1)).unwrap();
+    assert!(
+        !sess.knows(&long_id),
+        "not awaiting an ack, not in the recently acked list"
+    );
+    assert_eq!(sess.unacked(), 0);
+    assert!(matches!(
+        h.sup.ack(h.now, &long_id),
+        Err(Error::UnknownEnvelope { .. })
+    ));
+    // An `event_id` over the limit likewise, and it is not remembered by duplicate suppression:
+    // the same `event_id` is refused again rather than suppressed as a duplicate.
+    let long_event = "v".repeat(slack_envelope::MAX_ID_LEN + 1);
+    let out = h.step(50, In::Text(1, event("e2", &long_event)));
+    assert_eq!(out, vec!["error #1"]);
+    let out = h.step(60, In::Text(1, event("e3", &long_event)));
+    assert_eq!(out, vec!["error #1"]);
+    assert!(!h.sup.session(ConnId(1)).unwrap().knows("e2"));
+    assert_eq!(h.sup.stats().duplicates, 0);
+    // Exactly at the limit is fine.
+    let id = "i".repeat(slack_envelope::MAX_ID_LEN);
+    let out = h.step(
+        70,
+        In::Text(1, event(&id, &"v".repeat(slack_envelope::MAX_ID_LEN))),
+    );
+    assert_eq!(out.len(), 1);
+    assert!(out[0].starts_with("request #1 iiii"), "{out:?}");
+    let err = slack_envelope::Frame::parse(event(&long_id, "Ev1")).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::IdTooLong {
+            field: "envelope_id",
+            ..
+        }
+    ));
+    assert!(err.to_string().len() < 100);
+}
+
+#[test]
+fn the_dedup_window_does_not_remember_keys_over_the_limit() {
+    let t0 = Instant::now();
+    let mut w = slack_envelope::DedupWindow::new(Duration::from_secs(600), 100);
+    let long = "k".repeat(slack_envelope::MAX_ID_LEN + 1);
+    assert!(w.insert(t0, &long));
+    assert!(!w.contains(&long));
+    assert!(w.insert(t0, &long));
+    assert!(w.insert(t0, "short"));
+    assert!(!w.insert(t0, "short"));
+}
