@@ -2,6 +2,11 @@
 
 use std::fmt;
 
+use crate::text::clip;
+
+/// The most of an id shown in a message.
+const ID_SHOWN: usize = 64;
+
 /// Everything that can go wrong in the envelope core.
 ///
 /// The core never panics on input: a malformed frame, a misused ack or an unknown connection
@@ -10,6 +15,9 @@ use std::fmt;
 #[non_exhaustive]
 pub enum Error {
     /// A frame was not valid JSON, or not a JSON object.
+    ///
+    /// Like every variant, its text never holds the frame's or the payload's text, and ids
+    /// are cut short in messages: errors are safe to log.
     InvalidJson {
         /// What serde_json said (position and reason); never the frame's text.
         detail: String,
@@ -90,7 +98,7 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidJson { detail } => write!(f, "invalid frame: {detail}"),
+            Error::InvalidJson { detail } => write!(f, "invalid frame: {}", clip(detail, 200)),
             Error::MissingField { frame_type, field } => {
                 write!(f, "`{frame_type}` frame has no `{field}` field")
             }
@@ -99,17 +107,26 @@ impl fmt::Display for Error {
                 "`{field}` is {len} bytes, over the {limit}-byte limit; frame refused"
             ),
             Error::InvalidPayload { view, detail } => {
-                write!(f, "payload is not a valid {view}: {detail}")
+                write!(f, "payload is not a valid {view}: {}", clip(detail, 200))
             }
             Error::PayloadNotAccepted { envelope_id } => write!(
                 f,
-                "envelope {envelope_id} does not accept a response payload; ack it without one"
+                "envelope {} does not accept a response payload; ack it without one",
+                clip(envelope_id, ID_SHOWN)
             ),
             Error::AlreadyAcked { envelope_id } => {
-                write!(f, "envelope {envelope_id} was already acked")
+                write!(
+                    f,
+                    "envelope {} was already acked",
+                    clip(envelope_id, ID_SHOWN)
+                )
             }
             Error::UnknownEnvelope { envelope_id } => {
-                write!(f, "no envelope {envelope_id} is waiting for an ack")
+                write!(
+                    f,
+                    "no envelope {} is waiting for an ack",
+                    clip(envelope_id, ID_SHOWN)
+                )
             }
             Error::PayloadTooLarge {
                 envelope_id,
@@ -117,10 +134,11 @@ impl fmt::Display for Error {
                 limit,
             } => write!(
                 f,
-                "ack payload for envelope {envelope_id} is {size} bytes, over the {limit}-byte limit"
+                "ack payload for envelope {} is {size} bytes, over the {limit}-byte limit",
+                clip(envelope_id, ID_SHOWN)
             ),
             Error::InvalidAckPayload { detail } => {
-                write!(f, "ack payload cannot be serialized: {detail}")
+                write!(f, "ack payload cannot be serialized: {}", clip(detail, 200))
             }
             Error::UnknownConnection { conn } => write!(f, "unknown connection #{conn}"),
             Error::ConnectionClosing { conn } => {

@@ -22,8 +22,8 @@ use crate::scan::EventType;
 /// remembered (acks awaited, duplicate suppression).
 pub const MAX_ID_LEN: usize = 256;
 
-/// One frame received from Slack, parsed.
-#[derive(Debug, Clone, PartialEq)]
+/// One frame received from Slack, parsed. Its `Debug` output shows no payload or frame text.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Frame {
     /// `{"type":"hello",…}`: the connection is ready.
@@ -42,12 +42,27 @@ pub enum Frame {
     },
 }
 
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Frame::Hello(h) => f.debug_tuple("Hello").field(h).finish(),
+            Frame::Disconnect(d) => f.debug_tuple("Disconnect").field(d).finish(),
+            Frame::Envelope(e) => f.debug_tuple("Envelope").field(e).finish(),
+            Frame::Unknown { frame_type, text } => f
+                .debug_struct("Unknown")
+                .field("frame_type", frame_type)
+                .field("text_bytes", &text.len())
+                .finish(),
+        }
+    }
+}
+
 /// Debug details Slack attaches to `hello` and `disconnect`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
 pub struct DebugInfo {
-    /// The Slack host serving this connection.
-    #[serde(default)]
+    /// The Slack host serving this connection (cut to 128 bytes, like every text here).
+    #[serde(default, deserialize_with = "clipped_text")]
     pub host: Option<String>,
     /// Slack's build number.
     #[serde(default)]
@@ -56,7 +71,7 @@ pub struct DebugInfo {
     #[serde(default)]
     pub approximate_connection_time: Option<u64>,
     /// When Slack started this connection (sometimes present).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "clipped_text")]
     pub started: Option<String>,
 }
 
@@ -65,8 +80,14 @@ pub struct DebugInfo {
 #[non_exhaustive]
 pub struct ConnectionInfo {
     /// The app id (`A…`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "clipped_text")]
     pub app_id: Option<String>,
+}
+
+/// An optional string, cut to 128 bytes: a peer's text is never kept at length.
+fn clipped_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s: Option<Cow<'de, str>> = Deserialize::deserialize(d)?;
+    Ok(s.map(|s| crate::text::clipped(&s)))
 }
 
 /// The `hello` frame. Every field is optional: Slack has added fields over time.
@@ -102,7 +123,7 @@ pub enum DisconnectReason {
     LinkDisabled,
     /// Over the connection limit: back off with jitter before trying again.
     TooManyWebsockets,
-    /// A reason this crate does not know, kept as text.
+    /// A reason this crate does not know, kept as text (cut to 128 bytes).
     Other(String),
 }
 
@@ -114,7 +135,7 @@ impl DisconnectReason {
             "refresh_requested" => DisconnectReason::RefreshRequested,
             "link_disabled" => DisconnectReason::LinkDisabled,
             "too_many_websockets" => DisconnectReason::TooManyWebsockets,
-            other => DisconnectReason::Other(other.to_owned()),
+            other => DisconnectReason::Other(crate::text::clipped(other)),
         }
     }
 
@@ -156,7 +177,7 @@ pub enum EnvelopeKind {
     SlashCommands,
     /// `interactive`: a shortcut, block action, view submission, …
     Interactive,
-    /// A type this crate does not know yet.
+    /// A type this crate does not know yet (its name cut to 128 bytes).
     Other(String),
 }
 
@@ -166,7 +187,7 @@ impl EnvelopeKind {
             "events_api" => EnvelopeKind::EventsApi,
             "slash_commands" => EnvelopeKind::SlashCommands,
             "interactive" => EnvelopeKind::Interactive,
-            other => EnvelopeKind::Other(other.to_owned()),
+            other => EnvelopeKind::Other(crate::text::clipped(other)),
         }
     }
 
@@ -331,7 +352,7 @@ impl Envelope {
     pub fn payload_as<'de, T: Deserialize<'de>>(&'de self, view: &'static str) -> Result<T, Error> {
         serde_json::from_str(self.payload_json()).map_err(|e| Error::InvalidPayload {
             view,
-            detail: e.to_string(),
+            detail: crate::text::json_error_detail(&e),
         })
     }
 
@@ -630,7 +651,7 @@ fn check_ids(parsed: &Parsed) -> Result<(), Error> {
 
 fn parse_fields(text: &str) -> Result<Parsed, Error> {
     let raw: RawFrame<'_> = serde_json::from_str(text).map_err(|e| Error::InvalidJson {
-        detail: e.to_string(),
+        detail: crate::text::json_error_detail(&e),
     })?;
     let frame_type = raw.frame_type.as_deref();
     match frame_type {
@@ -659,7 +680,7 @@ fn parse_fields(text: &str) -> Result<Parsed, Error> {
                 let t = other.unwrap_or("");
                 envelope_fields(text, t, &raw).map(Parsed::Envelope)
             } else {
-                Ok(Parsed::Unknown(other.map(str::to_owned)))
+                Ok(Parsed::Unknown(other.map(crate::text::clipped)))
             }
         }
     }

@@ -79,6 +79,7 @@ pub mod payload;
 mod scan;
 mod session;
 mod supervisor;
+mod text;
 
 pub use ack::{DEFAULT_MAX_ACK_PAYLOAD, ack_frame, payload_to_json};
 pub use backoff::{Backoff, Jitter};

@@ -335,7 +335,7 @@ impl Session {
         }
         self.end(SessionEnd::Closed {
             code,
-            reason: reason.to_owned(),
+            reason: crate::text::clipped(reason),
         });
     }
 
@@ -425,11 +425,11 @@ impl Session {
         let Some(p) = self.pending.get_mut(envelope_id) else {
             if self.recently_acked.iter().any(|id| **id == *envelope_id) {
                 return Err(Error::AlreadyAcked {
-                    envelope_id: envelope_id.to_owned(),
+                    envelope_id: crate::text::clipped(envelope_id),
                 });
             }
             return Err(Error::UnknownEnvelope {
-                envelope_id: envelope_id.to_owned(),
+                envelope_id: crate::text::clipped(envelope_id),
             });
         };
         Self::check_pending(&self.cfg, self.state, p, envelope_id, payload_json)?;
@@ -450,18 +450,18 @@ impl Session {
     ) -> Result<(), Error> {
         if p.acked {
             return Err(Error::AlreadyAcked {
-                envelope_id: envelope_id.to_owned(),
+                envelope_id: crate::text::clipped(envelope_id),
             });
         }
         if let Some(json) = payload_json {
             if !p.accepts_payload {
                 return Err(Error::PayloadNotAccepted {
-                    envelope_id: envelope_id.to_owned(),
+                    envelope_id: crate::text::clipped(envelope_id),
                 });
             }
             if json.len() > cfg.max_ack_payload {
                 return Err(Error::PayloadTooLarge {
-                    envelope_id: envelope_id.to_owned(),
+                    envelope_id: crate::text::clipped(envelope_id),
                     size: json.len(),
                     limit: cfg.max_ack_payload,
                 });

@@ -13,6 +13,7 @@ use crate::backoff::{Backoff, Jitter};
 use crate::dedup::DedupWindow;
 use crate::frame::{DisconnectReason, Envelope, Frame, Hello};
 use crate::session::{Session, SessionConfig, SessionEnd, SessionEvent, SessionState};
+use crate::text::{MAX_TEXT, clip};
 use crate::{Error, OutFrame};
 
 /// Slack's limit on connections per app.
@@ -177,11 +178,11 @@ impl fmt::Display for Cause {
             Cause::HelloTimeout => write!(f, "no hello in time"),
             Cause::Replaced => write!(f, "replaced by a newer connection"),
             Cause::Closed { code, reason } => match code {
-                Some(c) => write!(f, "closed with code {c} ({reason})"),
-                None => write!(f, "closed ({reason})"),
+                Some(c) => write!(f, "closed with code {c} ({})", clip(reason, MAX_TEXT)),
+                None => write!(f, "closed ({})", clip(reason, MAX_TEXT)),
             },
             Cause::CloseTimedOut => write!(f, "close handshake timed out"),
-            Cause::ConnectFailed(e) => write!(f, "connect failed: {e}"),
+            Cause::ConnectFailed(e) => write!(f, "connect failed: {}", clip(e, MAX_TEXT)),
             Cause::ConnectTimedOut => write!(f, "connect attempt timed out"),
             Cause::Shutdown => write!(f, "shutdown"),
             Cause::Stopping => write!(f, "stopping"),
@@ -207,7 +208,7 @@ impl fmt::Display for StopReason {
             StopReason::LinkDisabled => {
                 write!(f, "socket mode was disabled for this app (link_disabled)")
             }
-            StopReason::Fatal(e) => write!(f, "fatal error: {e}"),
+            StopReason::Fatal(e) => write!(f, "fatal error: {}", clip(e, MAX_TEXT)),
             StopReason::Shutdown => write!(f, "shut down"),
         }
     }
@@ -509,6 +510,19 @@ impl Supervisor {
         }
         self.slots.remove(&conn);
         self.stats.connect_failures += 1;
+        // The caller's description may quote a server's answer: keep it short.
+        let failure = match failure {
+            ConnectFailure::Fatal { error } => ConnectFailure::Fatal {
+                error: crate::text::clipped(&error),
+            },
+            ConnectFailure::RateLimited { retry_after, error } => ConnectFailure::RateLimited {
+                retry_after,
+                error: crate::text::clipped(&error),
+            },
+            ConnectFailure::Transient { error } => ConnectFailure::Transient {
+                error: crate::text::clipped(&error),
+            },
+        };
         match failure {
             ConnectFailure::Fatal { error } => {
                 self.lifecycle(Lifecycle::Disconnected {
@@ -674,7 +688,7 @@ impl Supervisor {
         };
         let Some(conn) = found else {
             return Err(Error::UnknownEnvelope {
-                envelope_id: envelope_id.to_owned(),
+                envelope_id: crate::text::clipped(envelope_id),
             });
         };
         let Some(Slot {
