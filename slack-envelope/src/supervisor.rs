@@ -56,6 +56,10 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// The least wait after `too_many_websockets`.
     pub too_many_websockets_delay: Duration,
+    /// The longest `Retry-After` honoured (5 minutes by default): a longer one (a broken or
+    /// hostile server's `Retry-After: 99999999999`) is cut to this, with a warning that says
+    /// when the next attempt is, rather than leaving the app offline for a day.
+    pub max_retry_after: Duration,
     /// How long a delivered `event_id` is remembered (Slack retries for about 5 minutes).
     pub dedup_window: Duration,
     /// At most this many ids are remembered.
@@ -82,6 +86,7 @@ impl Default for Config {
             healthy_after: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(30),
             too_many_websockets_delay: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(5 * 60),
             dedup_window: Duration::from_secs(10 * 60),
             dedup_capacity: 100_000,
             drain_quiet: Duration::from_secs(1),
@@ -536,7 +541,20 @@ impl Supervisor {
                     conn,
                     cause: Cause::ConnectFailed(error.clone()),
                 });
-                self.fail(now, None, Cause::ConnectFailed(error), retry_after);
+                let wait = retry_after.min(self.cfg.max_retry_after);
+                if wait < retry_after {
+                    log::warn!(
+                        "socket mode: apps.connections.open asked to wait {}s (Retry-After); \
+                         waiting {}s instead, the longest honoured",
+                        retry_after.as_secs(),
+                        wait.as_secs()
+                    );
+                }
+                let delay = self.fail(now, None, Cause::ConnectFailed(error), wait);
+                log::warn!(
+                    "socket mode: rate limited by apps.connections.open; next attempt in {:.1}s",
+                    delay.as_secs_f64()
+                );
             }
             ConnectFailure::Transient { error } => {
                 self.lifecycle(Lifecycle::Disconnected {
@@ -1002,10 +1020,17 @@ impl Supervisor {
         }
     }
 
-    /// Counts a failure and schedules the next attempt with backoff (at least `floor`).
-    fn fail(&mut self, now: Instant, replacing: Option<ConnId>, cause: Cause, floor: Duration) {
+    /// Counts a failure and schedules the next attempt with backoff (at least `floor`);
+    /// returns how long until that attempt.
+    fn fail(
+        &mut self,
+        now: Instant,
+        replacing: Option<ConnId>,
+        cause: Cause,
+        floor: Duration,
+    ) -> Duration {
         if self.stopping.is_some() {
-            return;
+            return Duration::ZERO;
         }
         self.failures = self.failures.saturating_add(1);
         let delay = self
@@ -1014,13 +1039,16 @@ impl Supervisor {
             .delay(self.failures, &mut self.jitter)
             .max(floor);
         let at = now + delay;
-        self.next_attempt_at = Some(self.next_attempt_at.map_or(at, |t| t.max(at)));
+        let at = self.next_attempt_at.map_or(at, |t| t.max(at));
+        self.next_attempt_at = Some(at);
+        let delay = at.saturating_duration_since(now);
         self.lifecycle(Lifecycle::Reconnecting {
             replacing,
             cause,
             failures: self.failures,
             delay,
         });
+        delay
     }
 
     /// Marks `conn` to be replaced; it is closed once enough replacements are ready.

@@ -775,6 +775,50 @@ fn retry_after_is_respected() {
 }
 
 #[test]
+fn a_retry_after_of_days_is_capped_at_five_minutes() {
+    let mut h = Harness::new(Config::default());
+    h.run(vec![
+        (0, In::Start, vec!["connect #1", "connecting #1"]),
+        (
+            50,
+            In::Failed(
+                1,
+                ConnectFailure::RateLimited {
+                    retry_after: Duration::from_secs(99_999_999_999),
+                    error: "ratelimited".into(),
+                },
+            ),
+            vec![
+                "disconnected #1 connect_failed:ratelimited",
+                // The event says when the next attempt is: in five minutes, not in 3000 years.
+                "reconnecting - connect_failed:ratelimited failures=1 delay=300000",
+            ],
+        ),
+        (300_049, In::Tick, vec![]),
+        (
+            300_050,
+            In::Tick,
+            vec!["connect #2", "connecting #2 attempt=2"],
+        ),
+    ]);
+    let mut cfg = Config::default();
+    cfg.max_retry_after = Duration::from_secs(60);
+    let mut h = Harness::new(cfg);
+    h.step(0, In::Start);
+    let out = h.step(
+        10,
+        In::Failed(
+            1,
+            ConnectFailure::RateLimited {
+                retry_after: Duration::from_secs(86_400),
+                error: "ratelimited".into(),
+            },
+        ),
+    );
+    assert!(out[1].ends_with("delay=60000"), "{out:?}");
+}
+
+#[test]
 fn fatal_auth_error_stops_without_retrying() {
     let mut h = Harness::new(Config::default());
     h.run(vec![
