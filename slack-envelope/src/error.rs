@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::ConnId;
 use crate::text::clip;
 
 /// The most of an id shown in a message.
@@ -78,14 +79,17 @@ pub enum Error {
     },
     /// The connection this input refers to is not known to the supervisor (already closed or never opened).
     UnknownConnection {
-        /// The connection id.
-        conn: u64,
+        /// The connection.
+        conn: ConnId,
     },
     /// The connection cannot send anything any more (it is closing or closed).
     ConnectionClosing {
-        /// The connection id.
-        conn: u64,
+        /// The connection.
+        conn: ConnId,
     },
+    /// A [`Session`](crate::Session) driven alone cannot send anything any more (it is
+    /// closing or closed). Through the supervisor this is [`Error::ConnectionClosing`].
+    SessionClosing,
     /// A configuration value is out of range.
     InvalidConfig {
         /// What is wrong, in words.
@@ -140,10 +144,11 @@ impl fmt::Display for Error {
             Error::InvalidAckPayload { detail } => {
                 write!(f, "ack payload cannot be serialized: {}", clip(detail, 200))
             }
-            Error::UnknownConnection { conn } => write!(f, "unknown connection #{conn}"),
+            Error::UnknownConnection { conn } => write!(f, "unknown connection {conn}"),
             Error::ConnectionClosing { conn } => {
-                write!(f, "connection #{conn} is closing and sends nothing more")
+                write!(f, "connection {conn} is closing and sends nothing more")
             }
+            Error::SessionClosing => write!(f, "the session is closing and sends nothing more"),
             Error::InvalidConfig { detail } => write!(f, "invalid configuration: {detail}"),
             Error::Stopped => write!(f, "the supervisor has stopped"),
         }

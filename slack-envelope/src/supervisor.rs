@@ -364,23 +364,74 @@ pub struct Stats {
     pub last_rtt: Option<Duration>,
 }
 
+/// One connection.
 #[derive(Debug)]
-enum Phase {
+enum Slot {
     /// The caller is fetching a URL and opening the socket.
     Connecting { deadline: Instant },
     /// The socket is open.
-    Live(Box<Session>),
+    Live { session: Box<Session>, state: Link },
 }
 
-#[derive(Debug)]
-struct Slot {
-    phase: Phase,
-    /// Set when this connection is to be replaced (and closed once the replacement is ready).
-    retiring: Option<Cause>,
-    /// Why we closed it, once we did.
-    closing_cause: Option<Cause>,
-    /// Since when it has been draining: retired by Slack, replacement ready, still open.
-    draining_since: Option<Instant>,
+/// What the supervisor wants of an open connection.
+#[derive(Debug, Clone, PartialEq)]
+enum Link {
+    /// Wanted: it counts towards the connections to hold.
+    Active,
+    /// To be replaced (Slack's `disconnect`, a suspect silence, a surplus link). It still
+    /// receives and acks, until enough newer or active links can receive.
+    Retiring(Cause),
+    /// Replaced since `since`: kept open, receiving and acking, until it is quiet (see
+    /// [`Config::drain_quiet`]), then closed.
+    Draining { cause: Cause, since: Instant },
+    /// We are closing it (our close frame is out, or the session closes itself after no
+    /// `hello`): only its end is awaited.
+    Closing(Cause),
+}
+
+impl Slot {
+    fn session(&self) -> Option<&Session> {
+        match self {
+            Slot::Live { session, .. } => Some(session),
+            Slot::Connecting { .. } => None,
+        }
+    }
+
+    fn session_mut(&mut self) -> Option<&mut Session> {
+        match self {
+            Slot::Live { session, .. } => Some(session),
+            Slot::Connecting { .. } => None,
+        }
+    }
+
+    fn link(&self) -> Option<&Link> {
+        match self {
+            Slot::Live { state, .. } => Some(state),
+            Slot::Connecting { .. } => None,
+        }
+    }
+
+    /// Retiring or draining: replaced, or to be.
+    fn is_retiring(&self) -> bool {
+        matches!(self.link(), Some(Link::Retiring(_) | Link::Draining { .. }))
+    }
+
+    /// Counts towards the connections to hold: connecting, or open and wanted.
+    fn is_active(&self) -> bool {
+        matches!(self, Slot::Connecting { .. }) || self.link() == Some(&Link::Active)
+    }
+
+    /// Can receive: open, `hello` received, not suspected dead, not closing.
+    fn is_ready(&self) -> bool {
+        match self {
+            Slot::Live { session, state } => {
+                !matches!(state, Link::Closing(_))
+                    && session.state() == SessionState::Open
+                    && !session.is_suspected()
+            }
+            Slot::Connecting { .. } => false,
+        }
+    }
 }
 
 /// The policy over all connections. See the crate docs for the loop that drives it.
@@ -447,15 +498,15 @@ impl Supervisor {
 
     /// Whether at least one connection is ready and not suspected dead.
     pub fn is_connected(&self) -> bool {
-        self.slots.values().any(|s| match &s.phase {
-            Phase::Live(sess) => sess.state() == SessionState::Open && !sess.is_suspected(),
-            Phase::Connecting { .. } => false,
+        self.slots.values().any(|s| {
+            s.session()
+                .is_some_and(|sess| sess.state() == SessionState::Open && !sess.is_suspected())
         })
     }
 
     /// Number of connections ready (hello received, not closing).
     pub fn ready_connections(&self) -> usize {
-        self.slots.values().filter(|s| is_ready(s)).count()
+        self.slots.values().filter(|s| s.is_ready()).count()
     }
 
     /// Ids of every connection that exists (connecting, open or closing).
@@ -470,22 +521,19 @@ impl Supervisor {
 
     /// The session of a live connection, for inspection.
     pub fn session(&self, conn: ConnId) -> Option<&Session> {
-        match self.slots.get(&conn).map(|s| &s.phase) {
-            Some(Phase::Live(sess)) => Some(sess),
-            _ => None,
-        }
+        self.slots.get(&conn).and_then(Slot::session)
     }
 
     // ----- inputs -------------------------------------------------------------------------
 
     /// The caller obtained a URL for `conn` (optional; only for the lifecycle).
     pub fn handle_authenticated(&mut self, _now: Instant, conn: ConnId) -> Result<(), Error> {
-        match self.slots.get(&conn).map(|s| &s.phase) {
-            Some(Phase::Connecting { .. }) => {
+        match self.slots.get(&conn) {
+            Some(Slot::Connecting { .. }) => {
                 self.lifecycle(Lifecycle::Authenticated { conn });
                 Ok(())
             }
-            _ => Err(Error::UnknownConnection { conn: conn.0 }),
+            _ => Err(Error::UnknownConnection { conn }),
         }
     }
 
@@ -493,13 +541,13 @@ impl Supervisor {
     /// drop the socket.
     pub fn handle_connected(&mut self, now: Instant, conn: ConnId) -> Result<(), Error> {
         let session_cfg = self.cfg.session.clone();
-        let Some(slot) = self.slots.get_mut(&conn) else {
-            return Err(Error::UnknownConnection { conn: conn.0 });
+        let Some(slot @ Slot::Connecting { .. }) = self.slots.get_mut(&conn) else {
+            return Err(Error::UnknownConnection { conn });
         };
-        if !matches!(slot.phase, Phase::Connecting { .. }) {
-            return Err(Error::UnknownConnection { conn: conn.0 });
-        }
-        slot.phase = Phase::Live(Box::new(Session::new(now, session_cfg)));
+        *slot = Slot::Live {
+            session: Box::new(Session::new(now, session_cfg)),
+            state: Link::Active,
+        };
         self.lifecycle(Lifecycle::Connected { conn });
         self.reconcile(now);
         Ok(())
@@ -507,12 +555,9 @@ impl Supervisor {
 
     /// The attempt for `conn` failed before the socket opened.
     pub fn handle_connect_failed(&mut self, now: Instant, conn: ConnId, failure: ConnectFailure) {
-        let Some(slot) = self.slots.get(&conn) else {
+        let Some(Slot::Connecting { .. }) = self.slots.get(&conn) else {
             return;
         };
-        if !matches!(slot.phase, Phase::Connecting { .. }) {
-            return;
-        }
         self.slots.remove(&conn);
         self.stats.connect_failures += 1;
         // The caller's description may quote a server's answer: keep it short.
@@ -607,10 +652,7 @@ impl Supervisor {
         code: Option<u16>,
         reason: &str,
     ) -> Result<(), Error> {
-        let connecting = matches!(
-            self.slots.get(&conn).map(|s| &s.phase),
-            Some(Phase::Connecting { .. })
-        );
+        let connecting = matches!(self.slots.get(&conn), Some(Slot::Connecting { .. }));
         if connecting {
             self.handle_connect_failed(
                 now,
@@ -630,14 +672,13 @@ impl Supervisor {
         for conn in ids {
             let mut timed_out = false;
             let mut abort_suspect = false;
-            if let Some(slot) = self.slots.get_mut(&conn) {
-                match &mut slot.phase {
-                    Phase::Connecting { deadline } => timed_out = now >= *deadline,
-                    Phase::Live(sess) => {
-                        sess.handle_timeout(now);
-                        abort_suspect = sess.should_abort(now);
-                    }
+            match self.slots.get_mut(&conn) {
+                Some(Slot::Connecting { deadline }) => timed_out = now >= *deadline,
+                Some(Slot::Live { session, .. }) => {
+                    session.handle_timeout(now);
+                    abort_suspect = session.should_abort(now);
                 }
+                None => {}
             }
             if timed_out {
                 self.slots.remove(&conn);
@@ -650,10 +691,9 @@ impl Supervisor {
                 self.fail(now, None, Cause::ConnectTimedOut, Duration::ZERO);
             } else if abort_suspect {
                 if let Some(slot) = self.slots.remove(&conn) {
-                    let silence = match &slot.phase {
-                        Phase::Live(s) => now.saturating_duration_since(s.last_received()),
-                        Phase::Connecting { .. } => Duration::ZERO,
-                    };
+                    let silence = slot.session().map_or(Duration::ZERO, |s| {
+                        now.saturating_duration_since(s.last_received())
+                    });
                     self.push_event(Event::Abort { conn });
                     self.lifecycle(Lifecycle::Disconnected {
                         conn,
@@ -694,33 +734,32 @@ impl Supervisor {
         let mut live = self
             .slots
             .iter()
-            .filter(|(_, slot)| matches!(slot.phase, Phase::Live(_)));
+            .filter(|(_, slot)| slot.session().is_some());
         let found = match (live.next(), live.next()) {
             // One connection: its session tells an unknown or already acked envelope apart
             // itself (the same errors), so the envelope is looked up once, not twice.
             (Some((id, _)), None) => Some(*id),
-            _ => self.slots.iter().find_map(|(id, slot)| match &slot.phase {
-                Phase::Live(sess) if sess.knows(envelope_id) => Some(*id),
-                _ => None,
-            }),
+            _ => self
+                .slots
+                .iter()
+                .find_map(|(id, slot)| slot.session()?.knows(envelope_id).then_some(*id)),
         };
         let Some(conn) = found else {
             return Err(Error::UnknownEnvelope {
                 envelope_id: crate::text::clipped(envelope_id),
             });
         };
-        let Some(Slot {
-            phase: Phase::Live(sess),
-            ..
-        }) = self.slots.get_mut(&conn)
-        else {
-            return Err(Error::UnknownConnection { conn: conn.0 });
+        let Some(sess) = self.slots.get_mut(&conn).and_then(Slot::session_mut) else {
+            return Err(Error::UnknownConnection { conn });
         };
-        sess.ack_json(now, envelope_id, payload_json)
-            .map_err(|e| match e {
-                Error::ConnectionClosing { .. } => Error::ConnectionClosing { conn: conn.0 },
-                other => other,
-            })?;
+        if !matches!(
+            sess.state(),
+            SessionState::Open | SessionState::AwaitingHello
+        ) {
+            // Checked here, so the error names the connection.
+            return Err(Error::ConnectionClosing { conn });
+        }
+        sess.ack_json(now, envelope_id, payload_json)?;
         self.stats.acked += 1;
         self.drain_session(now, conn);
         Ok(())
@@ -730,10 +769,8 @@ impl Supervisor {
     /// redelivers it, and forgotten by duplicate suppression so the redelivery gets through.
     pub fn decline(&mut self, envelope: &Envelope) {
         self.dedup.forget(envelope.dedup_key());
-        for slot in self.slots.values_mut() {
-            if let Phase::Live(sess) = &mut slot.phase {
-                sess.forget(envelope.envelope_id());
-            }
+        for sess in self.slots.values_mut().filter_map(Slot::session_mut) {
+            sess.forget(envelope.envelope_id());
         }
         self.stats.declined += 1;
     }
@@ -763,26 +800,24 @@ impl Supervisor {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         for (&conn, slot) in &self.slots {
-            match &slot.phase {
-                Phase::Connecting { deadline } => consider(*deadline),
-                Phase::Live(sess) => {
-                    if let Some(t) = sess.poll_timeout() {
+            match slot {
+                Slot::Connecting { deadline } => consider(*deadline),
+                Slot::Live { session, state } => {
+                    if let Some(t) = session.poll_timeout() {
                         consider(t);
                     }
                     // Only a drain that ends in a close: a retiring link that is still among
                     // the best stays open, and its drain deadline must not be offered (it
                     // would be due again after every `handle_timeout`, a hot loop).
-                    if let (Some(since), None, true) = (
-                        slot.draining_since,
-                        &slot.closing_cause,
-                        self.replaced(conn),
-                    ) {
-                        consider(drain_deadline(
-                            sess,
-                            since,
-                            self.cfg.drain_quiet,
-                            self.cfg.drain_max,
-                        ));
+                    if let Link::Draining { since, .. } = state {
+                        if self.replaced(conn) {
+                            consider(drain_deadline(
+                                session,
+                                *since,
+                                self.cfg.drain_quiet,
+                                self.cfg.drain_max,
+                            ));
+                        }
                     }
                 }
             }
@@ -815,9 +850,9 @@ impl Supervisor {
         conn: ConnId,
         f: impl FnOnce(&mut Session),
     ) -> Result<(), Error> {
-        match self.slots.get_mut(&conn).map(|s| &mut s.phase) {
-            Some(Phase::Live(sess)) => f(sess),
-            _ => return Err(Error::UnknownConnection { conn: conn.0 }),
+        match self.slots.get_mut(&conn).and_then(Slot::session_mut) {
+            Some(sess) => f(sess),
+            None => return Err(Error::UnknownConnection { conn }),
         }
         self.drain_session(now, conn);
         if self.dirty {
@@ -829,11 +864,7 @@ impl Supervisor {
     /// Moves a session's transmits out and acts on its events.
     fn drain_session(&mut self, now: Instant, conn: ConnId) {
         loop {
-            let Some(Slot {
-                phase: Phase::Live(sess),
-                ..
-            }) = self.slots.get_mut(&conn)
-            else {
+            let Some(sess) = self.slots.get_mut(&conn).and_then(Slot::session_mut) else {
                 return;
             };
             while let Some(frame) = sess.poll_transmit() {
@@ -896,9 +927,14 @@ impl Supervisor {
                 // A false alarm: the link is fine. If it was retiring only for being silent,
                 // keep it; any surplus connection is closed by `reconcile`.
                 self.dirty = true;
-                if let Some(slot) = self.slots.get_mut(&conn) {
-                    if matches!(slot.retiring, Some(Cause::Unresponsive(_))) {
-                        slot.retiring = None;
+                if let Some(Slot::Live { state, .. }) = self.slots.get_mut(&conn) {
+                    if let Link::Retiring(Cause::Unresponsive(_))
+                    | Link::Draining {
+                        cause: Cause::Unresponsive(_),
+                        ..
+                    } = state
+                    {
+                        *state = Link::Active;
                     }
                 }
             }
@@ -925,11 +961,7 @@ impl Supervisor {
             self.stats.duplicates += 1;
             let envelope_id = envelope.envelope_id().to_owned();
             let key = envelope.dedup_key().to_owned();
-            if let Some(Slot {
-                phase: Phase::Live(sess),
-                ..
-            }) = self.slots.get_mut(&conn)
-            {
+            if let Some(sess) = self.slots.get_mut(&conn).and_then(Slot::session_mut) {
                 if sess.ack(now, &envelope_id).is_ok() {
                     self.stats.acked += 1;
                 }
@@ -969,14 +1001,15 @@ impl Supervisor {
         let Some(slot) = self.slots.remove(&conn) else {
             return;
         };
-        let (ready_for, was_ready) = match &slot.phase {
-            Phase::Live(s) => (
-                s.ready_at().map(|r| now.saturating_duration_since(r)),
-                s.ready_at().is_some(),
-            ),
-            Phase::Connecting { .. } => (None, false),
+        let ready_for = slot
+            .session()
+            .and_then(Session::ready_at)
+            .map(|r| now.saturating_duration_since(r));
+        let closing_cause = match slot.link() {
+            Some(Link::Closing(c)) => Some(c),
+            _ => None,
         };
-        let cause = match (&slot.closing_cause, end) {
+        let cause = match (closing_cause, end) {
             (Some(c), SessionEnd::CloseTimedOut) => {
                 log::debug!("connection {conn}: close handshake timed out after {c}");
                 self.push_event(Event::Abort { conn });
@@ -997,16 +1030,18 @@ impl Supervisor {
             return;
         }
         // We closed it on purpose, or it was already being replaced: no failure.
-        let planned = slot.retiring.is_some()
+        let planned = slot.is_retiring()
             || matches!(
-                slot.closing_cause,
-                Some(Cause::Replaced)
-                    | Some(Cause::Slack(DisconnectReason::TooManyWebsockets))
-                    | Some(Cause::HelloTimeout)
+                closing_cause,
+                Some(
+                    Cause::Replaced
+                        | Cause::Slack(DisconnectReason::TooManyWebsockets)
+                        | Cause::HelloTimeout
+                )
             );
         if planned {
             // The replacement is under way (or the failure was already counted).
-        } else if was_ready && ready_for.is_some_and(|d| d >= self.cfg.healthy_after) {
+        } else if ready_for.is_some_and(|d| d >= self.cfg.healthy_after) {
             self.failures = 0;
             self.next_attempt_at = None;
             self.lifecycle(Lifecycle::Reconnecting {
@@ -1053,13 +1088,13 @@ impl Supervisor {
 
     /// Marks `conn` to be replaced; it is closed once enough replacements are ready.
     fn retire(&mut self, now: Instant, conn: ConnId, cause: Cause) {
-        let Some(slot) = self.slots.get_mut(&conn) else {
+        let Some(Slot::Live { state, .. }) = self.slots.get_mut(&conn) else {
             return;
         };
-        if slot.retiring.is_some() || slot.closing_cause.is_some() {
+        if *state != Link::Active {
             return;
         }
-        slot.retiring = Some(cause.clone());
+        *state = Link::Retiring(cause.clone());
         let delay = self
             .next_attempt_at
             .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
@@ -1072,29 +1107,28 @@ impl Supervisor {
     }
 
     fn mark_closing(&mut self, conn: ConnId, cause: Cause) {
-        if let Some(slot) = self.slots.get_mut(&conn) {
-            if slot.closing_cause.is_none() {
-                slot.closing_cause = Some(cause);
+        if let Some(Slot::Live { state, .. }) = self.slots.get_mut(&conn) {
+            if !matches!(state, Link::Closing(_)) {
+                *state = Link::Closing(cause);
             }
         }
     }
 
     /// Starts closing `conn` with code 1000.
     fn close_conn(&mut self, now: Instant, conn: ConnId, cause: Cause) {
-        let Some(slot) = self.slots.get_mut(&conn) else {
-            return;
-        };
-        if slot.closing_cause.is_some() {
-            return;
-        }
-        slot.closing_cause = Some(cause.clone());
-        match &mut slot.phase {
-            Phase::Live(sess) => {
-                sess.close(now, 1000, "");
+        match self.slots.get_mut(&conn) {
+            None
+            | Some(Slot::Live {
+                state: Link::Closing(_),
+                ..
+            }) => {}
+            Some(Slot::Live { session, state }) => {
+                *state = Link::Closing(cause.clone());
+                session.close(now, 1000, "");
                 self.lifecycle(Lifecycle::Disconnecting { conn, cause });
                 self.drain_session(now, conn);
             }
-            Phase::Connecting { .. } => {
+            Some(Slot::Connecting { .. }) => {
                 self.slots.remove(&conn);
                 self.push_event(Event::Abort { conn });
                 self.lifecycle(Lifecycle::Disconnected { conn, cause });
@@ -1126,17 +1160,14 @@ impl Supervisor {
     }
 
     fn active_count(&self) -> usize {
-        self.slots
-            .values()
-            .filter(|s| s.retiring.is_none() && s.closing_cause.is_none())
-            .count()
+        self.slots.values().filter(|s| s.is_active()).count()
     }
 
     fn wants_connection(&self) -> bool {
         let connecting = self
             .slots
             .values()
-            .any(|s| matches!(s.phase, Phase::Connecting { .. }));
+            .any(|s| matches!(s, Slot::Connecting { .. }));
         !connecting
             && self.active_count() < self.cfg.connections
             && self.slots.len() < MAX_CONNECTIONS
@@ -1164,7 +1195,7 @@ impl Supervisor {
         let mut ready_active: Vec<ConnId> = self
             .slots
             .iter()
-            .filter(|(_, s)| is_ready(s) && s.retiring.is_none())
+            .filter(|(_, s)| s.is_ready() && s.link() == Some(&Link::Active))
             .map(|(id, _)| *id)
             .collect();
         // Surplus links (a suspected link that answered after all, beside its replacement;
@@ -1172,8 +1203,8 @@ impl Supervisor {
         // them.
         let surplus = ready_active.len().saturating_sub(self.cfg.connections);
         for conn in ready_active.drain(..surplus) {
-            if let Some(slot) = self.slots.get_mut(&conn) {
-                slot.retiring = Some(Cause::Replaced);
+            if let Some(Slot::Live { state, .. }) = self.slots.get_mut(&conn) {
+                *state = Link::Retiring(Cause::Replaced);
             }
         }
         // A retiring link is closed (after its drain) once enough links that can receive
@@ -1182,13 +1213,15 @@ impl Supervisor {
         let retiring: Vec<ConnId> = self
             .slots
             .iter()
-            .filter(|(_, s)| s.retiring.is_some() && s.closing_cause.is_none())
+            .filter(|(_, s)| s.is_retiring())
             .map(|(id, _)| *id)
             .collect();
         for conn in retiring {
             if !self.replaced(conn) {
-                if let Some(slot) = self.slots.get_mut(&conn) {
-                    slot.draining_since = None;
+                if let Some(Slot::Live { state, .. }) = self.slots.get_mut(&conn) {
+                    if let Link::Draining { cause, .. } = state {
+                        *state = Link::Retiring(cause.clone());
+                    }
                 }
             } else if self.drained(now, conn) {
                 self.close_conn(now, conn, Cause::Replaced);
@@ -1201,13 +1234,8 @@ impl Supervisor {
             self.next_id += 1;
             self.slots.insert(
                 conn,
-                Slot {
-                    phase: Phase::Connecting {
-                        deadline: now + self.cfg.connect_timeout,
-                    },
-                    retiring: None,
-                    closing_cause: None,
-                    draining_since: None,
+                Slot::Connecting {
+                    deadline: now + self.cfg.connect_timeout,
                 },
             );
             self.push_event(Event::Connect { conn });
@@ -1224,20 +1252,22 @@ impl Supervisor {
     /// [`Config::drain_quiet`]); starts its drain if it had not started.
     fn drained(&mut self, now: Instant, conn: ConnId) -> bool {
         let (quiet, max) = (self.cfg.drain_quiet, self.cfg.drain_max);
-        let Some(slot) = self.slots.get_mut(&conn) else {
+        let Some(Slot::Live { session, state }) = self.slots.get_mut(&conn) else {
             return true;
         };
-        if max.is_zero() || slot.retiring.is_none() {
-            return true;
-        }
-        let since = *slot.draining_since.get_or_insert_with(|| {
-            log::debug!("connection {conn}: replacement ready; draining before closing");
-            now
-        });
-        match &slot.phase {
-            Phase::Live(sess) => drain_deadline(sess, since, quiet, max) <= now,
-            Phase::Connecting { .. } => true,
-        }
+        let since = match state {
+            Link::Draining { since, .. } => *since,
+            Link::Retiring(cause) => {
+                log::debug!("connection {conn}: replacement ready; draining before closing");
+                *state = Link::Draining {
+                    cause: cause.clone(),
+                    since: now,
+                };
+                now
+            }
+            Link::Active | Link::Closing(_) => return true,
+        };
+        max.is_zero() || drain_deadline(session, since, quiet, max) <= now
     }
 }
 
@@ -1259,13 +1289,8 @@ impl Supervisor {
         let better = self
             .slots
             .iter()
-            .filter(|(id, s)| **id != conn && is_ready(s) && (s.retiring.is_none() || **id > conn))
+            .filter(|(id, s)| **id != conn && s.is_ready() && (!s.is_retiring() || **id > conn))
             .count();
         better >= self.cfg.connections
     }
-}
-
-fn is_ready(s: &Slot) -> bool {
-    s.closing_cause.is_none()
-        && matches!(&s.phase, Phase::Live(sess) if sess.state() == SessionState::Open && !sess.is_suspected())
 }

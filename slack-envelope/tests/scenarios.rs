@@ -1215,7 +1215,7 @@ fn unknown_connection_inputs_are_errors_not_panics() {
     let now = h.at(50);
     assert!(matches!(
         h.sup.handle_text(now, ConnId(99), hello()),
-        Err(Error::UnknownConnection { conn: 99 })
+        Err(Error::UnknownConnection { conn: ConnId(99) })
     ));
     assert!(h.sup.handle_ping(now, ConnId(99)).is_err());
     assert!(h.sup.handle_closed(now, ConnId(99), None, "").is_err());
@@ -1412,4 +1412,20 @@ fn the_dedup_window_does_not_remember_keys_over_the_limit() {
     assert!(w.insert(t0, &long));
     assert!(w.insert(t0, "short"));
     assert!(!w.insert(t0, "short"));
+}
+
+#[test]
+fn an_ack_on_a_closing_connection_names_it() {
+    let (mut h, mut s) = ready_one();
+    s.push((40, In::Text(1, event("e1", "Ev1")), vec!["request #1 e1"]));
+    h.run(s);
+    h.step(50, In::Shutdown);
+    assert_eq!(
+        h.sup.ack(h.now, "e1"),
+        Err(Error::ConnectionClosing { conn: ConnId(1) })
+    );
+    assert_eq!(
+        Error::ConnectionClosing { conn: ConnId(1) }.to_string(),
+        "connection #1 is closing and sends nothing more"
+    );
 }
