@@ -46,11 +46,11 @@ impl Jitter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backoff {
     /// The ceiling of the first retry's delay.
-    pub base: Duration,
+    pub(crate) base: Duration,
     /// The cap (30 s by default).
-    pub cap: Duration,
+    pub(crate) cap: Duration,
     /// The floor of every delay.
-    pub min: Duration,
+    pub(crate) min: Duration,
 }
 
 impl Default for Backoff {
@@ -60,6 +60,27 @@ impl Default for Backoff {
             cap: Duration::from_secs(30),
             min: Duration::from_millis(250),
         }
+    }
+}
+
+/// Chainable setters (checked together by `validate`), and the getters other crates need.
+impl Backoff {
+    /// The ceiling of the first retry's delay.
+    pub fn base(mut self, base: Duration) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// The cap (30 s by default).
+    pub fn cap(mut self, cap: Duration) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    /// The floor of every delay.
+    pub fn min(mut self, min: Duration) -> Self {
+        self.min = min;
+        self
     }
 }
 

@@ -12,22 +12,21 @@ use crate::{Error, OutFrame};
 
 /// Timing and limits of one connection. The defaults detect a half-open link within 8 s.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct SessionConfig {
     /// How long to wait for `hello` after the socket opens.
-    pub hello_timeout: Duration,
+    pub(crate) hello_timeout: Duration,
     /// Send a ping when nothing was received for this long.
-    pub ping_after_quiet: Duration,
+    pub(crate) ping_after_quiet: Duration,
     /// Suspect the link is dead when nothing (no frame, ping or pong) arrived for this long.
-    pub dead_after_silence: Duration,
+    pub(crate) dead_after_silence: Duration,
     /// Give up on a suspect link entirely (drop it) after this much silence, even without a replacement.
-    pub abort_after_silence: Duration,
+    pub(crate) abort_after_silence: Duration,
     /// How long a close handshake may take before the socket is dropped.
-    pub close_timeout: Duration,
+    pub(crate) close_timeout: Duration,
     /// Warn when an envelope is still un-acked this long after it arrived (Slack's deadline is 3 s).
-    pub ack_warning_after: Duration,
+    pub(crate) ack_warning_after: Duration,
     /// Largest ack payload, serialized, in bytes.
-    pub max_ack_payload: usize,
+    pub(crate) max_ack_payload: usize,
 }
 
 impl Default for SessionConfig {
@@ -41,6 +40,66 @@ impl Default for SessionConfig {
             ack_warning_after: Duration::from_millis(2500),
             max_ack_payload: DEFAULT_MAX_ACK_PAYLOAD,
         }
+    }
+}
+
+/// Chainable setters (checked together by `validate`), and the getters other crates need.
+impl SessionConfig {
+    /// How long to wait for `hello` after the socket opens.
+    pub fn hello_timeout(mut self, hello_timeout: Duration) -> Self {
+        self.hello_timeout = hello_timeout;
+        self
+    }
+
+    /// Send a ping when nothing was received for this long.
+    pub fn ping_after_quiet(mut self, ping_after_quiet: Duration) -> Self {
+        self.ping_after_quiet = ping_after_quiet;
+        self
+    }
+
+    /// Suspect the link is dead when nothing (no frame, ping or pong) arrived for this long.
+    pub fn dead_after_silence(mut self, dead_after_silence: Duration) -> Self {
+        self.dead_after_silence = dead_after_silence;
+        self
+    }
+
+    /// Give up on a suspect link entirely (drop it) after this much silence, even without a replacement.
+    pub fn abort_after_silence(mut self, abort_after_silence: Duration) -> Self {
+        self.abort_after_silence = abort_after_silence;
+        self
+    }
+
+    /// How long a close handshake may take before the socket is dropped.
+    pub fn close_timeout(mut self, close_timeout: Duration) -> Self {
+        self.close_timeout = close_timeout;
+        self
+    }
+
+    /// Warn when an envelope is still un-acked this long after it arrived (Slack's deadline is 3 s).
+    pub fn ack_warning_after(mut self, ack_warning_after: Duration) -> Self {
+        self.ack_warning_after = ack_warning_after;
+        self
+    }
+
+    /// Largest ack payload, serialized, in bytes.
+    pub fn max_ack_payload(mut self, max_ack_payload: usize) -> Self {
+        self.max_ack_payload = max_ack_payload;
+        self
+    }
+
+    /// The value set with [`SessionConfig::close_timeout`].
+    pub fn get_close_timeout(&self) -> Duration {
+        self.close_timeout
+    }
+
+    /// The value set with [`SessionConfig::ack_warning_after`].
+    pub fn get_ack_warning_after(&self) -> Duration {
+        self.ack_warning_after
+    }
+
+    /// The value set with [`SessionConfig::max_ack_payload`].
+    pub fn get_max_ack_payload(&self) -> usize {
+        self.max_ack_payload
     }
 }
 

@@ -40,40 +40,39 @@ pub struct Transmit {
 
 /// Settings of the supervisor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Config {
     /// How many connections to hold (1 to 10).
-    pub connections: usize,
+    pub(crate) connections: usize,
     /// Per-connection timing.
-    pub session: SessionConfig,
+    pub(crate) session: SessionConfig,
     /// Reconnect backoff.
-    pub backoff: Backoff,
+    pub(crate) backoff: Backoff,
     /// Seed of the jitter (give each process a different one, e.g. from the clock or the pid).
-    pub jitter_seed: u64,
+    pub(crate) jitter_seed: u64,
     /// A connection that stayed ready this long resets the backoff when it ends.
-    pub healthy_after: Duration,
+    pub(crate) healthy_after: Duration,
     /// How long the caller may take to fetch a URL and open a socket before the attempt is abandoned.
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// The least wait after `too_many_websockets`.
-    pub too_many_websockets_delay: Duration,
+    pub(crate) too_many_websockets_delay: Duration,
     /// The longest `Retry-After` honoured (5 minutes by default): a longer one (a broken or
     /// hostile server's `Retry-After: 99999999999`) is cut to this, with a warning that says
     /// when the next attempt is, rather than leaving the app offline for a day.
-    pub max_retry_after: Duration,
+    pub(crate) max_retry_after: Duration,
     /// How long a delivered `event_id` is remembered (Slack retries for about 5 minutes).
-    pub dedup_window: Duration,
+    pub(crate) dedup_window: Duration,
     /// At most this many ids are remembered.
-    pub dedup_capacity: usize,
+    pub(crate) dedup_capacity: usize,
     /// Once a replacement is ready, the connection it replaces (after Slack's `warning` or
     /// `refresh_requested`, after a silence that made it suspect, or a surplus one) is kept
     /// open, still receiving and acking, until it has carried no envelope for this long and
     /// has no envelope awaiting its ack. Slack keeps delivering on such a link (a suspect link
     /// may only have lost its pongs), and nothing can be acked after our close frame: closing
     /// at once would leave the envelopes in flight to Slack's redelivery.
-    pub drain_quiet: Duration,
+    pub(crate) drain_quiet: Duration,
     /// The longest an old connection is kept open that way (zero: close it as soon as the
     /// replacement is ready).
-    pub drain_max: Duration,
+    pub(crate) drain_max: Duration,
 }
 
 impl Default for Config {
@@ -92,6 +91,94 @@ impl Default for Config {
             drain_quiet: Duration::from_secs(1),
             drain_max: Duration::from_secs(10),
         }
+    }
+}
+
+/// Chainable setters (checked together by `validate`), and the getters other crates need.
+impl Config {
+    /// How many connections to hold (1 to 10).
+    pub fn connections(mut self, connections: usize) -> Self {
+        self.connections = connections;
+        self
+    }
+
+    /// Per-connection timing.
+    pub fn session(mut self, session: SessionConfig) -> Self {
+        self.session = session;
+        self
+    }
+
+    /// Reconnect backoff.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Seed of the jitter (give each process a different one, e.g. from the clock or the pid).
+    pub fn jitter_seed(mut self, jitter_seed: u64) -> Self {
+        self.jitter_seed = jitter_seed;
+        self
+    }
+
+    /// A connection that stayed ready this long resets the backoff when it ends.
+    pub fn healthy_after(mut self, healthy_after: Duration) -> Self {
+        self.healthy_after = healthy_after;
+        self
+    }
+
+    /// How long the caller may take to fetch a URL and open a socket before the attempt is abandoned.
+    pub fn connect_timeout(mut self, connect_timeout: Duration) -> Self {
+        self.connect_timeout = connect_timeout;
+        self
+    }
+
+    /// The least wait after `too_many_websockets`.
+    pub fn too_many_websockets_delay(mut self, too_many_websockets_delay: Duration) -> Self {
+        self.too_many_websockets_delay = too_many_websockets_delay;
+        self
+    }
+
+    /// The longest `Retry-After` honoured (5 minutes by default): a longer one (a broken or
+    /// hostile server's `Retry-After: 99999999999`) is cut to this, with a warning that says
+    /// when the next attempt is, rather than leaving the app offline for a day.
+    pub fn max_retry_after(mut self, max_retry_after: Duration) -> Self {
+        self.max_retry_after = max_retry_after;
+        self
+    }
+
+    /// How long a delivered `event_id` is remembered (Slack retries for about 5 minutes).
+    pub fn dedup_window(mut self, dedup_window: Duration) -> Self {
+        self.dedup_window = dedup_window;
+        self
+    }
+
+    /// At most this many ids are remembered.
+    pub fn dedup_capacity(mut self, dedup_capacity: usize) -> Self {
+        self.dedup_capacity = dedup_capacity;
+        self
+    }
+
+    /// Once a replacement is ready, the connection it replaces (after Slack's `warning` or
+    /// `refresh_requested`, after a silence that made it suspect, or a surplus one) is kept
+    /// open, still receiving and acking, until it has carried no envelope for this long and
+    /// has no envelope awaiting its ack. Slack keeps delivering on such a link (a suspect link
+    /// may only have lost its pongs), and nothing can be acked after our close frame: closing
+    /// at once would leave the envelopes in flight to Slack's redelivery.
+    pub fn drain_quiet(mut self, drain_quiet: Duration) -> Self {
+        self.drain_quiet = drain_quiet;
+        self
+    }
+
+    /// The longest an old connection is kept open that way (zero: close it as soon as the
+    /// replacement is ready).
+    pub fn drain_max(mut self, drain_max: Duration) -> Self {
+        self.drain_max = drain_max;
+        self
+    }
+
+    /// The value set with [`Config::connections`].
+    pub fn get_connections(&self) -> usize {
+        self.connections
     }
 }
 

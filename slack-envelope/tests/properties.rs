@@ -119,7 +119,7 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 0..200),
     ) {
         let mut cfg = Config::default();
-        cfg.connections = 2;
+        cfg = cfg.connections(2);
         let mut now = Instant::now();
         let mut by_text = Supervisor::new(cfg.clone()).unwrap();
         let mut by_frame = Supervisor::new(cfg).unwrap();
@@ -165,7 +165,7 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 0..300),
     ) {
         let mut cfg = Config::default();
-        cfg.connections = connections;
+        cfg = cfg.connections(connections);
         let t0 = Instant::now();
         let mut now = t0;
         let mut sup = Supervisor::new(cfg).unwrap();
@@ -431,8 +431,8 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 0..300),
     ) {
         let mut cfg = Config::default();
-        cfg.connections = connections;
-        let window = cfg.dedup_window;
+        cfg = cfg.connections(connections);
+        let window = Duration::from_secs(10 * 60);
         let mut now = Instant::now();
         let mut sup = Supervisor::new(cfg).unwrap();
         sup.start(now);
@@ -574,7 +574,7 @@ proptest! {
         faults in proptest::collection::vec(fault_strategy(), 0..120),
     ) {
         let mut cfg = Config::default();
-        cfg.connections = connections;
+        cfg = cfg.connections(connections);
         let mut now = Instant::now();
         let mut sup = Supervisor::new(cfg).unwrap();
         sup.start(now);

@@ -24,7 +24,7 @@ use slack_envelope::{Config, ConnectFailure, Event, Supervisor};
 fn a_retry_after_of_many_hours_is_capped() {
     let t0 = Instant::now();
     let mut cfg = Config::default();
-    cfg.connections = 10;
+    cfg = cfg.connections(10);
     let mut sup = Supervisor::new(cfg).unwrap();
     sup.start(t0);
     let mut first = Vec::new();
@@ -35,7 +35,7 @@ fn a_retry_after_of_many_hours_is_capped() {
     }
     assert!(!first.is_empty());
     let retry_after = Duration::from_secs(46353);
-    let honoured = Config::default().max_retry_after;
+    let honoured = Duration::from_secs(5 * 60);
     sup.handle_connect_failed(
         t0,
         first[0],

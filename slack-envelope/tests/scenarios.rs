@@ -666,11 +666,12 @@ fn dead_link_without_replacement_is_dropped_after_the_abort_bound() {
 #[test]
 fn backoff_doubles_caps_at_30s_and_resets_after_a_healthy_link() {
     let mut cfg = Config::default();
-    cfg.backoff = Backoff {
-        base: Duration::from_secs(1),
-        cap: Duration::from_secs(30),
-        min: Duration::from_millis(250),
-    };
+    cfg = cfg.backoff(
+        Backoff::default()
+            .base(Duration::from_secs(1))
+            .cap(Duration::from_secs(30))
+            .min(Duration::from_millis(250)),
+    );
     let mut h = Harness::new(cfg);
     h.step(0, In::Start);
     let mut now = 0u64;
@@ -802,7 +803,7 @@ fn a_retry_after_of_days_is_capped_at_five_minutes() {
         ),
     ]);
     let mut cfg = Config::default();
-    cfg.max_retry_after = Duration::from_secs(60);
+    cfg = cfg.max_retry_after(Duration::from_secs(60));
     let mut h = Harness::new(cfg);
     h.step(0, In::Start);
     let out = h.step(
@@ -864,11 +865,14 @@ fn connect_attempt_that_never_reports_is_abandoned() {
 #[test]
 fn duplicates_are_suppressed_across_connections() {
     let mut cfg = Config::default();
-    cfg.connections = 2;
+    cfg = cfg.connections(2);
     // Minutes pass in this script with no traffic: keep the links from being judged dead.
-    cfg.session.ping_after_quiet = Duration::from_secs(600);
-    cfg.session.dead_after_silence = Duration::from_secs(601);
-    cfg.session.abort_after_silence = Duration::from_secs(602);
+    cfg = cfg.session(
+        SessionConfig::default()
+            .ping_after_quiet(Duration::from_secs(600))
+            .dead_after_silence(Duration::from_secs(601))
+            .abort_after_silence(Duration::from_secs(602)),
+    );
     let mut h = Harness::new(cfg);
     h.run(vec![
         (0, In::Start, vec!["connect #1", "connecting #1"]),
@@ -983,7 +987,7 @@ fn a_draining_link_waits_for_its_unacked_envelopes() {
 #[test]
 fn with_drain_max_zero_the_old_link_closes_when_the_replacement_is_ready() {
     let mut cfg = Config::default();
-    cfg.drain_max = Duration::ZERO;
+    cfg = cfg.drain_max(Duration::ZERO);
     let (mut h, mut s) = ready_one_with(cfg);
     s.extend(vec![
         (
@@ -1174,7 +1178,7 @@ fn shutdown_while_connecting_aborts_the_attempt() {
 #[test]
 fn ten_connections_at_most() {
     let mut cfg = Config::default();
-    cfg.connections = 10;
+    cfg = cfg.connections(10);
     let mut h = Harness::new(cfg.clone());
     h.step(0, In::Start);
     for n in 1..=10u64 {
@@ -1188,23 +1192,22 @@ fn ten_connections_at_most() {
     let out = h.step(600, In::Closed(3, Some(1000)));
     assert!(out.iter().any(|l| l == "connect #11"), "{out:?}");
 
-    cfg.connections = 11;
+    cfg = cfg.connections(11);
     assert!(Supervisor::new(cfg.clone()).is_err());
-    cfg.connections = 0;
+    cfg = cfg.connections(0);
     assert!(Supervisor::new(cfg).is_err());
 }
 
 #[test]
 fn config_is_validated() {
     let mut cfg = Config::default();
-    cfg.session = SessionConfig::default();
-    cfg.session.ping_after_quiet = Duration::from_secs(10);
+    cfg = cfg.session(SessionConfig::default().ping_after_quiet(Duration::from_secs(10)));
     assert!(matches!(
         Supervisor::new(cfg),
         Err(Error::InvalidConfig { .. })
     ));
     let mut cfg = Config::default();
-    cfg.dedup_window = Duration::from_secs(60);
+    cfg = cfg.dedup_window(Duration::from_secs(60));
     assert!(Supervisor::new(cfg).is_err());
 }
 
