@@ -9,12 +9,15 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::backoff::{Backoff, Jitter};
+use crate::backoff::{Backoff, Jitter, TokenBucket};
 use crate::dedup::DedupWindow;
 use crate::frame::{DisconnectReason, Envelope, Frame, Hello};
 use crate::session::{Session, SessionConfig, SessionEnd, SessionEvent, SessionState};
 use crate::text::{MAX_TEXT, clip};
 use crate::{Error, OutFrame};
+
+/// The most the first reconnect after a working link dropped waits (jitter only).
+const FIRST_RECONNECT_JITTER: Duration = Duration::from_millis(100);
 
 /// Slack's limit on connections per app.
 pub const MAX_CONNECTIONS: usize = 10;
@@ -55,6 +58,11 @@ pub struct Config {
     pub(crate) connect_timeout: Duration,
     /// The least wait after `too_many_websockets`.
     pub(crate) too_many_websockets_delay: Duration,
+    /// At most this many `apps.connections.open` calls ([`Event::Connect`]) at once, then one
+    /// per `connect_interval`.
+    pub(crate) connect_burst: u32,
+    /// The pace of `apps.connections.open` calls once the burst is spent.
+    pub(crate) connect_interval: Duration,
     /// The longest `Retry-After` honoured (5 minutes by default): a longer one (a broken or
     /// hostile server's `Retry-After: 99999999999`) is cut to this, with a warning that says
     /// when the next attempt is, rather than leaving the app offline for a day.
@@ -86,6 +94,8 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(30),
             too_many_websockets_delay: Duration::from_secs(5),
             max_retry_after: Duration::from_secs(5 * 60),
+            connect_burst: MAX_CONNECTIONS as u32,
+            connect_interval: Duration::from_millis(1200),
             dedup_window: Duration::from_secs(10 * 60),
             dedup_capacity: 100_000,
             drain_quiet: Duration::from_secs(1),
@@ -117,6 +127,21 @@ impl Config {
     /// Seed of the jitter (give each process a different one, e.g. from the clock or the pid).
     pub fn jitter_seed(mut self, jitter_seed: u64) -> Self {
         self.jitter_seed = jitter_seed;
+        self
+    }
+
+    /// At most this many connection attempts ([`Event::Connect`], each an
+    /// `apps.connections.open` call) at once (10 by default, so starting every link is never
+    /// slowed; zero: no pacing), then one per [`Config::connect_interval`], whatever the
+    /// fault pattern: Slack rate limits that method (Tier 3, about 50 a minute).
+    pub fn connect_burst(mut self, connect_burst: u32) -> Self {
+        self.connect_burst = connect_burst;
+        self
+    }
+
+    /// The pace of connection attempts once the burst is spent (1.2 s by default: 50 a minute).
+    pub fn connect_interval(mut self, connect_interval: Duration) -> Self {
+        self.connect_interval = connect_interval;
         self
     }
 
@@ -529,6 +554,8 @@ pub struct Supervisor {
     next_id: u64,
     failures: u32,
     next_attempt_at: Option<Instant>,
+    /// Paces connection attempts.
+    bucket: TokenBucket,
     jitter: Jitter,
     dedup: DedupWindow,
     stopping: Option<StopReason>,
@@ -548,6 +575,7 @@ impl Supervisor {
         cfg.validate()?;
         Ok(Supervisor {
             jitter: Jitter::new(cfg.jitter_seed),
+            bucket: TokenBucket::new(cfg.connect_burst, cfg.connect_interval),
             dedup: DedupWindow::new(cfg.dedup_window, cfg.dedup_capacity),
             cfg,
             slots: BTreeMap::new(),
@@ -1128,6 +1156,21 @@ impl Supervisor {
             );
         if planned {
             // The replacement is under way (or the failure was already counted).
+        } else if ready_for.is_some() && self.failures == 0 {
+            // A link that was working dropped: reconnect at once (a little jitter, so that
+            // many processes do not all call at the same instant). A young one counts as a
+            // failure, so that if it keeps happening the next ones back off as usual.
+            if ready_for.is_some_and(|d| d < self.cfg.healthy_after) {
+                self.failures = 1;
+            }
+            let delay = self.jitter.up_to(FIRST_RECONNECT_JITTER);
+            self.next_attempt_at = Some(now + delay);
+            self.lifecycle(Lifecycle::Reconnecting {
+                replacing: Some(conn),
+                cause,
+                failures: self.failures,
+                delay,
+            });
         } else if ready_for.is_some_and(|d| d >= self.cfg.healthy_after) {
             self.failures = 0;
             self.next_attempt_at = None;
@@ -1316,6 +1359,16 @@ impl Supervisor {
         }
         // Open one more if wanted and allowed.
         if self.wants_connection() && self.next_attempt_at.is_none_or(|t| now >= t) {
+            if !self.bucket.try_take(now) {
+                // Over the pace of apps.connections.open: wait for the next token.
+                let at = self.bucket.next_token_at(now);
+                log::debug!(
+                    "socket mode: pacing connection attempts; next in {:.1}s",
+                    at.saturating_duration_since(now).as_secs_f64()
+                );
+                self.next_attempt_at = Some(at);
+                return;
+            }
             self.next_attempt_at = None;
             let conn = ConnId(self.next_id);
             self.next_id += 1;

@@ -543,6 +543,7 @@ fn fire_timers(
     sup: &mut Supervisor,
     now: &mut Instant,
     until: Instant,
+    connects: &mut u64,
 ) -> Result<(), TestCaseError> {
     for _ in 0..10_000 {
         match sup.poll_timeout() {
@@ -550,7 +551,11 @@ fn fire_timers(
                 *now = t.max(*now);
                 sup.handle_timeout(*now);
                 while sup.poll_transmit().is_some() {}
-                while sup.poll_event().is_some() {}
+                while let Some(e) = sup.poll_event() {
+                    if matches!(e, Event::Connect { .. }) {
+                        *connects += 1;
+                    }
+                }
                 if let Some(next) = sup.poll_timeout() {
                     prop_assert!(
                         next > *now,
@@ -568,6 +573,8 @@ fn fire_timers(
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
 
+    /// No fault sequence makes the supervisor spin, nor ask for `apps.connections.open`
+    /// faster than its rate limit allows.
     #[test]
     fn no_fault_sequence_makes_the_supervisor_spin(
         connections in 1usize..=3,
@@ -576,8 +583,11 @@ proptest! {
         let mut cfg = Config::default();
         cfg = cfg.connections(connections);
         let mut now = Instant::now();
+        let t0 = now;
         let mut sup = Supervisor::new(cfg).unwrap();
         sup.start(now);
+        // Counted as they are drained (the first, asked for by `start`, too).
+        let mut connects = 0u64;
         let mut n = 0u32;
         for fault in faults {
             let conns = sup.connections();
@@ -588,7 +598,7 @@ proptest! {
             match fault {
                 Fault::Wait(ms) => {
                     let until = now + Duration::from_millis(u64::from(ms));
-                    fire_timers(&mut sup, &mut now, until)?;
+                    fire_timers(&mut sup, &mut now, until, &mut connects)?;
                 }
                 Fault::Open => if let Some(c) = pending { let _ = sup.handle_connected(now, c); },
                 Fault::Fail(kind, secs) => if let Some(c) = pending {
@@ -617,10 +627,20 @@ proptest! {
                 Fault::Drop(i) => if let Some(c) = pick(i) { let _ = sup.handle_closed(now, c, Some(1006), ""); },
             }
             while sup.poll_transmit().is_some() {}
-            while sup.poll_event().is_some() {}
+            while let Some(e) = sup.poll_event() {
+                if matches!(e, Event::Connect { .. }) {
+                    connects += 1;
+                }
+            }
             // Whatever just happened, a timer already due fires now, and then is not due again.
             let until = now;
-            fire_timers(&mut sup, &mut now, until)?;
+            fire_timers(&mut sup, &mut now, until, &mut connects)?;
+            // apps.connections.open is never asked for faster than its rate limit allows.
+            let elapsed = now.saturating_duration_since(t0);
+            prop_assert!(
+                connects <= 10 + (elapsed.as_millis() / 1200) as u64,
+                "{} attempts in {:?}", connects, elapsed
+            );
         }
     }
 }

@@ -1190,6 +1190,10 @@ fn ten_connections_at_most() {
     let out = h.step(500, In::Text(3, disconnect("refresh_requested")));
     assert!(!out.iter().any(|l| l.starts_with("connect ")), "{out:?}");
     let out = h.step(600, In::Closed(3, Some(1000)));
+    // The ten first attempts spent the burst of apps.connections.open calls: the next one
+    // waits for a token (one per 1.2 s).
+    assert!(!out.iter().any(|l| l.starts_with("connect ")), "{out:?}");
+    let out = h.step(1_200, In::Tick);
     assert!(out.iter().any(|l| l == "connect #11"), "{out:?}");
 
     cfg = cfg.connections(11);
@@ -1431,4 +1435,154 @@ fn an_ack_on_a_closing_connection_names_it() {
         Error::ConnectionClosing { conn: ConnId(1) }.to_string(),
         "connection #1 is closing and sends nothing more"
     );
+}
+
+/// Feeds envelopes on #1 every `gap_ms` from `from` to `to` (acked at once), firing timers;
+/// returns every output line.
+fn traffic(h: &mut Harness, from: u64, to: u64, gap_ms: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut t = from;
+    while t < to {
+        let id = format!("t{t}");
+        out.extend(tick_checked(h, t));
+        h.sup
+            .handle_text(h.now, ConnId(1), event(&id, &format!("Ev{id}")))
+            .unwrap();
+        h.sup.ack(h.now, &id).unwrap();
+        out.extend(h.drain());
+        t += gap_ms;
+    }
+    out
+}
+
+#[test]
+fn a_busy_link_that_falls_silent_is_suspected_within_3s() {
+    let (mut h, s) = ready_one();
+    h.run(s);
+    // 100 events a second for two seconds, then silence (a half-open link).
+    let out = traffic(&mut h, 100, 2_100, 10);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+    let last = 2_090;
+    // Pinged after half the busy bound, suspected at the bound (3 s), replaced at once.
+    let out = tick_checked(&mut h, last + 1_499);
+    assert!(!out.iter().any(|l| l.contains("ping")), "{out:?}");
+    let out = tick_checked(&mut h, last + 1_500);
+    assert_eq!(out, vec!["tx #1 ping"]);
+    let out = tick_checked(&mut h, last + 2_999);
+    assert!(out.is_empty(), "{out:?}");
+    let out = tick_checked(&mut h, last + 3_000);
+    assert!(
+        out.first()
+            .is_some_and(|l| l.starts_with("reconnecting #1 unresponsive")),
+        "{out:?}"
+    );
+    assert!(out.iter().any(|l| l == "connect #2"), "{out:?}");
+}
+
+#[test]
+fn an_idle_link_keeps_the_8s_bound_and_normal_gaps_raise_no_alarm() {
+    // Idle after hello: suspected at 8 s, as before.
+    let (mut h, s) = ready_one();
+    h.run(s);
+    let out = tick_checked(&mut h, 30 + 7_999);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+    let out = tick_checked(&mut h, 30 + 8_000);
+    assert!(out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+
+    // Traffic with gaps of 900 ms for a minute: busy, never suspected.
+    let (mut h, s) = ready_one();
+    h.run(s);
+    let out = traffic(&mut h, 100, 60_100, 900);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+    // Traffic with gaps of 2.5 s (longer than a busy link's): the 8 s bound applies, so a
+    // 3 s or 7 s pause is no alarm.
+    let (mut h, s) = ready_one();
+    h.run(s);
+    let out = traffic(&mut h, 100, 30_100, 2_500);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+    let out = tick_checked(&mut h, 27_600 + 7_000);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+    // A busy link whose traffic stops but that answers the ping is not suspected either.
+    let (mut h, s) = ready_one();
+    h.run(s);
+    traffic(&mut h, 100, 2_100, 10);
+    let out = tick_checked(&mut h, 2_090 + 1_500);
+    assert_eq!(out, vec!["tx #1 ping"]);
+    h.sup
+        .handle_pong(
+            h.now + Duration::from_millis(40),
+            ConnId(1),
+            &1u64.to_be_bytes(),
+        )
+        .unwrap();
+    h.now += Duration::from_millis(40);
+    let out = tick_checked(&mut h, 2_090 + 9_000);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+}
+
+#[test]
+fn the_first_reconnect_after_a_working_link_drops_is_immediate() {
+    for seed in 1..20u64 {
+        let (mut h, s) = ready_one_with(Config::default().jitter_seed(seed));
+        h.run(s);
+        traffic(&mut h, 100, 5_000, 50);
+        let out = h.step(5_000, In::Closed(1, Some(1006)));
+        assert!(
+            out.iter()
+                .any(|l| l.starts_with("reconnecting #1 closed:1006")),
+            "{out:?}"
+        );
+        // At once, or after at most 100 ms of jitter.
+        let mut out = out;
+        out.extend(tick_checked(&mut h, 5_100));
+        assert!(out.iter().any(|l| l == "connect #2"), "{out:?}");
+        // Later ones back off as before: the attempt fails, the next waits 250 ms to 2 s.
+        let out = h.step(
+            5_200,
+            In::Failed(2, ConnectFailure::Transient { error: "x".into() }),
+        );
+        assert!(out.iter().any(|l| l.contains("failures=2")), "{out:?}");
+        let next = h.sup.poll_timeout().unwrap();
+        assert!(
+            next >= h.at(5_450) && next <= h.at(7_200),
+            "{:?}",
+            next - h.t0
+        );
+    }
+}
+
+#[test]
+fn apps_connections_open_is_never_called_faster_than_its_rate_limit() {
+    // A storm of refresh_requested right after every hello, for ten minutes: each one asks
+    // for a replacement at once (a planned replacement has no backoff), yet attempts never
+    // exceed the burst plus one per 1.2 s.
+    let mut h = Harness::new(Config::default());
+    h.step(0, In::Start);
+    let mut connects = 1u64;
+    let mut pending = Some(1u64);
+    let mut t = 0;
+    while t < 600_000 {
+        t += 50;
+        let mut out = tick_checked(&mut h, t);
+        if let Some(conn) = pending.take() {
+            let c = ConnId(conn);
+            h.sup.handle_connected(h.now, c).unwrap();
+            h.sup.handle_text(h.now, c, hello()).unwrap();
+            h.sup
+                .handle_text(h.now, c, disconnect("refresh_requested"))
+                .unwrap();
+            out.extend(h.drain());
+        }
+        for l in &out {
+            if let Some(n) = l.strip_prefix("connect #") {
+                pending = Some(n.parse().unwrap());
+                connects += 1;
+            }
+        }
+        let allowed = 10 + t / 1_200;
+        assert!(connects <= allowed, "{connects} attempts by {t} ms");
+    }
+    // The pace, not fewer: the storm is served as fast as allowed.
+    assert!(connects >= 450, "{connects}");
+    assert!(h.sup.connections().len() <= 4, "{:?}", h.sup.connections());
 }
