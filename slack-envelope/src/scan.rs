@@ -728,7 +728,6 @@ mod tests {
         include_str!("../tests/fixtures/socket_mode_slash_commands.json"),
     ];
 
-    /// Both paths give the same result (frame or error) for `text`.
     /// Both ways give the same result (frame or error) for `text`, and what the scan read of
     /// an envelope's payload is what serde_json reads: its text (serde_json's `RawValue`),
     /// its `event_id` and its `event.type` (serde_json's `Value`).

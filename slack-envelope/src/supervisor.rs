@@ -1163,8 +1163,10 @@ impl Supervisor {
             if ready_for.is_some_and(|d| d < self.cfg.healthy_after) {
                 self.failures = 1;
             }
-            let delay = self.jitter.up_to(FIRST_RECONNECT_JITTER);
-            self.next_attempt_at = Some(now + delay);
+            let at = now + self.jitter.up_to(FIRST_RECONNECT_JITTER);
+            let at = self.next_attempt_at.map_or(at, |t| t.max(at));
+            self.next_attempt_at = Some(at);
+            let delay = at.saturating_duration_since(now);
             self.lifecycle(Lifecycle::Reconnecting {
                 replacing: Some(conn),
                 cause,
