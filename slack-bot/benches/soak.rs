@@ -230,13 +230,12 @@ fn status_mib(field: &str) -> f64 {
 /// Liveness timings shortened so that half-open links are found within seconds, yet loose
 /// enough that a loaded machine rarely trips them (a spurious trip only costs a reconnect).
 fn session() -> SessionConfig {
-    let mut s = SessionConfig::default();
-    s.hello_timeout = Duration::from_secs(5);
-    s.ping_after_quiet = Duration::from_secs(1);
-    s.dead_after_silence = Duration::from_secs(3);
-    s.abort_after_silence = Duration::from_secs(6);
-    s.close_timeout = Duration::from_secs(1);
-    s
+    SessionConfig::default()
+        .hello_timeout(Duration::from_secs(5))
+        .ping_after_quiet(Duration::from_secs(1))
+        .dead_after_silence(Duration::from_secs(3))
+        .abort_after_silence(Duration::from_secs(6))
+        .close_timeout(Duration::from_secs(1))
 }
 
 fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {

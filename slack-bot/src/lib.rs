@@ -790,10 +790,10 @@ impl BotBuilder {
                 "workers and queue_bound must be at least 1".to_owned(),
             ));
         }
-        let mut cfg = slack_envelope::Config::default();
-        cfg.connections = self.connections;
-        cfg.session = self.session.clone();
-        cfg.jitter_seed = self.jitter_seed.unwrap_or_else(default_seed);
+        let cfg = slack_envelope::Config::default()
+            .connections(self.connections)
+            .session(self.session.clone())
+            .jitter_seed(self.jitter_seed.unwrap_or_else(default_seed));
         let supervisor = Supervisor::new(cfg).map_err(|e| Error::Config(e.to_string()))?;
         let web = self.web_client(RetryPolicy::default())?;
         // Opening connections is paced by the core's backoff; no retries of its own.
@@ -808,7 +808,7 @@ impl BotBuilder {
         };
         let mut transport = slack_transport::Config::default()
             .allow_insecure_ws(self.allow_insecure)
-            .close_timeout(self.session.close_timeout);
+            .close_timeout(self.session.get_close_timeout());
         for pem in &self.extra_roots_pem {
             transport = transport.add_root_certs_pem(pem);
         }

@@ -77,8 +77,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 // The loop: feed the core what happened, do what it asks.
 
 fn run(target: &Target, stop: &AtomicBool) -> Result<StopReason, Box<dyn Error>> {
-    let mut config = Config::default();
-    config.jitter_seed = u64::from(std::process::id()); // each process jitters differently
+    // Each process jitters differently.
+    let config = Config::default().jitter_seed(u64::from(std::process::id()));
     let mut sup = Supervisor::new(config)?;
     let mut links: HashMap<ConnId, Ws> = HashMap::new();
     let mut stopping = false;

@@ -64,11 +64,11 @@ pub fn payload_to_json<T: serde::Serialize + ?Sized>(
     limit: usize,
 ) -> Result<String, Error> {
     let json = serde_json::to_string(payload).map_err(|e| Error::InvalidAckPayload {
-        detail: e.to_string(),
+        detail: crate::text::json_error_detail(&e),
     })?;
     if json.len() > limit {
         return Err(Error::PayloadTooLarge {
-            envelope_id: envelope_id.to_owned(),
+            envelope_id: crate::text::clipped(envelope_id),
             size: json.len(),
             limit,
         });

@@ -1,4 +1,7 @@
-//! Reconnect backoff: exponential, full jitter, capped; and a tiny seeded random source.
+//! Reconnect backoff: exponential, full jitter, capped; a token bucket that paces connection
+//! attempts; and a tiny seeded random source.
+
+use std::time::Instant;
 
 use std::time::Duration;
 
@@ -46,11 +49,11 @@ impl Jitter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backoff {
     /// The ceiling of the first retry's delay.
-    pub base: Duration,
+    pub(crate) base: Duration,
     /// The cap (30 s by default).
-    pub cap: Duration,
+    pub(crate) cap: Duration,
     /// The floor of every delay.
-    pub min: Duration,
+    pub(crate) min: Duration,
 }
 
 impl Default for Backoff {
@@ -60,6 +63,27 @@ impl Default for Backoff {
             cap: Duration::from_secs(30),
             min: Duration::from_millis(250),
         }
+    }
+}
+
+/// Chainable setters (checked together by `validate`), and the getters other crates need.
+impl Backoff {
+    /// The ceiling of the first retry's delay.
+    pub fn base(mut self, base: Duration) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// The cap (30 s by default).
+    pub fn cap(mut self, cap: Duration) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    /// The floor of every delay.
+    pub fn min(mut self, min: Duration) -> Self {
+        self.min = min;
+        self
     }
 }
 
@@ -76,6 +100,81 @@ impl Backoff {
         let ceiling = self.ceiling(attempt);
         let span = ceiling.saturating_sub(self.min);
         self.min + jitter.up_to(span)
+    }
+}
+
+/// A token bucket: at most `burst` attempts at once, then one per `interval`. It paces calls
+/// to `apps.connections.open` (rate limited by Slack, about 50 a minute) whatever the fault
+/// pattern.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenBucket {
+    burst: u32,
+    interval: Duration,
+    tokens: u32,
+    /// When the last token was added (or the bucket first used).
+    since: Option<Instant>,
+}
+
+impl TokenBucket {
+    pub(crate) fn new(burst: u32, interval: Duration) -> Self {
+        TokenBucket {
+            burst,
+            interval,
+            tokens: burst,
+            since: None,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let since = *self.since.get_or_insert(now);
+        if self.interval.is_zero() || self.burst == 0 {
+            self.tokens = self.burst;
+            return;
+        }
+        let elapsed = now.saturating_duration_since(since);
+        let earned = elapsed.as_nanos() / self.interval.as_nanos();
+        if earned == 0 {
+            return;
+        }
+        if self
+            .tokens
+            .saturating_add(u32::try_from(earned).unwrap_or(u32::MAX))
+            >= self.burst
+        {
+            self.tokens = self.burst;
+            self.since = Some(now);
+        } else {
+            // `earned` is below `burst` here, so it fits.
+            let earned = u32::try_from(earned).unwrap_or(0);
+            self.tokens += earned;
+            self.since = Some(since + self.interval * earned);
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub(crate) fn try_take(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        if self.burst == 0 {
+            return true;
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        if self.tokens == self.burst {
+            // A full bucket starts earning from now.
+            self.since = Some(now);
+        }
+        self.tokens -= 1;
+        true
+    }
+
+    /// When the next token comes (now if there is one).
+    pub(crate) fn next_token_at(&mut self, now: Instant) -> Instant {
+        self.refill(now);
+        match self.since {
+            Some(since) if self.tokens == 0 && self.burst > 0 => (since + self.interval).max(now),
+            _ => now,
+        }
     }
 }
 
@@ -99,6 +198,29 @@ mod tests {
             let d = b.delay(n, &mut j);
             assert!(d >= b.min && d <= b.ceiling(n), "attempt {n}: {d:?}");
         }
+    }
+
+    #[test]
+    fn the_bucket_allows_a_burst_then_one_per_interval() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(3, Duration::from_secs(2));
+        assert!(b.try_take(t0) && b.try_take(t0) && b.try_take(t0));
+        assert!(!b.try_take(t0));
+        assert_eq!(b.next_token_at(t0), t0 + Duration::from_secs(2));
+        let t1 = t0 + Duration::from_millis(1999);
+        assert!(!b.try_take(t1));
+        let t2 = t0 + Duration::from_secs(2);
+        assert!(b.try_take(t2));
+        assert!(!b.try_take(t2));
+        // Over a long time, never more than burst + elapsed / interval.
+        let mut taken = 0;
+        for ms in (0..600_000).step_by(100) {
+            if b.try_take(t2 + Duration::from_millis(ms)) {
+                taken += 1;
+            }
+        }
+        assert!(taken <= 3 + 300, "{taken}");
+        assert!(taken >= 299, "{taken}");
     }
 
     #[test]

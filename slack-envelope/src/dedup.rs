@@ -33,13 +33,21 @@ impl DedupWindow {
         }
     }
 
-    /// Records `key` at `now`; returns `true` when it was new, `false` for a duplicate.
+    /// Records `key` at `now`; returns `true` when it was new, `false` for a duplicate. A key
+    /// longer than [`MAX_ID_LEN`](crate::MAX_ID_LEN) is not remembered (always new).
     pub fn insert(&mut self, now: Instant, key: &str) -> bool {
         self.insert_shared(now, &Arc::from(key))
     }
 
     /// [`DedupWindow::insert`] with a shared key: remembered without copying it.
+    ///
+    /// A key longer than [`MAX_ID_LEN`](crate::MAX_ID_LEN) is not remembered (it counts as
+    /// new): memory stays bounded in bytes, not only in keys. Frames with such ids are
+    /// refused before they get here.
     pub(crate) fn insert_shared(&mut self, now: Instant, key: &Arc<str>) -> bool {
+        if key.len() > crate::MAX_ID_LEN {
+            return true;
+        }
         self.expire(now);
         if self.seen.len() < self.capacity {
             // Room left (the usual case): one probe finds the key or its slot.

@@ -2,6 +2,12 @@
 
 use std::fmt;
 
+use crate::ConnId;
+use crate::text::clip;
+
+/// The most of an id shown in a message.
+const ID_SHOWN: usize = 64;
+
 /// Everything that can go wrong in the envelope core.
 ///
 /// The core never panics on input: a malformed frame, a misused ack or an unknown connection
@@ -10,6 +16,9 @@ use std::fmt;
 #[non_exhaustive]
 pub enum Error {
     /// A frame was not valid JSON, or not a JSON object.
+    ///
+    /// Like every variant, its text never holds the frame's or the payload's text, and ids
+    /// are cut short in messages: errors are safe to log.
     InvalidJson {
         /// What serde_json said (position and reason); never the frame's text.
         detail: String,
@@ -20,6 +29,17 @@ pub enum Error {
         frame_type: String,
         /// The missing field.
         field: &'static str,
+    },
+    /// An id in a frame (`envelope_id`, or the payload's `event_id`) is longer than
+    /// [`MAX_ID_LEN`](crate::MAX_ID_LEN): the frame is refused and nothing of it is remembered.
+    /// Slack's ids are about 36 bytes; a longer one comes from a broken or hostile peer.
+    IdTooLong {
+        /// Which id (`envelope_id` or `event_id`).
+        field: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        limit: usize,
     },
     /// A payload could not be read as the typed view that was asked for.
     InvalidPayload {
@@ -59,14 +79,17 @@ pub enum Error {
     },
     /// The connection this input refers to is not known to the supervisor (already closed or never opened).
     UnknownConnection {
-        /// The connection id.
-        conn: u64,
+        /// The connection.
+        conn: ConnId,
     },
     /// The connection cannot send anything any more (it is closing or closed).
     ConnectionClosing {
-        /// The connection id.
-        conn: u64,
+        /// The connection.
+        conn: ConnId,
     },
+    /// A [`Session`](crate::Session) driven alone cannot send anything any more (it is
+    /// closing or closed). Through the supervisor this is [`Error::ConnectionClosing`].
+    SessionClosing,
     /// A configuration value is out of range.
     InvalidConfig {
         /// What is wrong, in words.
@@ -84,22 +107,35 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidJson { detail } => write!(f, "invalid frame: {detail}"),
+            Error::InvalidJson { detail } => write!(f, "invalid frame: {}", clip(detail, 200)),
             Error::MissingField { frame_type, field } => {
                 write!(f, "`{frame_type}` frame has no `{field}` field")
             }
+            Error::IdTooLong { field, len, limit } => write!(
+                f,
+                "`{field}` is {len} bytes, over the {limit}-byte limit; frame refused"
+            ),
             Error::InvalidPayload { view, detail } => {
-                write!(f, "payload is not a valid {view}: {detail}")
+                write!(f, "payload is not a valid {view}: {}", clip(detail, 200))
             }
             Error::PayloadNotAccepted { envelope_id } => write!(
                 f,
-                "envelope {envelope_id} does not accept a response payload; ack it without one"
+                "envelope {} does not accept a response payload; ack it without one",
+                clip(envelope_id, ID_SHOWN)
             ),
             Error::AlreadyAcked { envelope_id } => {
-                write!(f, "envelope {envelope_id} was already acked")
+                write!(
+                    f,
+                    "envelope {} was already acked",
+                    clip(envelope_id, ID_SHOWN)
+                )
             }
             Error::UnknownEnvelope { envelope_id } => {
-                write!(f, "no envelope {envelope_id} is waiting for an ack")
+                write!(
+                    f,
+                    "no envelope {} is waiting for an ack",
+                    clip(envelope_id, ID_SHOWN)
+                )
             }
             Error::PayloadTooLarge {
                 envelope_id,
@@ -107,15 +143,17 @@ impl fmt::Display for Error {
                 limit,
             } => write!(
                 f,
-                "ack payload for envelope {envelope_id} is {size} bytes, over the {limit}-byte limit"
+                "ack payload for envelope {} is {size} bytes, over the {limit}-byte limit",
+                clip(envelope_id, ID_SHOWN)
             ),
             Error::InvalidAckPayload { detail } => {
-                write!(f, "ack payload cannot be serialized: {detail}")
+                write!(f, "ack payload cannot be serialized: {}", clip(detail, 200))
             }
-            Error::UnknownConnection { conn } => write!(f, "unknown connection #{conn}"),
+            Error::UnknownConnection { conn } => write!(f, "unknown connection {conn}"),
             Error::ConnectionClosing { conn } => {
-                write!(f, "connection #{conn} is closing and sends nothing more")
+                write!(f, "connection {conn} is closing and sends nothing more")
             }
+            Error::SessionClosing => write!(f, "the session is closing and sends nothing more"),
             Error::InvalidConfig { detail } => write!(f, "invalid configuration: {detail}"),
             Error::Stopped => write!(f, "the supervisor has stopped"),
             Error::InvalidProxy { reason } => write!(f, "invalid proxy: {reason}"),

@@ -11,14 +11,18 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::Error;
 use crate::payload::{EventCallback, Interaction, SlashCommand};
-use crate::scan::EventType;
+use crate::scan::{self, TextAt};
 
-/// One frame received from Slack, parsed.
-#[derive(Debug, Clone, PartialEq)]
+/// The longest `envelope_id` or `event_id` a frame may carry, in bytes. Slack's are about 36
+/// bytes; a frame with a longer one is refused ([`Error::IdTooLong`]) before anything of it is
+/// remembered (acks awaited, duplicate suppression).
+pub const MAX_ID_LEN: usize = 256;
+
+/// One frame received from Slack, parsed. Its `Debug` output shows no payload or frame text.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Frame {
     /// `{"type":"hello",…}`: the connection is ready.
@@ -37,12 +41,27 @@ pub enum Frame {
     },
 }
 
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Frame::Hello(h) => f.debug_tuple("Hello").field(h).finish(),
+            Frame::Disconnect(d) => f.debug_tuple("Disconnect").field(d).finish(),
+            Frame::Envelope(e) => f.debug_tuple("Envelope").field(e).finish(),
+            Frame::Unknown { frame_type, text } => f
+                .debug_struct("Unknown")
+                .field("frame_type", frame_type)
+                .field("text_bytes", &text.len())
+                .finish(),
+        }
+    }
+}
+
 /// Debug details Slack attaches to `hello` and `disconnect`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
 pub struct DebugInfo {
-    /// The Slack host serving this connection.
-    #[serde(default)]
+    /// The Slack host serving this connection (cut to 128 bytes, like every text here).
+    #[serde(default, deserialize_with = "clipped_text")]
     pub host: Option<String>,
     /// Slack's build number.
     #[serde(default)]
@@ -51,7 +70,7 @@ pub struct DebugInfo {
     #[serde(default)]
     pub approximate_connection_time: Option<u64>,
     /// When Slack started this connection (sometimes present).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "clipped_text")]
     pub started: Option<String>,
 }
 
@@ -60,8 +79,14 @@ pub struct DebugInfo {
 #[non_exhaustive]
 pub struct ConnectionInfo {
     /// The app id (`A…`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "clipped_text")]
     pub app_id: Option<String>,
+}
+
+/// An optional string, cut to 128 bytes: a peer's text is never kept at length.
+fn clipped_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s: Option<Cow<'de, str>> = Deserialize::deserialize(d)?;
+    Ok(s.map(|s| crate::text::clipped(&s)))
 }
 
 /// The `hello` frame. Every field is optional: Slack has added fields over time.
@@ -97,7 +122,7 @@ pub enum DisconnectReason {
     LinkDisabled,
     /// Over the connection limit: back off with jitter before trying again.
     TooManyWebsockets,
-    /// A reason this crate does not know, kept as text.
+    /// A reason this crate does not know, kept as text (cut to 128 bytes).
     Other(String),
 }
 
@@ -109,7 +134,7 @@ impl DisconnectReason {
             "refresh_requested" => DisconnectReason::RefreshRequested,
             "link_disabled" => DisconnectReason::LinkDisabled,
             "too_many_websockets" => DisconnectReason::TooManyWebsockets,
-            other => DisconnectReason::Other(other.to_owned()),
+            other => DisconnectReason::Other(crate::text::clipped(other)),
         }
     }
 
@@ -151,7 +176,7 @@ pub enum EnvelopeKind {
     SlashCommands,
     /// `interactive`: a shortcut, block action, view submission, …
     Interactive,
-    /// A type this crate does not know yet.
+    /// A type this crate does not know yet (its name cut to 128 bytes).
     Other(String),
 }
 
@@ -161,7 +186,7 @@ impl EnvelopeKind {
             "events_api" => EnvelopeKind::EventsApi,
             "slash_commands" => EnvelopeKind::SlashCommands,
             "interactive" => EnvelopeKind::Interactive,
-            other => EnvelopeKind::Other(other.to_owned()),
+            other => EnvelopeKind::Other(crate::text::clipped(other)),
         }
     }
 
@@ -187,7 +212,7 @@ impl fmt::Display for EnvelopeKind {
 /// It owns the frame's text and remembers where the payload is, so no JSON tree is built until
 /// a typed view is asked for. Its `Debug` output never shows the payload (it carries Slack's
 /// verification `token`).
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct Envelope {
     text: String,
     payload: Option<Range<usize>>,
@@ -199,23 +224,8 @@ pub struct Envelope {
     retry_reason: Option<String>,
     /// Shared with duplicate suppression.
     event_id: Option<Arc<str>>,
-    /// `payload.event.type` as the scan found it.
-    event_type: EventType,
-}
-
-/// Equal when every field Slack sent is equal (however the parse found the event type).
-impl PartialEq for Envelope {
-    fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
-            && self.payload == other.payload
-            && self.envelope_id == other.envelope_id
-            && self.kind == other.kind
-            && self.accepts_response_payload == other.accepts_response_payload
-            && self.retry_attempt == other.retry_attempt
-            && self.retry_reason == other.retry_reason
-            && self.event_id == other.event_id
-            && self.event_type() == other.event_type()
-    }
+    /// `payload.event.type` (of an `events_api` envelope), when it is a string.
+    event_type: Option<TextAt>,
 }
 
 impl fmt::Debug for Envelope {
@@ -268,30 +278,10 @@ impl Envelope {
     /// plain text, else decoded here. `None` when there is no such string (or the envelope is of
     /// another kind).
     pub fn event_type(&self) -> Option<Cow<'_, str>> {
-        if self.kind != EnvelopeKind::EventsApi {
-            return None;
-        }
-        match &self.event_type {
-            EventType::Absent => None,
-            EventType::At(r) => self.text.get(r.clone()).map(Cow::Borrowed),
-            EventType::Unsure => {
-                #[derive(Deserialize)]
-                struct Peek {
-                    #[serde(default)]
-                    event: Option<Inner>,
-                }
-                #[derive(Deserialize)]
-                struct Inner {
-                    #[serde(rename = "type", default)]
-                    kind: Option<String>,
-                }
-                serde_json::from_str::<Peek>(self.payload_json())
-                    .ok()
-                    .and_then(|p| p.event)
-                    .and_then(|e| e.kind)
-                    .map(Cow::Owned)
-            }
-        }
+        self.event_type
+            .as_ref()
+            .and_then(|t| t.get(&self.text))
+            .map(Cow::Borrowed)
     }
 
     /// The key used to recognise a redelivery: the `event_id` when there is one, else the envelope id.
@@ -326,7 +316,7 @@ impl Envelope {
     pub fn payload_as<'de, T: Deserialize<'de>>(&'de self, view: &'static str) -> Result<T, Error> {
         serde_json::from_str(self.payload_json()).map_err(|e| Error::InvalidPayload {
             view,
-            detail: e.to_string(),
+            detail: crate::text::json_error_detail(&e),
         })
     }
 
@@ -351,15 +341,16 @@ impl Envelope {
     }
 }
 
-/// The fields of any frame, borrowed from its text where possible.
+/// The top-level fields of any frame, for serde_json (see [`Frame::parse`]).
 #[derive(Deserialize)]
 struct RawFrame<'a> {
     #[serde(rename = "type", borrow, default)]
     frame_type: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     envelope_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    payload: Option<PayloadScan<'a>>,
+    /// Only whether there is one: the scan locates and reads it.
+    #[serde(default)]
+    payload: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     accepts_response_payload: Option<bool>,
     #[serde(default)]
@@ -376,192 +367,40 @@ struct RawFrame<'a> {
     connection_info: Option<ConnectionInfo>,
 }
 
-/// The payload, read in one pass: its top-level values are borrowed as raw JSON (so nothing
-/// is built), the top-level `event_id` is kept, and the payload's own text is located from its
-/// first key and last value. Scanning the payload once instead of twice (once to skip it, once
-/// to find `event_id`) is most of the core's cost per envelope.
-#[derive(Default)]
-struct PayloadScan<'a> {
-    /// The first key, when borrowed from the frame (it starts just after its opening quote).
-    first_key: Option<&'a str>,
-    /// The last value's raw text.
-    last_value: Option<&'a str>,
-    /// The top-level `event_id`, if the payload is an object that has one.
-    event_id: Option<Cow<'a, str>>,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for PayloadScan<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScanVisitor)
-    }
-}
-
-struct ScanVisitor;
-
-/// A map key, borrowed from the frame when it has no escapes (serde's `Cow<str>` always copies).
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for ScanVisitor {
-    type Value = PayloadScan<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut scan = PayloadScan::default();
-        let mut first = true;
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if first {
-                first = false;
-                if let Cow::Borrowed(k) = key {
-                    scan.first_key = Some(k);
-                }
-            }
-            let value = map.next_value::<&'de RawValue>()?;
-            if key == "event_id" {
-                scan.event_id = serde_json::from_str::<Option<Cow<'de, str>>>(value.get())
-                    .ok()
-                    .flatten();
-            }
-            scan.last_value = Some(value.get());
-        }
-        Ok(scan)
-    }
-
-    // Anything but an object: consumed, and located the slow way by the caller.
-    fn visit_borrowed_str<E: serde::de::Error>(self, _v: &'de str) -> Result<Self::Value, E> {
-        Ok(PayloadScan::default())
-    }
-
-    fn visit_str<E: serde::de::Error>(self, _v: &str) -> Result<Self::Value, E> {
-        Ok(PayloadScan::default())
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, _v: bool) -> Result<Self::Value, E> {
-        Ok(PayloadScan::default())
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, _v: i64) -> Result<Self::Value, E> {
-        Ok(PayloadScan::default())
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, _v: u64) -> Result<Self::Value, E> {
-        Ok(PayloadScan::default())
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, _v: f64) -> Result<Self::Value, E> {
-        Ok(PayloadScan::default())
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(PayloadScan::default())
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(PayloadScan::default())
-    }
-}
-
-/// The range of an object in `text` from its first key (just after the key's opening quote)
-/// and its last raw value: only spaces may stand between `{` and the key's quote, and between
-/// the value and `}`. `None` when that is not what the text shows.
-fn object_range(text: &str, first_key: &str, last_value: &str) -> Option<Range<usize>> {
-    let key = range_within(text, first_key)?;
-    let value = range_within(text, last_value)?;
-    let bytes = text.as_bytes();
-    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
-    let quote = key.start.checked_sub(1)?;
-    if bytes.get(quote) != Some(&b'"') {
-        return None;
-    }
-    let mut start = quote;
-    loop {
-        start = start.checked_sub(1)?;
-        match bytes.get(start)? {
-            b'{' => break,
-            b if is_space(*b) => continue,
-            _ => return None,
-        }
-    }
-    let mut end = value.end;
-    loop {
-        match bytes.get(end)? {
-            b'}' => break,
-            b if is_space(*b) => end += 1,
-            _ => return None,
-        }
-    }
-    Some(start..end + 1)
-}
-
-/// The slow way to locate a payload (non-objects, `{}`, escaped first keys).
-#[derive(Deserialize)]
-struct SlowPayload<'a> {
-    #[serde(borrow, default)]
-    payload: Option<&'a RawValue>,
-}
-
-/// Where `inner` (a slice of `outer`) starts and ends inside `outer`.
-fn range_within(outer: &str, inner: &str) -> Option<Range<usize>> {
-    let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
-    let end = start.checked_add(inner.len())?;
-    if end <= outer.len() && outer.is_char_boundary(start) && outer.is_char_boundary(end) {
-        Some(start..end)
-    } else {
-        None
-    }
-}
-
 impl Frame {
     /// Parses a text frame. Unknown types and unknown fields are tolerated; invalid JSON and
     /// known frames missing a required field are errors.
+    ///
+    /// One scan reads the frame (see `scan.rs`): a plain envelope of a known kind, the
+    /// usual frame, is read by it alone. Anything else has its top-level fields read by
+    /// serde_json (which also words every error), with the payload's position and ids from
+    /// the same scan.
     pub fn parse(text: impl Into<String>) -> Result<Frame, Error> {
         let text = text.into();
-        // The hot path: a plain envelope, read by the scanner; everything else (and every
-        // error) by serde_json.
-        let parsed = match crate::scan::scan_envelope(&text) {
-            Some(fast) => Parsed::Envelope(EnvelopeFields {
-                payload: Some(fast.payload),
-                envelope_id: Arc::from(fast.envelope_id),
-                kind: fast.kind,
-                accepts_response_payload: fast.accepts_response_payload,
-                retry_attempt: fast.retry_attempt,
-                retry_reason: fast.retry_reason.map(str::to_owned),
-                event_id: fast.event_id.as_deref().map(Arc::from),
-                event_type: fast.event_type,
-            }),
-            None => parse_fields(&text)?,
+        let scanned = scan::scan(&text);
+        let plain = scanned.as_ref().and_then(plain_kind);
+        let parsed = match (scanned, plain) {
+            (Some(s), Some(kind)) => Parsed::Envelope(plain_envelope(s, kind)),
+            (scanned, _) => parse_fields(&text, scanned)?,
         };
+        check_ids(&parsed)?;
         Ok(Frame::from_parsed(text, parsed))
     }
 
-    /// Parses with serde_json only (what the fast path must agree with).
+    /// Parses with serde_json reading the top-level fields, as for a frame that is not a
+    /// plain envelope (what reading a plain one from the scan alone must agree with).
     #[cfg(test)]
     pub(crate) fn parse_slow(text: impl Into<String>) -> Result<Frame, Error> {
         let text = text.into();
-        let parsed = parse_fields(&text)?;
+        let parsed = parse_fields(&text, scan::scan(&text))?;
+        check_ids(&parsed)?;
         Ok(Frame::from_parsed(text, parsed))
+    }
+
+    /// Whether the scan alone reads `text`.
+    #[cfg(test)]
+    pub(crate) fn is_plain_envelope(text: &str) -> bool {
+        scan::scan(text).as_ref().and_then(plain_kind).is_some()
     }
 
     fn from_parsed(text: String, parsed: Parsed) -> Frame {
@@ -592,7 +431,7 @@ struct EnvelopeFields {
     retry_attempt: u32,
     retry_reason: Option<String>,
     event_id: Option<Arc<str>>,
-    event_type: EventType,
+    event_type: Option<TextAt>,
 }
 
 enum Parsed {
@@ -602,9 +441,80 @@ enum Parsed {
     Unknown(Option<String>),
 }
 
-fn parse_fields(text: &str) -> Result<Parsed, Error> {
+/// Refuses an envelope whose ids are over [`MAX_ID_LEN`].
+fn check_ids(parsed: &Parsed) -> Result<(), Error> {
+    let Parsed::Envelope(fields) = parsed else {
+        return Ok(());
+    };
+    let too_long = |field: &'static str, len: usize| Error::IdTooLong {
+        field,
+        len,
+        limit: MAX_ID_LEN,
+    };
+    if fields.envelope_id.len() > MAX_ID_LEN {
+        return Err(too_long("envelope_id", fields.envelope_id.len()));
+    }
+    match &fields.event_id {
+        Some(id) if id.len() > MAX_ID_LEN => Err(too_long("event_id", id.len())),
+        _ => Ok(()),
+    }
+}
+
+/// The payload's fields for an envelope of `kind`: the `event_id` and `event.type` only count
+/// for `events_api`.
+fn payload_fields(
+    kind: &EnvelopeKind,
+    payload: Option<scan::ScannedPayload<'_>>,
+) -> (Option<Range<usize>>, Option<Arc<str>>, Option<TextAt>) {
+    match payload {
+        Some(p) if *kind == EnvelopeKind::EventsApi => (
+            Some(p.range),
+            p.event_id.as_deref().map(Arc::from),
+            p.event_type,
+        ),
+        Some(p) => (Some(p.range), None, None),
+        None => (None, None, None),
+    }
+}
+
+/// The kind of a plain envelope, which the scan alone reads: every top-level field read, a
+/// known kind, an id and a payload object. `None` for anything else.
+fn plain_kind(s: &scan::Scan<'_>) -> Option<EnvelopeKind> {
+    if !s.plain || s.payload.is_none() || s.envelope_id.flatten().is_none_or(str::is_empty) {
+        return None;
+    }
+    match s.frame_type.flatten()? {
+        "events_api" => Some(EnvelopeKind::EventsApi),
+        "slash_commands" => Some(EnvelopeKind::SlashCommands),
+        "interactive" => Some(EnvelopeKind::Interactive),
+        _ => None,
+    }
+}
+
+/// A plain envelope (see [`plain_kind`]), read from the scan alone.
+fn plain_envelope(s: scan::Scan<'_>, kind: EnvelopeKind) -> EnvelopeFields {
+    let (payload, event_id, event_type) = payload_fields(&kind, s.payload);
+    EnvelopeFields {
+        payload,
+        envelope_id: Arc::from(s.envelope_id.flatten().unwrap_or_default()),
+        kind,
+        accepts_response_payload: s.accepts_response_payload.flatten().unwrap_or(false),
+        retry_attempt: s.retry_attempt.flatten().unwrap_or(0),
+        retry_reason: s
+            .retry_reason
+            .flatten()
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned),
+        event_id,
+        event_type,
+    }
+}
+
+/// Any frame, its top-level fields read by serde_json; an envelope's payload comes from the
+/// scan (`None` when the scan could not read the frame).
+fn parse_fields(text: &str, scanned: Option<scan::Scan<'_>>) -> Result<Parsed, Error> {
     let raw: RawFrame<'_> = serde_json::from_str(text).map_err(|e| Error::InvalidJson {
-        detail: e.to_string(),
+        detail: crate::text::json_error_detail(&e),
     })?;
     let frame_type = raw.frame_type.as_deref();
     match frame_type {
@@ -624,25 +534,25 @@ fn parse_fields(text: &str) -> Result<Parsed, Error> {
             }))
         }
         Some(t @ ("events_api" | "slash_commands" | "interactive")) => {
-            envelope_fields(text, t, &raw).map(Parsed::Envelope)
+            envelope_fields(t, &raw, scanned).map(Parsed::Envelope)
         }
         // A type we do not know: if it has an envelope id it is still an envelope that
         // Slack wants acked; otherwise it is kept as an unknown frame.
         other => {
             if raw.envelope_id.is_some() {
                 let t = other.unwrap_or("");
-                envelope_fields(text, t, &raw).map(Parsed::Envelope)
+                envelope_fields(t, &raw, scanned).map(Parsed::Envelope)
             } else {
-                Ok(Parsed::Unknown(other.map(str::to_owned)))
+                Ok(Parsed::Unknown(other.map(crate::text::clipped)))
             }
         }
     }
 }
 
 fn envelope_fields(
-    text: &str,
     frame_type: &str,
     raw: &RawFrame<'_>,
+    scanned: Option<scan::Scan<'_>>,
 ) -> Result<EnvelopeFields, Error> {
     let envelope_id = match raw.envelope_id.as_deref() {
         Some(id) if !id.is_empty() => Arc::from(id),
@@ -654,38 +564,28 @@ fn envelope_fields(
         }
     };
     let kind = EnvelopeKind::from_text(frame_type);
-    let payload = match &raw.payload {
-        Some(scan) => {
-            let fast = match (scan.first_key, scan.last_value) {
-                (Some(k), Some(v)) => object_range(text, k, v),
-                _ => None,
-            };
-            let range = match fast {
-                Some(r) => Some(r),
-                None => serde_json::from_str::<SlowPayload<'_>>(text)
-                    .ok()
-                    .and_then(|p| p.payload)
-                    .and_then(|p| range_within(text, p.get())),
-            };
-            Some(range.ok_or_else(|| Error::InvalidJson {
-                detail: "payload position could not be located".to_owned(),
-            })?)
-        }
-        None if kind == EnvelopeKind::EventsApi
-            || kind == EnvelopeKind::SlashCommands
-            || kind == EnvelopeKind::Interactive =>
-        {
-            return Err(Error::MissingField {
-                frame_type: frame_type.to_owned(),
-                field: "payload",
+    let scanned_payload = match (&raw.payload, scanned) {
+        (Some(_), Some(s)) => s.payload,
+        // serde_json reads what the scan did not: nesting deeper than the scan goes.
+        (Some(_), None) => {
+            return Err(Error::InvalidJson {
+                detail: format!("nested deeper than {} levels", scan::MAX_DEPTH),
             });
         }
-        None => None,
+        (None, _) => None,
     };
-    let event_id = match (&kind, &raw.payload) {
-        (EnvelopeKind::EventsApi, Some(scan)) => scan.event_id.as_deref().map(Arc::from),
-        _ => None,
-    };
+    if scanned_payload.is_none()
+        && matches!(
+            kind,
+            EnvelopeKind::EventsApi | EnvelopeKind::SlashCommands | EnvelopeKind::Interactive
+        )
+    {
+        return Err(Error::MissingField {
+            frame_type: frame_type.to_owned(),
+            field: "payload",
+        });
+    }
+    let (payload, event_id, event_type) = payload_fields(&kind, scanned_payload);
     Ok(EnvelopeFields {
         payload,
         envelope_id,
@@ -698,8 +598,7 @@ fn envelope_fields(
             .filter(|r| !r.is_empty())
             .map(str::to_owned),
         event_id,
-        // The slow path decodes it on demand.
-        event_type: EventType::Unsure,
+        event_type,
     })
 }
 
@@ -742,60 +641,5 @@ mod tests {
             r#"{"envelope_id":"e1","type":"events_api","payload":{"token":"SECRET-VERIFICATION"}}"#;
         let frame = Frame::parse(text).unwrap();
         assert!(!format!("{frame:?}").contains("SECRET"));
-    }
-}
-
-#[cfg(test)]
-mod scan_tests {
-    use super::*;
-
-    #[test]
-    fn fast_path_locates_the_payload() {
-        let text = r#"{"envelope_id":"e1","payload":{ "token":"t","event":{"a":[1,{"b":"}"}]},"event_id":"Ev9" , "x":"y" },"type":"events_api"}"#;
-        let raw: RawFrame<'_> = serde_json::from_str(text).unwrap();
-        let scan = raw.payload.as_ref().unwrap();
-        let r = object_range(text, scan.first_key.unwrap(), scan.last_value.unwrap()).unwrap();
-        assert_eq!(
-            &text[r],
-            r#"{ "token":"t","event":{"a":[1,{"b":"}"}]},"event_id":"Ev9" , "x":"y" }"#
-        );
-        assert_eq!(scan.event_id.as_deref(), Some("Ev9"));
-    }
-}
-
-#[cfg(test)]
-mod scan_equivalence {
-    use super::*;
-
-    /// The one-pass payload location agrees with serde_json's own `RawValue`, whatever the
-    /// payload's shape and spacing.
-    #[test]
-    fn fast_and_slow_paths_agree() {
-        let payloads = [
-            r#"{"event_id":"Ev1","event":{"type":"message"}}"#,
-            r#"{ "a" : 1 , "event_id" : "Ev2" }"#,
-            "{\n\t\"k\\\"q\":[1,2,{\"}\":\"{\"}],\"event_id\":\"Ev\\u0033\"\r\n}",
-            r#"{}"#,
-            r#"{ }"#,
-            r#""just a string""#,
-            r#"[1,2,3]"#,
-            r#"12.5"#,
-            r#"{"\u0061":1}"#,
-        ];
-        for p in payloads {
-            let text =
-                format!(r#"{{"envelope_id":"e","type":"events_api","payload": {p} ,"x":1}}"#);
-            let Ok(Frame::Envelope(env)) = Frame::parse(text.clone()) else {
-                panic!("{text}");
-            };
-            let slow: SlowPayload<'_> = serde_json::from_str(&text).unwrap();
-            assert_eq!(env.payload_json(), slow.payload.unwrap().get(), "{text}");
-        }
-        let Ok(Frame::Envelope(env)) = Frame::parse(
-            r#"{"envelope_id":"e","type":"events_api","payload":{"k\"q":1,"event_id":"Ev\u0033"}}"#,
-        ) else {
-            panic!()
-        };
-        assert_eq!(env.event_id(), Some("Ev3"));
     }
 }

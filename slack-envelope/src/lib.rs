@@ -83,6 +83,7 @@ pub mod proxy;
 mod scan;
 mod session;
 mod supervisor;
+mod text;
 
 pub use ack::{DEFAULT_MAX_ACK_PAYLOAD, ack_frame, payload_to_json};
 pub use backoff::{Backoff, Jitter};
@@ -90,6 +91,7 @@ pub use dedup::DedupWindow;
 pub use error::Error;
 pub use frame::{
     ConnectionInfo, DebugInfo, Disconnect, DisconnectReason, Envelope, EnvelopeKind, Frame, Hello,
+    MAX_ID_LEN,
 };
 pub use session::{Session, SessionConfig, SessionEnd, SessionEvent, SessionState};
 pub use supervisor::{

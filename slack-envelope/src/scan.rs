@@ -1,133 +1,166 @@
-//! The hot path of [`crate::Frame::parse`]: a hand-written, validating scan of an envelope.
+//! The one reader of a frame's text: a hand-written, validating scan.
 //!
-//! It reads only what the core needs (the envelope's `type`, `envelope_id`,
-//! `accepts_response_payload`, `retry_attempt`, `retry_reason`, the payload's position and the
-//! payload's top-level `event_id`) and checks that the whole text is valid JSON on the way
-//! (strings, escapes, control characters, numbers, literals, nesting, trailing text), without
-//! building anything. Strings are skipped eight bytes at a time.
+//! It reads what the core needs (the frame's `type`, `envelope_id`,
+//! `accepts_response_payload`, `retry_attempt`, `retry_reason`, where the payload is, and the
+//! payload's top-level `event_id` and `event.type`) and checks that the whole text is valid
+//! JSON on the way (strings, escapes, control characters, numbers, literals, nesting, trailing
+//! text), without building anything. Plain string text is skipped sixteen bytes per loop turn,
+//! and long runs thirty-two at a time.
 //!
-//! It is deliberately narrow: whenever the frame is anything but a plain, valid envelope of a
-//! known kind (a `hello`, a `disconnect`, an unknown type, an escaped key or field of
-//! interest, a duplicate or mistyped known field, invalid JSON, nesting deeper than
-//! [`MAX_DEPTH`], …) it answers `None` and the caller parses the frame with serde_json as
-//! before, so every error and every corner case keeps serde_json's exact behaviour. The tests
-//! check that both paths agree on every input. It never panics: every read is bounds checked.
+//! [`Scan::plain`] tells whether the scan read every top-level field itself. When it did not
+//! (a `hello`, a `disconnect`, an unknown type, an escaped, repeated or mistyped top-level
+//! field, a payload that is not an object), `frame.rs` reads the top-level fields with
+//! serde_json, which also gives every error its exact wording; the payload's position and ids
+//! still come from this scan, so the payload is read in one place only. The scan never panics:
+//! every read is bounds checked.
 
 use std::borrow::Cow;
 use std::ops::Range;
 
-use crate::frame::EnvelopeKind;
-
-/// Nesting deeper than this (the frame object counts as 1) goes to serde_json.
+/// Nesting deeper than this (the frame object counts as 1) is not scanned: such a frame is
+/// refused if it is an envelope (see `frame.rs`).
 pub(crate) const MAX_DEPTH: u32 = 64;
 
-/// What the fast path read from an envelope frame.
+/// What the scan read from a frame. Fields hold the value when the scan could read it as the
+/// frame's readers expect (a plain string, a bool, a `u32`; `Some(None)` for `null`).
+#[derive(Debug, Default)]
+pub(crate) struct Scan<'a> {
+    /// Every top-level field was read here (none escaped, repeated or of another type, no
+    /// field of other frames, a payload object).
+    pub(crate) plain: bool,
+    pub(crate) frame_type: Option<Option<&'a str>>,
+    pub(crate) envelope_id: Option<Option<&'a str>>,
+    pub(crate) accepts_response_payload: Option<Option<bool>>,
+    pub(crate) retry_attempt: Option<Option<u32>>,
+    pub(crate) retry_reason: Option<Option<&'a str>>,
+    /// The payload, unless absent or `null`.
+    pub(crate) payload: Option<ScannedPayload<'a>>,
+}
+
+/// Where the payload is and what it says.
 #[derive(Debug)]
-pub(crate) struct FastEnvelope<'a> {
-    pub(crate) kind: EnvelopeKind,
-    pub(crate) envelope_id: &'a str,
-    pub(crate) payload: Range<usize>,
-    pub(crate) accepts_response_payload: bool,
-    pub(crate) retry_attempt: u32,
-    /// Non-empty, when present.
-    pub(crate) retry_reason: Option<&'a str>,
-    /// The payload's top-level `event_id` (the last one, if repeated), when it is a string.
+pub(crate) struct ScannedPayload<'a> {
+    /// Its text, in the frame's.
+    pub(crate) range: Range<usize>,
+    /// Its top-level `event_id` when that is a string (the last one, if repeated, as
+    /// serde_json's `Value` reads it).
     pub(crate) event_id: Option<Cow<'a, str>>,
-    /// What the scan learnt of `payload.event.type`.
-    pub(crate) event_type: EventType,
+    /// Its `event.type` when that is a string (the last one, if repeated).
+    pub(crate) event_type: Option<TextAt>,
 }
 
-/// `payload.event.type` as the scan saw it.
+/// A string value of the frame: where its text is, or its decoded text when it has escapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum EventType {
-    /// No `event`, a `null` one, or one without a `type` (or a `null` type).
-    Absent,
-    /// A plain string (no escapes) at this range of the frame's text.
-    At(Range<usize>),
-    /// Anything else (escaped keys or text, repeated keys, other value types): ask serde_json.
-    Unsure,
+pub(crate) enum TextAt {
+    /// No escapes: this range of the frame's text.
+    Range(Range<usize>),
+    /// Escapes, decoded.
+    Decoded(Box<str>),
 }
 
-/// Reads an envelope of a known kind, or `None` when the caller must use serde_json.
-pub(crate) fn scan_envelope(text: &str) -> Option<FastEnvelope<'_>> {
+impl TextAt {
+    /// The text, given the frame's text.
+    pub(crate) fn get<'t>(&'t self, text: &'t str) -> Option<&'t str> {
+        match self {
+            TextAt::Range(r) => text.get(r.clone()),
+            TextAt::Decoded(s) => Some(s),
+        }
+    }
+}
+
+/// Scans `text`; `None` when it is not valid JSON, not an object, or nested deeper than
+/// [`MAX_DEPTH`].
+pub(crate) fn scan(text: &str) -> Option<Scan<'_>> {
     let mut s = Scanner {
         text,
         b: text.as_bytes(),
         i: 0,
     };
-    let mut frame_type: Option<Option<&str>> = None;
-    let mut envelope_id: Option<Option<&str>> = None;
-    let mut retry_reason: Option<Option<&str>> = None;
-    let mut accepts: Option<Option<bool>> = None;
-    let mut retry_attempt: Option<Option<u32>> = None;
-    let mut payload: Option<(Range<usize>, Option<Cow<'_, str>>, EventType)> = None;
-
+    let mut out = Scan {
+        plain: true,
+        ..Scan::default()
+    };
     s.ws();
     s.eat(b'{')?;
     s.ws();
-    loop {
-        let (key, escaped) = s.key()?;
-        if escaped {
-            return None;
-        }
-        match key {
-            // A field seen twice is an error for serde: let it say so.
-            b"type" => once(&mut frame_type, s.opt_plain_str()?)?,
-            b"envelope_id" => once(&mut envelope_id, s.opt_plain_str()?)?,
-            b"retry_reason" => once(&mut retry_reason, s.opt_plain_str()?)?,
-            b"accepts_response_payload" => once(&mut accepts, s.opt_bool()?)?,
-            b"retry_attempt" => once(&mut retry_attempt, s.opt_u32()?)?,
-            b"payload" => {
-                if payload.is_some() {
-                    return None;
+    if s.eat(b'}').is_some() {
+        out.plain = false;
+    } else {
+        loop {
+            let key_at = s.i;
+            let (key, escaped) = s.key()?;
+            let decoded;
+            let key = if escaped {
+                out.plain = false;
+                decoded = s.decode_key(key_at, key);
+                decoded.as_slice()
+            } else {
+                key
+            };
+            // Where the value starts.
+            let at = s.i;
+            match key {
+                b"type" => {
+                    let v = s.opt_plain_str();
+                    s.field(&mut out.plain, &mut out.frame_type, at, v)?;
                 }
-                payload = Some(s.payload()?);
+                b"envelope_id" => {
+                    let v = s.opt_plain_str();
+                    s.field(&mut out.plain, &mut out.envelope_id, at, v)?;
+                }
+                b"retry_reason" => {
+                    let v = s.opt_plain_str();
+                    s.field(&mut out.plain, &mut out.retry_reason, at, v)?;
+                }
+                b"accepts_response_payload" => {
+                    let v = s.opt_bool();
+                    s.field(&mut out.plain, &mut out.accepts_response_payload, at, v)?;
+                }
+                b"retry_attempt" => {
+                    let v = s.opt_u32();
+                    s.field(&mut out.plain, &mut out.retry_attempt, at, v)?;
+                }
+                b"payload" => {
+                    // A repeated payload is an error for serde_json: it says so.
+                    if out.payload.is_some() {
+                        out.plain = false;
+                    }
+                    match s.peek()? {
+                        b'{' => out.payload = Some(s.payload()?),
+                        b'n' => {
+                            s.literal(b"null")?;
+                            out.plain = false;
+                        }
+                        _ => {
+                            out.plain = false;
+                            let start = s.i;
+                            s.value(1)?;
+                            out.payload = Some(ScannedPayload {
+                                range: start..s.i,
+                                event_id: None,
+                                event_type: None,
+                            });
+                        }
+                    }
+                }
+                // Fields of other frames.
+                b"reason" | b"num_connections" | b"debug_info" | b"connection_info" => {
+                    out.plain = false;
+                    s.member_value(1)?;
+                }
+                _ => s.member_value(1)?,
             }
-            // Fields of other frames: not an envelope we read fast.
-            b"reason" | b"num_connections" | b"debug_info" | b"connection_info" => return None,
-            _ => s.member_value(1)?,
-        }
-        if !s.more_members()? {
-            s.eat(b'}')?;
-            break;
+            if !s.more_members()? {
+                s.eat(b'}')?;
+                break;
+            }
         }
     }
     s.ws();
     if s.i != s.b.len() {
         return None;
     }
-
-    let kind = match frame_type.flatten()? {
-        "events_api" => EnvelopeKind::EventsApi,
-        "slash_commands" => EnvelopeKind::SlashCommands,
-        "interactive" => EnvelopeKind::Interactive,
-        _ => return None,
-    };
-    let envelope_id = envelope_id.flatten().filter(|id| !id.is_empty())?;
-    let (payload, event_id, event_type) = payload?;
-    Some(FastEnvelope {
-        event_type,
-        event_id: if kind == EnvelopeKind::EventsApi {
-            event_id
-        } else {
-            None
-        },
-        kind,
-        envelope_id,
-        payload,
-        accepts_response_payload: accepts.flatten().unwrap_or(false),
-        retry_attempt: retry_attempt.flatten().unwrap_or(0),
-        retry_reason: retry_reason.flatten().filter(|r| !r.is_empty()),
-    })
-}
-
-/// Records a field's value; `None` (fall back) when it was already seen.
-fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
-    if slot.is_some() {
-        return None;
-    }
-    *slot = Some(value);
-    Some(())
+    Some(out)
 }
 
 struct Scanner<'a> {
@@ -138,8 +171,9 @@ struct Scanner<'a> {
 
 /// From the opening `"` at `i`: the index just past the closing quote, and whether the
 /// string has escapes. `None` for an unterminated string, a control character or a bad escape.
-/// Plain text is skipped eight bytes at a time (sixteen per loop turn): only the byte the
-/// word test stops at is looked at alone.
+/// Plain text is tested a word (eight bytes) at a time, two words per loop turn, and long
+/// runs thirty-two bytes at a time out of line: only the byte the word test stops at is
+/// looked at alone.
 #[inline(always)]
 fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     if b.get(i) != Some(&b'"') {
@@ -445,6 +479,47 @@ impl<'a> Scanner<'a> {
         Some((key, escaped))
     }
 
+    /// The text of a key with escapes, decoded: `raw` as [`Scanner::key`] read it from its
+    /// opening quote at `at`. Empty when it cannot be decoded (a lone surrogate): such a key
+    /// is none of those the scan looks for.
+    #[cold]
+    fn decode_key(&self, at: usize, raw: &[u8]) -> Vec<u8> {
+        self.decode_string(at..at + raw.len() + 2)
+            .unwrap_or_default()
+            .into_bytes()
+    }
+
+    /// The string whose quotes are at the ends of `quoted`, decoded.
+    #[cold]
+    fn decode_string(&self, quoted: Range<usize>) -> Option<String> {
+        serde_json::from_str(self.text.get(quoted)?).ok()
+    }
+
+    /// Stores a top-level field's value, `read` by one of the `opt_*` readers from `start`.
+    /// When the reader did not apply (another type of value, escapes) or the field was seen
+    /// before, the value is only checked and skipped, and the scan is no longer plain:
+    /// serde_json reads the fields then.
+    #[inline(always)]
+    fn field<T>(
+        &mut self,
+        plain: &mut bool,
+        slot: &mut Option<Option<T>>,
+        start: usize,
+        read: Option<Option<T>>,
+    ) -> Option<()> {
+        match read {
+            Some(v) if slot.is_none() => {
+                *slot = Some(v);
+                Some(())
+            }
+            _ => {
+                *plain = false;
+                self.i = start;
+                self.member_value(1)
+            }
+        }
+    }
+
     /// Skips any value, checking it, inside a container at nesting `depth`.
     #[inline]
     fn value(&mut self, depth: u32) -> Option<()> {
@@ -464,7 +539,7 @@ impl<'a> Scanner<'a> {
         Some(())
     }
 
-    /// A string without escapes, or `null`; anything else falls back.
+    /// A string without escapes, or `null`; `None` for anything else (nothing consumed then).
     #[inline(always)]
     fn opt_plain_str(&mut self) -> Option<Option<&'a str>> {
         match self.peek()? {
@@ -492,11 +567,11 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A plain non-negative integer that fits a `u32`, or `null`; anything else falls back.
+    /// A plain non-negative integer that fits a `u32`, or `null`; `None` for anything else.
     ///
     /// Read digit by digit: anything but a run of digits not followed by `.`, `e` or `E`
-    /// (a sign, a fraction, an exponent, a leading zero, more than `u32::MAX`) falls back,
-    /// as a number that is not a plain `u32` always did.
+    /// (a sign, a fraction, an exponent, a leading zero, more than `u32::MAX`) is left to
+    /// serde_json.
     fn opt_u32(&mut self) -> Option<Option<u32>> {
         if self.peek()? == b'n' {
             return self.literal(b"null").map(|()| None);
@@ -523,48 +598,53 @@ impl<'a> Scanner<'a> {
         u32::try_from(value).ok().map(Some)
     }
 
-    /// At the payload's `{`: its range and its top-level `event_id`.
-    fn payload(&mut self) -> Option<(Range<usize>, Option<Cow<'a, str>>, EventType)> {
+    /// A string value at `self.i`: where it is, or its decoded text when it has escapes
+    /// (`Some(None)` when those cannot be decoded: a lone surrogate).
+    #[inline(always)]
+    fn string_value(&mut self) -> Option<Option<TextAt>> {
+        let start = self.i;
+        let (end, escaped) = string_body(self.b, start + 1)?;
+        self.i = end;
+        Some(if escaped {
+            self.decode_string(start..end)
+                .map(|s| TextAt::Decoded(s.into_boxed_str()))
+        } else {
+            // Both ends sit next to an ASCII quote: character boundaries.
+            Some(TextAt::Range(start + 1..end.checked_sub(1)?))
+        })
+    }
+
+    /// At the payload's `{`: its range, its top-level `event_id` and its `event.type`.
+    fn payload(&mut self) -> Option<ScannedPayload<'a>> {
         let start = self.i;
         self.eat(b'{')?;
         self.ws();
         let mut event_id = None;
-        let mut event_type: Option<EventType> = None;
+        let mut event_type = None;
         if self.peek()? != b'}' {
             loop {
+                let key_at = self.i;
                 let (key, escaped) = self.key()?;
-                if escaped {
-                    return None;
-                }
+                let decoded;
+                let key = if escaped {
+                    decoded = self.decode_key(key_at, key);
+                    decoded.as_slice()
+                } else {
+                    key
+                };
                 if key == b"event_id" {
-                    // As serde reads it: a string (unescaped), anything else is no id.
-                    let value_start = self.i;
-                    if self.peek()? == b'"' {
-                        let (end, escaped) = string_body(self.b, value_start + 1)?;
-                        self.i = end;
-                        event_id = match escaped {
-                            // Both ends sit next to an ASCII quote: character boundaries.
-                            false => Some(Cow::Borrowed(
-                                self.text.get(value_start + 1..end.checked_sub(1)?)?,
-                            )),
-                            true => self
-                                .text
-                                .get(value_start..self.i)
-                                .and_then(|raw| serde_json::from_str::<String>(raw).ok())
-                                .map(Cow::Owned),
-                        };
+                    event_id = if self.peek()? == b'"' {
+                        match self.string_value()? {
+                            Some(TextAt::Range(r)) => Some(Cow::Borrowed(self.text.get(r)?)),
+                            Some(TextAt::Decoded(s)) => Some(Cow::Owned(s.into_string())),
+                            None => None,
+                        }
                     } else {
                         self.value(2)?;
-                        event_id = None;
-                    }
+                        None
+                    };
                 } else if key == b"event" {
-                    let seen = self.event_object()?;
-                    // A repeated `event` is an error for a serde struct: let serde say so.
-                    event_type = Some(if event_type.is_some() {
-                        EventType::Unsure
-                    } else {
-                        seen
-                    });
+                    event_type = self.event_object()?;
                 } else {
                     self.member_value(2)?;
                 }
@@ -574,11 +654,11 @@ impl<'a> Scanner<'a> {
             }
         }
         self.eat(b'}')?;
-        Some((
-            start..self.i,
+        Some(ScannedPayload {
+            range: start..self.i,
             event_id,
-            event_type.unwrap_or(EventType::Absent),
-        ))
+            event_type,
+        })
     }
 
     /// After an object member: `Some(true)` past a `,` (another member follows), `Some(false)`
@@ -596,55 +676,32 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// At the value of the payload's `event`: skips it and reports its `type`.
-    fn event_object(&mut self) -> Option<EventType> {
-        match self.peek()? {
-            b'n' => {
-                self.value(2)?;
-                return Some(EventType::Absent);
-            }
-            b'{' => {}
-            _ => {
-                self.value(2)?;
-                return Some(EventType::Unsure);
-            }
+    /// At the value of the payload's `event`: skips it and returns its `type` when that is a
+    /// string (`Some(None)` for anything else).
+    fn event_object(&mut self) -> Option<Option<TextAt>> {
+        if self.peek()? != b'{' {
+            self.value(2)?;
+            return Some(None);
         }
         self.eat(b'{')?;
         self.ws();
-        let mut found: Option<EventType> = None;
-        let mut unsure = false;
+        let mut found = None;
         if self.peek()? != b'}' {
             loop {
+                let key_at = self.i;
                 let (key, escaped) = self.key()?;
-                if escaped {
-                    // It might spell `type`: serde decides.
-                    unsure = true;
-                    self.value(3)?;
-                } else if key == b"type" {
-                    let value_start = self.i;
-                    let seen = match self.peek()? {
-                        b'"' => {
-                            let (end, escaped) = string_body(self.b, value_start + 1)?;
-                            self.i = end;
-                            if escaped {
-                                EventType::Unsure
-                            } else {
-                                EventType::At(value_start + 1..end.saturating_sub(1))
-                            }
-                        }
-                        b'n' => {
-                            self.value(3)?;
-                            EventType::Absent
-                        }
-                        _ => {
-                            self.value(3)?;
-                            EventType::Unsure
-                        }
+                let is_type = if escaped {
+                    self.decode_key(key_at, key) == b"type"
+                } else {
+                    key == b"type"
+                };
+                if is_type {
+                    found = if self.peek()? == b'"' {
+                        self.string_value()?
+                    } else {
+                        self.value(3)?;
+                        None
                     };
-                    if found.is_some() {
-                        unsure = true;
-                    }
-                    found = Some(seen);
                 } else {
                     self.member_value(3)?;
                 }
@@ -654,11 +711,7 @@ impl<'a> Scanner<'a> {
             }
         }
         self.eat(b'}')?;
-        Some(if unsure {
-            EventType::Unsure
-        } else {
-            found.unwrap_or(EventType::Absent)
-        })
+        Some(found)
     }
 }
 
@@ -675,19 +728,53 @@ mod tests {
         include_str!("../tests/fixtures/socket_mode_slash_commands.json"),
     ];
 
-    /// Both paths give the same result (frame or error) for `text`.
+    /// Both ways give the same result (frame or error) for `text`, and what the scan read of
+    /// an envelope's payload is what serde_json reads: its text (serde_json's `RawValue`),
+    /// its `event_id` and its `event.type` (serde_json's `Value`).
     fn agree(text: &str) {
+        let parsed = Frame::parse(text);
         assert_eq!(
-            Frame::parse(text),
+            parsed,
             Frame::parse_slow(text),
             "fast and slow paths disagree on {text:?}"
         );
+        let Ok(Frame::Envelope(env)) = parsed else {
+            return;
+        };
+        #[derive(serde::Deserialize)]
+        struct Raw<'a> {
+            #[serde(borrow)]
+            payload: Option<&'a serde_json::value::RawValue>,
+        }
+        let raw: Raw<'_> = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            env.payload_json(),
+            raw.payload.map_or("null", |p| p.get()),
+            "{text:?}"
+        );
+        if env.kind() != &crate::EnvelopeKind::EventsApi {
+            return;
+        }
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(env.payload_json()) {
+            assert_eq!(
+                env.event_id(),
+                v.get("event_id").and_then(|e| e.as_str()),
+                "{text:?}"
+            );
+            assert_eq!(
+                env.event_type().as_deref(),
+                v.get("event")
+                    .and_then(|e| e.get("type"))
+                    .and_then(|t| t.as_str()),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
     fn envelope_fixtures_take_the_fast_path_and_agree() {
         for f in FIXTURES {
-            assert!(scan_envelope(f).is_some(), "{f}");
+            assert!(crate::Frame::is_plain_envelope(f), "{f}");
             agree(f);
         }
     }
@@ -700,7 +787,6 @@ mod tests {
             r#"{"type":"brand_new","envelope_id":"e","payload":{}}"#,
             r#"{"type":"events_api","envelope_id":"e","payload":{},"type":"events_api"}"#,
             r#"{"type":"events_api","envelope_id":"e\u0031","payload":{}}"#,
-            r#"{"type":"events_api","envelope_id":"e","payload":{"event\u005fid":"x"}}"#,
             r#"{"type":"events_api","envelope_id":"e","payload":[]}"#,
             r#"{"type":"events_api","envelope_id":"e","payload":{},"retry_attempt":1.0}"#,
             r#"{"type":"events_api","envelope_id":"e","payload":{},"retry_attempt":4294967296}"#,
@@ -710,7 +796,7 @@ mod tests {
             r#"{"type":"events_api","envelope_id":"e","payload":{"a":"\x"}}"#,
             "{\"type\":\"events_api\",\"envelope_id\":\"e\",\"payload\":{\"a\":\"\u{1}\"}}",
         ] {
-            assert!(scan_envelope(f).is_none(), "{f}");
+            assert!(!crate::Frame::is_plain_envelope(f), "{f}");
             agree(f);
         }
     }
@@ -731,7 +817,7 @@ mod tests {
             for cut in 0..f.len() {
                 let Some(prefix) = f.get(..cut) else { continue };
                 if cut < whole {
-                    assert!(scan_envelope(prefix).is_none(), "{prefix}");
+                    assert!(!crate::Frame::is_plain_envelope(prefix), "{prefix}");
                     assert!(Frame::parse(prefix).is_err(), "{prefix}");
                 }
                 agree(prefix);
@@ -794,9 +880,13 @@ mod tests {
                 agree(&f);
             }
         }
-        // A key that only looks like a known one as raw bytes is not taken for it.
+        // An escaped key in the payload is decoded by the scan.
         let f = r#"{"type":"events_api","envelope_id":"e","payload":{"event\u005fid":"Ev1"}}"#;
-        assert!(scan_envelope(f).is_none());
+        assert!(crate::Frame::is_plain_envelope(f));
+        let Ok(Frame::Envelope(env)) = Frame::parse(f) else {
+            panic!("{f}")
+        };
+        assert_eq!(env.event_id(), Some("Ev1"));
     }
 
     /// A string value with `special` at each position `k` of a run of plain text, so the
@@ -845,14 +935,14 @@ mod tests {
                         // The second frame has the string as a top-level key too: escaped
                         // keys there always go to serde.
                         let fast = valid && (i != 1 || !special.contains('\\'));
-                        assert_eq!(scan_envelope(f).is_some(), fast, "{f}");
+                        assert_eq!(crate::Frame::is_plain_envelope(f), fast, "{f}");
                         agree(f);
                     }
                     // The string cut just after the special character: unterminated.
                     let cut = format!(
                         r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":"{a}{special}"#
                     );
-                    assert!(scan_envelope(&cut).is_none());
+                    assert!(!crate::Frame::is_plain_envelope(&cut));
                     agree(&cut);
                 }
             }
@@ -860,7 +950,7 @@ mod tests {
     }
 
     #[test]
-    fn nesting_around_the_depth_limit_agrees_with_serde() {
+    fn nesting_beyond_the_depth_limit_is_refused_both_ways() {
         // The frame is depth 1 and the payload 2: `n` brackets inside the payload reach 2 + n.
         for n in 55..=70usize {
             for (open, close, wrong) in [("[", "]", "}"), (r#"{"a":"#, "}", "]")] {
@@ -869,16 +959,17 @@ mod tests {
                     r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":{inner},"event_id":"Ev1"}}}}"#
                 );
                 assert_eq!(
-                    scan_envelope(&f).is_some(),
+                    crate::Frame::is_plain_envelope(&f),
                     2 + n as u32 <= MAX_DEPTH,
                     "{n}"
                 );
+                assert_eq!(Frame::parse(f.as_str()).is_ok(), 2 + n as u32 <= MAX_DEPTH);
                 agree(&f);
                 let in_event = format!(
                     r#"{{"type":"events_api","envelope_id":"e","payload":{{"event":{{"x":{inner},"type":"m"}}}}}}"#
                 );
                 assert_eq!(
-                    scan_envelope(&in_event).is_some(),
+                    crate::Frame::is_plain_envelope(&in_event),
                     3 + n as u32 <= MAX_DEPTH,
                     "{n}"
                 );
@@ -892,7 +983,7 @@ mod tests {
                     let f = format!(
                         r#"{{"type":"events_api","envelope_id":"e","payload":{{"x":{bad}}}}}"#
                     );
-                    assert!(scan_envelope(&f).is_none(), "{f}");
+                    assert!(!crate::Frame::is_plain_envelope(&f), "{f}");
                     agree(&f);
                 }
             }
@@ -928,7 +1019,11 @@ mod tests {
             let f = format!(
                 r#"{{"type":"events_api","envelope_id":"e","payload":{{}},"retry_attempt":{v}}}"#
             );
-            assert_eq!(scan_envelope(&f).map(|e| e.retry_attempt), fast, "{f}");
+            let read = scan(&f)
+                .filter(|s| s.plain)
+                .and_then(|s| s.retry_attempt)
+                .map(|r| r.unwrap_or(0));
+            assert_eq!(read, fast, "{f}");
             agree(&f);
         }
     }
@@ -1082,7 +1177,7 @@ mod tests {
             r#"{"type":"slash_commands","envelope_id":"e","payload":{"event_id":"Ev1"},"accepts_response_payload":true}"#,
             r#"{"type":"interactive","envelope_id":"é","payload":{ },"retry_reason":""}"#,
         ] {
-            assert!(scan_envelope(f).is_some(), "{f}");
+            assert!(crate::Frame::is_plain_envelope(f), "{f}");
             agree(f);
         }
         let deep = format!(
@@ -1090,7 +1185,12 @@ mod tests {
             "[".repeat(200),
             "]".repeat(200)
         );
-        assert!(scan_envelope(&deep).is_none());
+        assert!(!crate::Frame::is_plain_envelope(&deep));
+        // Nested deeper than the scan goes: refused (serde_json alone would take it).
+        assert!(matches!(
+            Frame::parse(deep.as_str()),
+            Err(crate::Error::InvalidJson { .. })
+        ));
         agree(&deep);
     }
 
@@ -1335,7 +1435,7 @@ mod tests {
         #[test]
         fn valid_envelopes_take_the_fast_path(payload in json_value(), id in "[A-Za-z0-9-]{1,40}") {
             let text = format!(r#"{{"envelope_id":"{id}","payload":{{"event_id":"Ev{id}","v":{payload}}},"type":"events_api","accepts_response_payload":false,"retry_attempt":0,"retry_reason":""}}"#);
-            prop_assert!(scan_envelope(&text).is_some(), "{}", text);
+            prop_assert!(crate::Frame::is_plain_envelope(&text), "{}", text);
             agree(&text);
         }
     }
@@ -1346,22 +1446,11 @@ mod event_type_tests {
     use crate::Frame;
     use proptest::prelude::*;
 
-    /// What the routing peek used before: serde_json on the payload.
+    /// `payload.event.type` as serde_json's `Value` reads it (the last of repeated keys
+    /// counts; only an object's `type` that is a string).
     fn serde_peek(payload: &str) -> Option<String> {
-        #[derive(serde::Deserialize)]
-        struct Peek {
-            #[serde(default)]
-            event: Option<Inner>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Inner {
-            #[serde(rename = "type", default)]
-            kind: Option<String>,
-        }
-        serde_json::from_str::<Peek>(payload)
-            .ok()
-            .and_then(|p| p.event)
-            .and_then(|e| e.kind)
+        let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+        v.get("event")?.get("type")?.as_str().map(str::to_owned)
     }
 
     fn check(payload: &str) {
@@ -1400,21 +1489,26 @@ mod event_type_tests {
 
     #[test]
     fn plain_event_types_are_read_by_the_scan() {
-        use super::{EventType, scan_envelope};
+        use super::{TextAt, scan};
+        let event_type = |text: &str| {
+            let s = scan(text).unwrap();
+            assert!(s.plain, "{text}");
+            s.payload.unwrap().event_type
+        };
         let text =
             r#"{"envelope_id":"e","type":"events_api","payload":{"event":{"type":"message"}}}"#;
-        let fast = scan_envelope(text).unwrap();
-        let EventType::At(r) = fast.event_type else {
-            panic!("{:?}", fast.event_type)
+        let Some(TextAt::Range(r)) = event_type(text) else {
+            panic!("{:?}", event_type(text))
         };
         assert_eq!(text.get(r), Some("message"));
+        // An escaped key is decoded; an escaped value too.
         let escaped = r#"{"envelope_id":"e","type":"events_api","payload":{"event":{"typ\u0065":"message"}}}"#;
-        assert_eq!(
-            scan_envelope(escaped).unwrap().event_type,
-            EventType::Unsure
-        );
+        assert!(matches!(event_type(escaped), Some(TextAt::Range(_))));
+        let escaped =
+            r#"{"envelope_id":"e","type":"events_api","payload":{"event":{"type":"m\u0065"}}}"#;
+        assert_eq!(event_type(escaped), Some(TextAt::Decoded("me".into())));
         let none = r#"{"envelope_id":"e","type":"events_api","payload":{"event_id":"Ev1"}}"#;
-        assert_eq!(scan_envelope(none).unwrap().event_type, EventType::Absent);
+        assert_eq!(event_type(none), None);
     }
 
     #[test]

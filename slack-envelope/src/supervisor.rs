@@ -9,11 +9,15 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::backoff::{Backoff, Jitter};
+use crate::backoff::{Backoff, Jitter, TokenBucket};
 use crate::dedup::DedupWindow;
 use crate::frame::{DisconnectReason, Envelope, Frame, Hello};
 use crate::session::{Session, SessionConfig, SessionEnd, SessionEvent, SessionState};
+use crate::text::{MAX_TEXT, clip};
 use crate::{Error, OutFrame};
+
+/// The most the first reconnect after a working link dropped waits (jitter only).
+const FIRST_RECONNECT_JITTER: Duration = Duration::from_millis(100);
 
 /// Slack's limit on connections per app.
 pub const MAX_CONNECTIONS: usize = 10;
@@ -39,36 +43,44 @@ pub struct Transmit {
 
 /// Settings of the supervisor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Config {
     /// How many connections to hold (1 to 10).
-    pub connections: usize,
+    pub(crate) connections: usize,
     /// Per-connection timing.
-    pub session: SessionConfig,
+    pub(crate) session: SessionConfig,
     /// Reconnect backoff.
-    pub backoff: Backoff,
+    pub(crate) backoff: Backoff,
     /// Seed of the jitter (give each process a different one, e.g. from the clock or the pid).
-    pub jitter_seed: u64,
+    pub(crate) jitter_seed: u64,
     /// A connection that stayed ready this long resets the backoff when it ends.
-    pub healthy_after: Duration,
+    pub(crate) healthy_after: Duration,
     /// How long the caller may take to fetch a URL and open a socket before the attempt is abandoned.
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// The least wait after `too_many_websockets`.
-    pub too_many_websockets_delay: Duration,
+    pub(crate) too_many_websockets_delay: Duration,
+    /// At most this many `apps.connections.open` calls ([`Event::Connect`]) at once, then one
+    /// per `connect_interval`.
+    pub(crate) connect_burst: u32,
+    /// The pace of `apps.connections.open` calls once the burst is spent.
+    pub(crate) connect_interval: Duration,
+    /// The longest `Retry-After` honoured (5 minutes by default): a longer one (a broken or
+    /// hostile server's `Retry-After: 99999999999`) is cut to this, with a warning that says
+    /// when the next attempt is, rather than leaving the app offline for a day.
+    pub(crate) max_retry_after: Duration,
     /// How long a delivered `event_id` is remembered (Slack retries for about 5 minutes).
-    pub dedup_window: Duration,
+    pub(crate) dedup_window: Duration,
     /// At most this many ids are remembered.
-    pub dedup_capacity: usize,
+    pub(crate) dedup_capacity: usize,
     /// Once a replacement is ready, the connection it replaces (after Slack's `warning` or
     /// `refresh_requested`, after a silence that made it suspect, or a surplus one) is kept
     /// open, still receiving and acking, until it has carried no envelope for this long and
     /// has no envelope awaiting its ack. Slack keeps delivering on such a link (a suspect link
     /// may only have lost its pongs), and nothing can be acked after our close frame: closing
     /// at once would leave the envelopes in flight to Slack's redelivery.
-    pub drain_quiet: Duration,
+    pub(crate) drain_quiet: Duration,
     /// The longest an old connection is kept open that way (zero: close it as soon as the
     /// replacement is ready).
-    pub drain_max: Duration,
+    pub(crate) drain_max: Duration,
 }
 
 impl Default for Config {
@@ -81,11 +93,117 @@ impl Default for Config {
             healthy_after: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(30),
             too_many_websockets_delay: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(5 * 60),
+            connect_burst: MAX_CONNECTIONS as u32,
+            connect_interval: Duration::from_millis(1200),
             dedup_window: Duration::from_secs(10 * 60),
             dedup_capacity: 100_000,
             drain_quiet: Duration::from_secs(1),
             drain_max: Duration::from_secs(10),
         }
+    }
+}
+
+/// Chainable setters (checked together by `validate`), and the getters other crates need.
+impl Config {
+    /// How many connections to hold (1 to 10).
+    pub fn connections(mut self, connections: usize) -> Self {
+        self.connections = connections;
+        self
+    }
+
+    /// Per-connection timing.
+    pub fn session(mut self, session: SessionConfig) -> Self {
+        self.session = session;
+        self
+    }
+
+    /// Reconnect backoff.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Seed of the jitter (give each process a different one, e.g. from the clock or the pid).
+    pub fn jitter_seed(mut self, jitter_seed: u64) -> Self {
+        self.jitter_seed = jitter_seed;
+        self
+    }
+
+    /// At most this many connection attempts ([`Event::Connect`], each an
+    /// `apps.connections.open` call) at once (10 by default, so starting every link is never
+    /// slowed; zero: no pacing), then one per [`Config::connect_interval`], whatever the
+    /// fault pattern: Slack rate limits that method (Tier 3, about 50 a minute).
+    pub fn connect_burst(mut self, connect_burst: u32) -> Self {
+        self.connect_burst = connect_burst;
+        self
+    }
+
+    /// The pace of connection attempts once the burst is spent (1.2 s by default: 50 a minute).
+    pub fn connect_interval(mut self, connect_interval: Duration) -> Self {
+        self.connect_interval = connect_interval;
+        self
+    }
+
+    /// A connection that stayed ready this long resets the backoff when it ends.
+    pub fn healthy_after(mut self, healthy_after: Duration) -> Self {
+        self.healthy_after = healthy_after;
+        self
+    }
+
+    /// How long the caller may take to fetch a URL and open a socket before the attempt is abandoned.
+    pub fn connect_timeout(mut self, connect_timeout: Duration) -> Self {
+        self.connect_timeout = connect_timeout;
+        self
+    }
+
+    /// The least wait after `too_many_websockets`.
+    pub fn too_many_websockets_delay(mut self, too_many_websockets_delay: Duration) -> Self {
+        self.too_many_websockets_delay = too_many_websockets_delay;
+        self
+    }
+
+    /// The longest `Retry-After` honoured (5 minutes by default): a longer one (a broken or
+    /// hostile server's `Retry-After: 99999999999`) is cut to this, with a warning that says
+    /// when the next attempt is, rather than leaving the app offline for a day.
+    pub fn max_retry_after(mut self, max_retry_after: Duration) -> Self {
+        self.max_retry_after = max_retry_after;
+        self
+    }
+
+    /// How long a delivered `event_id` is remembered (Slack retries for about 5 minutes).
+    pub fn dedup_window(mut self, dedup_window: Duration) -> Self {
+        self.dedup_window = dedup_window;
+        self
+    }
+
+    /// At most this many ids are remembered.
+    pub fn dedup_capacity(mut self, dedup_capacity: usize) -> Self {
+        self.dedup_capacity = dedup_capacity;
+        self
+    }
+
+    /// Once a replacement is ready, the connection it replaces (after Slack's `warning` or
+    /// `refresh_requested`, after a silence that made it suspect, or a surplus one) is kept
+    /// open, still receiving and acking, until it has carried no envelope for this long and
+    /// has no envelope awaiting its ack. Slack keeps delivering on such a link (a suspect link
+    /// may only have lost its pongs), and nothing can be acked after our close frame: closing
+    /// at once would leave the envelopes in flight to Slack's redelivery.
+    pub fn drain_quiet(mut self, drain_quiet: Duration) -> Self {
+        self.drain_quiet = drain_quiet;
+        self
+    }
+
+    /// The longest an old connection is kept open that way (zero: close it as soon as the
+    /// replacement is ready).
+    pub fn drain_max(mut self, drain_max: Duration) -> Self {
+        self.drain_max = drain_max;
+        self
+    }
+
+    /// The value set with [`Config::connections`].
+    pub fn get_connections(&self) -> usize {
+        self.connections
     }
 }
 
@@ -177,11 +295,11 @@ impl fmt::Display for Cause {
             Cause::HelloTimeout => write!(f, "no hello in time"),
             Cause::Replaced => write!(f, "replaced by a newer connection"),
             Cause::Closed { code, reason } => match code {
-                Some(c) => write!(f, "closed with code {c} ({reason})"),
-                None => write!(f, "closed ({reason})"),
+                Some(c) => write!(f, "closed with code {c} ({})", clip(reason, MAX_TEXT)),
+                None => write!(f, "closed ({})", clip(reason, MAX_TEXT)),
             },
             Cause::CloseTimedOut => write!(f, "close handshake timed out"),
-            Cause::ConnectFailed(e) => write!(f, "connect failed: {e}"),
+            Cause::ConnectFailed(e) => write!(f, "connect failed: {}", clip(e, MAX_TEXT)),
             Cause::ConnectTimedOut => write!(f, "connect attempt timed out"),
             Cause::Shutdown => write!(f, "shutdown"),
             Cause::Stopping => write!(f, "stopping"),
@@ -207,7 +325,7 @@ impl fmt::Display for StopReason {
             StopReason::LinkDisabled => {
                 write!(f, "socket mode was disabled for this app (link_disabled)")
             }
-            StopReason::Fatal(e) => write!(f, "fatal error: {e}"),
+            StopReason::Fatal(e) => write!(f, "fatal error: {}", clip(e, MAX_TEXT)),
             StopReason::Shutdown => write!(f, "shut down"),
         }
     }
@@ -358,23 +476,74 @@ pub struct Stats {
     pub last_rtt: Option<Duration>,
 }
 
+/// One connection.
 #[derive(Debug)]
-enum Phase {
+enum Slot {
     /// The caller is fetching a URL and opening the socket.
     Connecting { deadline: Instant },
     /// The socket is open.
-    Live(Box<Session>),
+    Live { session: Box<Session>, state: Link },
 }
 
-#[derive(Debug)]
-struct Slot {
-    phase: Phase,
-    /// Set when this connection is to be replaced (and closed once the replacement is ready).
-    retiring: Option<Cause>,
-    /// Why we closed it, once we did.
-    closing_cause: Option<Cause>,
-    /// Since when it has been draining: retired by Slack, replacement ready, still open.
-    draining_since: Option<Instant>,
+/// What the supervisor wants of an open connection.
+#[derive(Debug, Clone, PartialEq)]
+enum Link {
+    /// Wanted: it counts towards the connections to hold.
+    Active,
+    /// To be replaced (Slack's `disconnect`, a suspect silence, a surplus link). It still
+    /// receives and acks, until enough newer or active links can receive.
+    Retiring(Cause),
+    /// Replaced since `since`: kept open, receiving and acking, until it is quiet (see
+    /// [`Config::drain_quiet`]), then closed.
+    Draining { cause: Cause, since: Instant },
+    /// We are closing it (our close frame is out, or the session closes itself after no
+    /// `hello`): only its end is awaited.
+    Closing(Cause),
+}
+
+impl Slot {
+    fn session(&self) -> Option<&Session> {
+        match self {
+            Slot::Live { session, .. } => Some(session),
+            Slot::Connecting { .. } => None,
+        }
+    }
+
+    fn session_mut(&mut self) -> Option<&mut Session> {
+        match self {
+            Slot::Live { session, .. } => Some(session),
+            Slot::Connecting { .. } => None,
+        }
+    }
+
+    fn link(&self) -> Option<&Link> {
+        match self {
+            Slot::Live { state, .. } => Some(state),
+            Slot::Connecting { .. } => None,
+        }
+    }
+
+    /// Retiring or draining: replaced, or to be.
+    fn is_retiring(&self) -> bool {
+        matches!(self.link(), Some(Link::Retiring(_) | Link::Draining { .. }))
+    }
+
+    /// Counts towards the connections to hold: connecting, or open and wanted.
+    fn is_active(&self) -> bool {
+        matches!(self, Slot::Connecting { .. }) || self.link() == Some(&Link::Active)
+    }
+
+    /// Can receive: open, `hello` received, not suspected dead, not closing.
+    fn is_ready(&self) -> bool {
+        match self {
+            Slot::Live { session, state } => {
+                !matches!(state, Link::Closing(_))
+                    && session.state() == SessionState::Open
+                    && !session.is_suspected()
+            }
+            Slot::Connecting { .. } => false,
+        }
+    }
 }
 
 /// The policy over all connections. See the crate docs for the loop that drives it.
@@ -385,6 +554,8 @@ pub struct Supervisor {
     next_id: u64,
     failures: u32,
     next_attempt_at: Option<Instant>,
+    /// Paces connection attempts.
+    bucket: TokenBucket,
     jitter: Jitter,
     dedup: DedupWindow,
     stopping: Option<StopReason>,
@@ -404,6 +575,7 @@ impl Supervisor {
         cfg.validate()?;
         Ok(Supervisor {
             jitter: Jitter::new(cfg.jitter_seed),
+            bucket: TokenBucket::new(cfg.connect_burst, cfg.connect_interval),
             dedup: DedupWindow::new(cfg.dedup_window, cfg.dedup_capacity),
             cfg,
             slots: BTreeMap::new(),
@@ -441,15 +613,15 @@ impl Supervisor {
 
     /// Whether at least one connection is ready and not suspected dead.
     pub fn is_connected(&self) -> bool {
-        self.slots.values().any(|s| match &s.phase {
-            Phase::Live(sess) => sess.state() == SessionState::Open && !sess.is_suspected(),
-            Phase::Connecting { .. } => false,
+        self.slots.values().any(|s| {
+            s.session()
+                .is_some_and(|sess| sess.state() == SessionState::Open && !sess.is_suspected())
         })
     }
 
     /// Number of connections ready (hello received, not closing).
     pub fn ready_connections(&self) -> usize {
-        self.slots.values().filter(|s| is_ready(s)).count()
+        self.slots.values().filter(|s| s.is_ready()).count()
     }
 
     /// Ids of every connection that exists (connecting, open or closing).
@@ -464,22 +636,19 @@ impl Supervisor {
 
     /// The session of a live connection, for inspection.
     pub fn session(&self, conn: ConnId) -> Option<&Session> {
-        match self.slots.get(&conn).map(|s| &s.phase) {
-            Some(Phase::Live(sess)) => Some(sess),
-            _ => None,
-        }
+        self.slots.get(&conn).and_then(Slot::session)
     }
 
     // ----- inputs -------------------------------------------------------------------------
 
     /// The caller obtained a URL for `conn` (optional; only for the lifecycle).
     pub fn handle_authenticated(&mut self, _now: Instant, conn: ConnId) -> Result<(), Error> {
-        match self.slots.get(&conn).map(|s| &s.phase) {
-            Some(Phase::Connecting { .. }) => {
+        match self.slots.get(&conn) {
+            Some(Slot::Connecting { .. }) => {
                 self.lifecycle(Lifecycle::Authenticated { conn });
                 Ok(())
             }
-            _ => Err(Error::UnknownConnection { conn: conn.0 }),
+            _ => Err(Error::UnknownConnection { conn }),
         }
     }
 
@@ -487,13 +656,13 @@ impl Supervisor {
     /// drop the socket.
     pub fn handle_connected(&mut self, now: Instant, conn: ConnId) -> Result<(), Error> {
         let session_cfg = self.cfg.session.clone();
-        let Some(slot) = self.slots.get_mut(&conn) else {
-            return Err(Error::UnknownConnection { conn: conn.0 });
+        let Some(slot @ Slot::Connecting { .. }) = self.slots.get_mut(&conn) else {
+            return Err(Error::UnknownConnection { conn });
         };
-        if !matches!(slot.phase, Phase::Connecting { .. }) {
-            return Err(Error::UnknownConnection { conn: conn.0 });
-        }
-        slot.phase = Phase::Live(Box::new(Session::new(now, session_cfg)));
+        *slot = Slot::Live {
+            session: Box::new(Session::new(now, session_cfg)),
+            state: Link::Active,
+        };
         self.lifecycle(Lifecycle::Connected { conn });
         self.reconcile(now);
         Ok(())
@@ -501,14 +670,24 @@ impl Supervisor {
 
     /// The attempt for `conn` failed before the socket opened.
     pub fn handle_connect_failed(&mut self, now: Instant, conn: ConnId, failure: ConnectFailure) {
-        let Some(slot) = self.slots.get(&conn) else {
+        let Some(Slot::Connecting { .. }) = self.slots.get(&conn) else {
             return;
         };
-        if !matches!(slot.phase, Phase::Connecting { .. }) {
-            return;
-        }
         self.slots.remove(&conn);
         self.stats.connect_failures += 1;
+        // The caller's description may quote a server's answer: keep it short.
+        let failure = match failure {
+            ConnectFailure::Fatal { error } => ConnectFailure::Fatal {
+                error: crate::text::clipped(&error),
+            },
+            ConnectFailure::RateLimited { retry_after, error } => ConnectFailure::RateLimited {
+                retry_after,
+                error: crate::text::clipped(&error),
+            },
+            ConnectFailure::Transient { error } => ConnectFailure::Transient {
+                error: crate::text::clipped(&error),
+            },
+        };
         match failure {
             ConnectFailure::Fatal { error } => {
                 self.lifecycle(Lifecycle::Disconnected {
@@ -522,7 +701,20 @@ impl Supervisor {
                     conn,
                     cause: Cause::ConnectFailed(error.clone()),
                 });
-                self.fail(now, None, Cause::ConnectFailed(error), retry_after);
+                let wait = retry_after.min(self.cfg.max_retry_after);
+                if wait < retry_after {
+                    log::warn!(
+                        "socket mode: apps.connections.open asked to wait {}s (Retry-After); \
+                         waiting {}s instead, the longest honoured",
+                        retry_after.as_secs(),
+                        wait.as_secs()
+                    );
+                }
+                let delay = self.fail(now, None, Cause::ConnectFailed(error), wait);
+                log::warn!(
+                    "socket mode: rate limited by apps.connections.open; next attempt in {:.1}s",
+                    delay.as_secs_f64()
+                );
             }
             ConnectFailure::Transient { error } => {
                 self.lifecycle(Lifecycle::Disconnected {
@@ -575,10 +767,7 @@ impl Supervisor {
         code: Option<u16>,
         reason: &str,
     ) -> Result<(), Error> {
-        let connecting = matches!(
-            self.slots.get(&conn).map(|s| &s.phase),
-            Some(Phase::Connecting { .. })
-        );
+        let connecting = matches!(self.slots.get(&conn), Some(Slot::Connecting { .. }));
         if connecting {
             self.handle_connect_failed(
                 now,
@@ -598,14 +787,13 @@ impl Supervisor {
         for conn in ids {
             let mut timed_out = false;
             let mut abort_suspect = false;
-            if let Some(slot) = self.slots.get_mut(&conn) {
-                match &mut slot.phase {
-                    Phase::Connecting { deadline } => timed_out = now >= *deadline,
-                    Phase::Live(sess) => {
-                        sess.handle_timeout(now);
-                        abort_suspect = sess.should_abort(now);
-                    }
+            match self.slots.get_mut(&conn) {
+                Some(Slot::Connecting { deadline }) => timed_out = now >= *deadline,
+                Some(Slot::Live { session, .. }) => {
+                    session.handle_timeout(now);
+                    abort_suspect = session.should_abort(now);
                 }
+                None => {}
             }
             if timed_out {
                 self.slots.remove(&conn);
@@ -618,10 +806,9 @@ impl Supervisor {
                 self.fail(now, None, Cause::ConnectTimedOut, Duration::ZERO);
             } else if abort_suspect {
                 if let Some(slot) = self.slots.remove(&conn) {
-                    let silence = match &slot.phase {
-                        Phase::Live(s) => now.saturating_duration_since(s.last_received()),
-                        Phase::Connecting { .. } => Duration::ZERO,
-                    };
+                    let silence = slot.session().map_or(Duration::ZERO, |s| {
+                        now.saturating_duration_since(s.last_received())
+                    });
                     self.push_event(Event::Abort { conn });
                     self.lifecycle(Lifecycle::Disconnected {
                         conn,
@@ -662,33 +849,32 @@ impl Supervisor {
         let mut live = self
             .slots
             .iter()
-            .filter(|(_, slot)| matches!(slot.phase, Phase::Live(_)));
+            .filter(|(_, slot)| slot.session().is_some());
         let found = match (live.next(), live.next()) {
             // One connection: its session tells an unknown or already acked envelope apart
             // itself (the same errors), so the envelope is looked up once, not twice.
             (Some((id, _)), None) => Some(*id),
-            _ => self.slots.iter().find_map(|(id, slot)| match &slot.phase {
-                Phase::Live(sess) if sess.knows(envelope_id) => Some(*id),
-                _ => None,
-            }),
+            _ => self
+                .slots
+                .iter()
+                .find_map(|(id, slot)| slot.session()?.knows(envelope_id).then_some(*id)),
         };
         let Some(conn) = found else {
             return Err(Error::UnknownEnvelope {
-                envelope_id: envelope_id.to_owned(),
+                envelope_id: crate::text::clipped(envelope_id),
             });
         };
-        let Some(Slot {
-            phase: Phase::Live(sess),
-            ..
-        }) = self.slots.get_mut(&conn)
-        else {
-            return Err(Error::UnknownConnection { conn: conn.0 });
+        let Some(sess) = self.slots.get_mut(&conn).and_then(Slot::session_mut) else {
+            return Err(Error::UnknownConnection { conn });
         };
-        sess.ack_json(now, envelope_id, payload_json)
-            .map_err(|e| match e {
-                Error::ConnectionClosing { .. } => Error::ConnectionClosing { conn: conn.0 },
-                other => other,
-            })?;
+        if !matches!(
+            sess.state(),
+            SessionState::Open | SessionState::AwaitingHello
+        ) {
+            // Checked here, so the error names the connection.
+            return Err(Error::ConnectionClosing { conn });
+        }
+        sess.ack_json(now, envelope_id, payload_json)?;
         self.stats.acked += 1;
         self.drain_session(now, conn);
         Ok(())
@@ -698,10 +884,8 @@ impl Supervisor {
     /// redelivers it, and forgotten by duplicate suppression so the redelivery gets through.
     pub fn decline(&mut self, envelope: &Envelope) {
         self.dedup.forget(envelope.dedup_key());
-        for slot in self.slots.values_mut() {
-            if let Phase::Live(sess) = &mut slot.phase {
-                sess.forget(envelope.envelope_id());
-            }
+        for sess in self.slots.values_mut().filter_map(Slot::session_mut) {
+            sess.forget(envelope.envelope_id());
         }
         self.stats.declined += 1;
     }
@@ -730,20 +914,25 @@ impl Supervisor {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
-        for slot in self.slots.values() {
-            match &slot.phase {
-                Phase::Connecting { deadline } => consider(*deadline),
-                Phase::Live(sess) => {
-                    if let Some(t) = sess.poll_timeout() {
+        for (&conn, slot) in &self.slots {
+            match slot {
+                Slot::Connecting { deadline } => consider(*deadline),
+                Slot::Live { session, state } => {
+                    if let Some(t) = session.poll_timeout() {
                         consider(t);
                     }
-                    if let (Some(since), None) = (slot.draining_since, &slot.closing_cause) {
-                        consider(drain_deadline(
-                            sess,
-                            since,
-                            self.cfg.drain_quiet,
-                            self.cfg.drain_max,
-                        ));
+                    // Only a drain that ends in a close: a retiring link that is still among
+                    // the best stays open, and its drain deadline must not be offered (it
+                    // would be due again after every `handle_timeout`, a hot loop).
+                    if let Link::Draining { since, .. } = state {
+                        if self.replaced(conn) {
+                            consider(drain_deadline(
+                                session,
+                                *since,
+                                self.cfg.drain_quiet,
+                                self.cfg.drain_max,
+                            ));
+                        }
                     }
                 }
             }
@@ -776,9 +965,9 @@ impl Supervisor {
         conn: ConnId,
         f: impl FnOnce(&mut Session),
     ) -> Result<(), Error> {
-        match self.slots.get_mut(&conn).map(|s| &mut s.phase) {
-            Some(Phase::Live(sess)) => f(sess),
-            _ => return Err(Error::UnknownConnection { conn: conn.0 }),
+        match self.slots.get_mut(&conn).and_then(Slot::session_mut) {
+            Some(sess) => f(sess),
+            None => return Err(Error::UnknownConnection { conn }),
         }
         self.drain_session(now, conn);
         if self.dirty {
@@ -790,11 +979,7 @@ impl Supervisor {
     /// Moves a session's transmits out and acts on its events.
     fn drain_session(&mut self, now: Instant, conn: ConnId) {
         loop {
-            let Some(Slot {
-                phase: Phase::Live(sess),
-                ..
-            }) = self.slots.get_mut(&conn)
-            else {
+            let Some(sess) = self.slots.get_mut(&conn).and_then(Slot::session_mut) else {
                 return;
             };
             while let Some(frame) = sess.poll_transmit() {
@@ -847,6 +1032,8 @@ impl Supervisor {
                 self.fail(now, None, Cause::HelloTimeout, Duration::ZERO);
             }
             SessionEvent::Unresponsive { silence } => {
+                // Fewer links can receive now: which links count as replaced may change.
+                self.dirty = true;
                 if self.stopping.is_none() {
                     self.retire(now, conn, Cause::Unresponsive(silence));
                 }
@@ -854,10 +1041,15 @@ impl Supervisor {
             SessionEvent::Responsive => {
                 // A false alarm: the link is fine. If it was retiring only for being silent,
                 // keep it; any surplus connection is closed by `reconcile`.
-                if let Some(slot) = self.slots.get_mut(&conn) {
-                    if matches!(slot.retiring, Some(Cause::Unresponsive(_))) {
-                        slot.retiring = None;
-                        self.dirty = true;
+                self.dirty = true;
+                if let Some(Slot::Live { state, .. }) = self.slots.get_mut(&conn) {
+                    if let Link::Retiring(Cause::Unresponsive(_))
+                    | Link::Draining {
+                        cause: Cause::Unresponsive(_),
+                        ..
+                    } = state
+                    {
+                        *state = Link::Active;
                     }
                 }
             }
@@ -884,11 +1076,7 @@ impl Supervisor {
             self.stats.duplicates += 1;
             let envelope_id = envelope.envelope_id().to_owned();
             let key = envelope.dedup_key().to_owned();
-            if let Some(Slot {
-                phase: Phase::Live(sess),
-                ..
-            }) = self.slots.get_mut(&conn)
-            {
+            if let Some(sess) = self.slots.get_mut(&conn).and_then(Slot::session_mut) {
                 if sess.ack(now, &envelope_id).is_ok() {
                     self.stats.acked += 1;
                 }
@@ -928,14 +1116,15 @@ impl Supervisor {
         let Some(slot) = self.slots.remove(&conn) else {
             return;
         };
-        let (ready_for, was_ready) = match &slot.phase {
-            Phase::Live(s) => (
-                s.ready_at().map(|r| now.saturating_duration_since(r)),
-                s.ready_at().is_some(),
-            ),
-            Phase::Connecting { .. } => (None, false),
+        let ready_for = slot
+            .session()
+            .and_then(Session::ready_at)
+            .map(|r| now.saturating_duration_since(r));
+        let closing_cause = match slot.link() {
+            Some(Link::Closing(c)) => Some(c),
+            _ => None,
         };
-        let cause = match (&slot.closing_cause, end) {
+        let cause = match (closing_cause, end) {
             (Some(c), SessionEnd::CloseTimedOut) => {
                 log::debug!("connection {conn}: close handshake timed out after {c}");
                 self.push_event(Event::Abort { conn });
@@ -956,16 +1145,35 @@ impl Supervisor {
             return;
         }
         // We closed it on purpose, or it was already being replaced: no failure.
-        let planned = slot.retiring.is_some()
+        let planned = slot.is_retiring()
             || matches!(
-                slot.closing_cause,
-                Some(Cause::Replaced)
-                    | Some(Cause::Slack(DisconnectReason::TooManyWebsockets))
-                    | Some(Cause::HelloTimeout)
+                closing_cause,
+                Some(
+                    Cause::Replaced
+                        | Cause::Slack(DisconnectReason::TooManyWebsockets)
+                        | Cause::HelloTimeout
+                )
             );
         if planned {
             // The replacement is under way (or the failure was already counted).
-        } else if was_ready && ready_for.is_some_and(|d| d >= self.cfg.healthy_after) {
+        } else if ready_for.is_some() && self.failures == 0 {
+            // A link that was working dropped: reconnect at once (a little jitter, so that
+            // many processes do not all call at the same instant). A young one counts as a
+            // failure, so that if it keeps happening the next ones back off as usual.
+            if ready_for.is_some_and(|d| d < self.cfg.healthy_after) {
+                self.failures = 1;
+            }
+            let at = now + self.jitter.up_to(FIRST_RECONNECT_JITTER);
+            let at = self.next_attempt_at.map_or(at, |t| t.max(at));
+            self.next_attempt_at = Some(at);
+            let delay = at.saturating_duration_since(now);
+            self.lifecycle(Lifecycle::Reconnecting {
+                replacing: Some(conn),
+                cause,
+                failures: self.failures,
+                delay,
+            });
+        } else if ready_for.is_some_and(|d| d >= self.cfg.healthy_after) {
             self.failures = 0;
             self.next_attempt_at = None;
             self.lifecycle(Lifecycle::Reconnecting {
@@ -979,10 +1187,17 @@ impl Supervisor {
         }
     }
 
-    /// Counts a failure and schedules the next attempt with backoff (at least `floor`).
-    fn fail(&mut self, now: Instant, replacing: Option<ConnId>, cause: Cause, floor: Duration) {
+    /// Counts a failure and schedules the next attempt with backoff (at least `floor`);
+    /// returns how long until that attempt.
+    fn fail(
+        &mut self,
+        now: Instant,
+        replacing: Option<ConnId>,
+        cause: Cause,
+        floor: Duration,
+    ) -> Duration {
         if self.stopping.is_some() {
-            return;
+            return Duration::ZERO;
         }
         self.failures = self.failures.saturating_add(1);
         let delay = self
@@ -991,24 +1206,27 @@ impl Supervisor {
             .delay(self.failures, &mut self.jitter)
             .max(floor);
         let at = now + delay;
-        self.next_attempt_at = Some(self.next_attempt_at.map_or(at, |t| t.max(at)));
+        let at = self.next_attempt_at.map_or(at, |t| t.max(at));
+        self.next_attempt_at = Some(at);
+        let delay = at.saturating_duration_since(now);
         self.lifecycle(Lifecycle::Reconnecting {
             replacing,
             cause,
             failures: self.failures,
             delay,
         });
+        delay
     }
 
     /// Marks `conn` to be replaced; it is closed once enough replacements are ready.
     fn retire(&mut self, now: Instant, conn: ConnId, cause: Cause) {
-        let Some(slot) = self.slots.get_mut(&conn) else {
+        let Some(Slot::Live { state, .. }) = self.slots.get_mut(&conn) else {
             return;
         };
-        if slot.retiring.is_some() || slot.closing_cause.is_some() {
+        if *state != Link::Active {
             return;
         }
-        slot.retiring = Some(cause.clone());
+        *state = Link::Retiring(cause.clone());
         let delay = self
             .next_attempt_at
             .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
@@ -1021,29 +1239,28 @@ impl Supervisor {
     }
 
     fn mark_closing(&mut self, conn: ConnId, cause: Cause) {
-        if let Some(slot) = self.slots.get_mut(&conn) {
-            if slot.closing_cause.is_none() {
-                slot.closing_cause = Some(cause);
+        if let Some(Slot::Live { state, .. }) = self.slots.get_mut(&conn) {
+            if !matches!(state, Link::Closing(_)) {
+                *state = Link::Closing(cause);
             }
         }
     }
 
     /// Starts closing `conn` with code 1000.
     fn close_conn(&mut self, now: Instant, conn: ConnId, cause: Cause) {
-        let Some(slot) = self.slots.get_mut(&conn) else {
-            return;
-        };
-        if slot.closing_cause.is_some() {
-            return;
-        }
-        slot.closing_cause = Some(cause.clone());
-        match &mut slot.phase {
-            Phase::Live(sess) => {
-                sess.close(now, 1000, "");
+        match self.slots.get_mut(&conn) {
+            None
+            | Some(Slot::Live {
+                state: Link::Closing(_),
+                ..
+            }) => {}
+            Some(Slot::Live { session, state }) => {
+                *state = Link::Closing(cause.clone());
+                session.close(now, 1000, "");
                 self.lifecycle(Lifecycle::Disconnecting { conn, cause });
                 self.drain_session(now, conn);
             }
-            Phase::Connecting { .. } => {
+            Some(Slot::Connecting { .. }) => {
                 self.slots.remove(&conn);
                 self.push_event(Event::Abort { conn });
                 self.lifecycle(Lifecycle::Disconnected { conn, cause });
@@ -1075,17 +1292,14 @@ impl Supervisor {
     }
 
     fn active_count(&self) -> usize {
-        self.slots
-            .values()
-            .filter(|s| s.retiring.is_none() && s.closing_cause.is_none())
-            .count()
+        self.slots.values().filter(|s| s.is_active()).count()
     }
 
     fn wants_connection(&self) -> bool {
         let connecting = self
             .slots
             .values()
-            .any(|s| matches!(s.phase, Phase::Connecting { .. }));
+            .any(|s| matches!(s, Slot::Connecting { .. }));
         !connecting
             && self.active_count() < self.cfg.connections
             && self.slots.len() < MAX_CONNECTIONS
@@ -1113,7 +1327,7 @@ impl Supervisor {
         let mut ready_active: Vec<ConnId> = self
             .slots
             .iter()
-            .filter(|(_, s)| is_ready(s) && s.retiring.is_none())
+            .filter(|(_, s)| s.is_ready() && s.link() == Some(&Link::Active))
             .map(|(id, _)| *id)
             .collect();
         // Surplus links (a suspected link that answered after all, beside its replacement;
@@ -1121,37 +1335,49 @@ impl Supervisor {
         // them.
         let surplus = ready_active.len().saturating_sub(self.cfg.connections);
         for conn in ready_active.drain(..surplus) {
-            if let Some(slot) = self.slots.get_mut(&conn) {
-                slot.retiring = Some(Cause::Replaced);
+            if let Some(Slot::Live { state, .. }) = self.slots.get_mut(&conn) {
+                *state = Link::Retiring(Cause::Replaced);
             }
         }
-        if ready_active.len() >= self.cfg.connections {
-            let retiring: Vec<ConnId> = self
-                .slots
-                .iter()
-                .filter(|(_, s)| s.retiring.is_some() && s.closing_cause.is_none())
-                .map(|(id, _)| *id)
-                .collect();
-            for conn in retiring {
-                if self.drained(now, conn) {
-                    self.close_conn(now, conn, Cause::Replaced);
+        // A retiring link is closed (after its drain) once enough links that can receive
+        // are newer or not retiring; while it is among the best it keeps receiving, and its
+        // drain, if one had started, starts again when it is replaced once more.
+        let retiring: Vec<ConnId> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.is_retiring())
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in retiring {
+            if !self.replaced(conn) {
+                if let Some(Slot::Live { state, .. }) = self.slots.get_mut(&conn) {
+                    if let Link::Draining { cause, .. } = state {
+                        *state = Link::Retiring(cause.clone());
+                    }
                 }
+            } else if self.drained(now, conn) {
+                self.close_conn(now, conn, Cause::Replaced);
             }
         }
         // Open one more if wanted and allowed.
         if self.wants_connection() && self.next_attempt_at.is_none_or(|t| now >= t) {
+            if !self.bucket.try_take(now) {
+                // Over the pace of apps.connections.open: wait for the next token.
+                let at = self.bucket.next_token_at(now);
+                log::debug!(
+                    "socket mode: pacing connection attempts; next in {:.1}s",
+                    at.saturating_duration_since(now).as_secs_f64()
+                );
+                self.next_attempt_at = Some(at);
+                return;
+            }
             self.next_attempt_at = None;
             let conn = ConnId(self.next_id);
             self.next_id += 1;
             self.slots.insert(
                 conn,
-                Slot {
-                    phase: Phase::Connecting {
-                        deadline: now + self.cfg.connect_timeout,
-                    },
-                    retiring: None,
-                    closing_cause: None,
-                    draining_since: None,
+                Slot::Connecting {
+                    deadline: now + self.cfg.connect_timeout,
                 },
             );
             self.push_event(Event::Connect { conn });
@@ -1168,20 +1394,22 @@ impl Supervisor {
     /// [`Config::drain_quiet`]); starts its drain if it had not started.
     fn drained(&mut self, now: Instant, conn: ConnId) -> bool {
         let (quiet, max) = (self.cfg.drain_quiet, self.cfg.drain_max);
-        let Some(slot) = self.slots.get_mut(&conn) else {
+        let Some(Slot::Live { session, state }) = self.slots.get_mut(&conn) else {
             return true;
         };
-        if max.is_zero() || slot.retiring.is_none() {
-            return true;
-        }
-        let since = *slot.draining_since.get_or_insert_with(|| {
-            log::debug!("connection {conn}: replacement ready; draining before closing");
-            now
-        });
-        match &slot.phase {
-            Phase::Live(sess) => drain_deadline(sess, since, quiet, max) <= now,
-            Phase::Connecting { .. } => true,
-        }
+        let since = match state {
+            Link::Draining { since, .. } => *since,
+            Link::Retiring(cause) => {
+                log::debug!("connection {conn}: replacement ready; draining before closing");
+                *state = Link::Draining {
+                    cause: cause.clone(),
+                    since: now,
+                };
+                now
+            }
+            Link::Active | Link::Closing(_) => return true,
+        };
+        max.is_zero() || drain_deadline(session, since, quiet, max) <= now
     }
 }
 
@@ -1195,7 +1423,16 @@ fn drain_deadline(sess: &Session, since: Instant, quiet: Duration, max: Duration
     quiet_at.min(limit)
 }
 
-fn is_ready(s: &Slot) -> bool {
-    s.closing_cause.is_none()
-        && matches!(&s.phase, Phase::Live(sess) if sess.state() == SessionState::Open && !sess.is_suspected())
+impl Supervisor {
+    /// Whether the retiring link `conn` has been replaced: at least `connections` other links
+    /// that can receive are either not retiring or newer than it. Only then is it drained and
+    /// closed; otherwise it is still among the best links there are.
+    fn replaced(&self, conn: ConnId) -> bool {
+        let better = self
+            .slots
+            .iter()
+            .filter(|(id, s)| **id != conn && s.is_ready() && (!s.is_retiring() || **id > conn))
+            .count();
+        better >= self.cfg.connections
+    }
 }

@@ -119,7 +119,7 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 0..200),
     ) {
         let mut cfg = Config::default();
-        cfg.connections = 2;
+        cfg = cfg.connections(2);
         let mut now = Instant::now();
         let mut by_text = Supervisor::new(cfg.clone()).unwrap();
         let mut by_frame = Supervisor::new(cfg).unwrap();
@@ -165,7 +165,7 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 0..300),
     ) {
         let mut cfg = Config::default();
-        cfg.connections = connections;
+        cfg = cfg.connections(connections);
         let t0 = Instant::now();
         let mut now = t0;
         let mut sup = Supervisor::new(cfg).unwrap();
@@ -431,8 +431,8 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 0..300),
     ) {
         let mut cfg = Config::default();
-        cfg.connections = connections;
-        let window = cfg.dedup_window;
+        cfg = cfg.connections(connections);
+        let window = Duration::from_secs(10 * 60);
         let mut now = Instant::now();
         let mut sup = Supervisor::new(cfg).unwrap();
         sup.start(now);
@@ -496,6 +496,151 @@ proptest! {
             ck.now = now;
             ck.drain(&mut sup);
             ck.check(&sup, after_timeout);
+        }
+    }
+}
+
+// ----- Fault sequences: links that open, refresh, fail, fall silent and drop, in any order. -----
+
+/// One step of a fault sequence. Connection numbers pick among the supervisor's connections
+/// (sorted), so every step reaches a real one.
+#[derive(Debug, Clone)]
+enum Fault {
+    /// Let this many milliseconds pass, firing timers on the way.
+    Wait(u32),
+    /// The pending attempt opens its socket.
+    Open,
+    /// The pending attempt fails (0: transient, 1: rate limited for this many seconds).
+    Fail(u8, u16),
+    /// `hello` on a connection.
+    Hello(usize),
+    /// `disconnect` with a reason (0: warning, 1: refresh_requested, 2: too_many_websockets).
+    Disconnect(usize, u8),
+    /// An envelope on a connection, acked at once or not.
+    Traffic(usize, bool),
+    /// Slack pings on a connection.
+    Ping(usize),
+    /// The socket closes.
+    Drop(usize),
+}
+
+fn fault_strategy() -> impl Strategy<Value = Fault> {
+    prop_oneof![
+        4 => (1u32..20_000).prop_map(Fault::Wait),
+        3 => Just(Fault::Open),
+        2 => (0u8..2, 0u16..400).prop_map(|(k, s)| Fault::Fail(k, s)),
+        3 => (0usize..10).prop_map(Fault::Hello),
+        2 => (0usize..10, 0u8..3).prop_map(|(c, r)| Fault::Disconnect(c, r)),
+        5 => (0usize..10, any::<bool>()).prop_map(|(c, a)| Fault::Traffic(c, a)),
+        1 => (0usize..10).prop_map(Fault::Ping),
+        2 => (0usize..10).prop_map(Fault::Drop),
+    ]
+}
+
+/// Fires every timer due up to `until`; after each `handle_timeout(now)` the next deadline
+/// must be later than `now`, or a caller's select would return at once, forever.
+fn fire_timers(
+    sup: &mut Supervisor,
+    now: &mut Instant,
+    until: Instant,
+    connects: &mut u64,
+) -> Result<(), TestCaseError> {
+    for _ in 0..10_000 {
+        match sup.poll_timeout() {
+            Some(t) if t <= until => {
+                *now = t.max(*now);
+                sup.handle_timeout(*now);
+                while sup.poll_transmit().is_some() {}
+                while let Some(e) = sup.poll_event() {
+                    if matches!(e, Event::Connect { .. }) {
+                        *connects += 1;
+                    }
+                }
+                if let Some(next) = sup.poll_timeout() {
+                    prop_assert!(
+                        next > *now,
+                        "due again right after handle_timeout (a hot loop)"
+                    );
+                }
+            }
+            _ => break,
+        }
+    }
+    *now = until.max(*now);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    /// No fault sequence makes the supervisor spin, nor ask for `apps.connections.open`
+    /// faster than its rate limit allows.
+    #[test]
+    fn no_fault_sequence_makes_the_supervisor_spin(
+        connections in 1usize..=3,
+        faults in proptest::collection::vec(fault_strategy(), 0..120),
+    ) {
+        let mut cfg = Config::default();
+        cfg = cfg.connections(connections);
+        let mut now = Instant::now();
+        let t0 = now;
+        let mut sup = Supervisor::new(cfg).unwrap();
+        sup.start(now);
+        // Counted as they are drained (the first, asked for by `start`, too).
+        let mut connects = 0u64;
+        let mut n = 0u32;
+        for fault in faults {
+            let conns = sup.connections();
+            let pending = conns.iter().copied().find(|c| sup.session(*c).is_none());
+            let live: Vec<ConnId> = conns.iter().copied().filter(|c| sup.session(*c).is_some()).collect();
+            let pick = |i: usize| live.get(i % live.len().max(1)).copied();
+            n += 1;
+            match fault {
+                Fault::Wait(ms) => {
+                    let until = now + Duration::from_millis(u64::from(ms));
+                    fire_timers(&mut sup, &mut now, until, &mut connects)?;
+                }
+                Fault::Open => if let Some(c) = pending { let _ = sup.handle_connected(now, c); },
+                Fault::Fail(kind, secs) => if let Some(c) = pending {
+                    let f = if kind == 0 {
+                        ConnectFailure::Transient { error: "http 500".into() }
+                    } else {
+                        ConnectFailure::RateLimited { retry_after: Duration::from_secs(u64::from(secs)), error: "ratelimited".into() }
+                    };
+                    sup.handle_connect_failed(now, c, f);
+                },
+                Fault::Hello(i) => if let Some(c) = pick(i) {
+                    let _ = sup.handle_text(now, c, r#"{"type":"hello","num_connections":1}"#.to_owned());
+                },
+                Fault::Disconnect(i, r) => if let Some(c) = pick(i) {
+                    let reason = ["warning", "refresh_requested", "too_many_websockets"][usize::from(r) % 3];
+                    let _ = sup.handle_text(now, c, format!(r#"{{"type":"disconnect","reason":"{reason}"}}"#));
+                },
+                Fault::Traffic(i, ack) => if let Some(c) = pick(i) {
+                    let frame = format!(r#"{{"envelope_id":"e{n}","type":"events_api","payload":{{"event_id":"Ev{n}"}}}}"#);
+                    let _ = sup.handle_text(now, c, frame);
+                    if ack {
+                        let _ = sup.ack(now, &format!("e{n}"));
+                    }
+                },
+                Fault::Ping(i) => if let Some(c) = pick(i) { let _ = sup.handle_ping(now, c); },
+                Fault::Drop(i) => if let Some(c) = pick(i) { let _ = sup.handle_closed(now, c, Some(1006), ""); },
+            }
+            while sup.poll_transmit().is_some() {}
+            while let Some(e) = sup.poll_event() {
+                if matches!(e, Event::Connect { .. }) {
+                    connects += 1;
+                }
+            }
+            // Whatever just happened, a timer already due fires now, and then is not due again.
+            let until = now;
+            fire_timers(&mut sup, &mut now, until, &mut connects)?;
+            // apps.connections.open is never asked for faster than its rate limit allows.
+            let elapsed = now.saturating_duration_since(t0);
+            prop_assert!(
+                connects <= 10 + (elapsed.as_millis() / 1200) as u64,
+                "{} attempts in {:?}", connects, elapsed
+            );
         }
     }
 }

@@ -178,6 +178,15 @@ impl Harness {
             self.now = t;
             self.sup.handle_timeout(t);
             out.extend(self.drain());
+            // Never due again at once: a caller's select would return at once, forever.
+            if let Some(next) = self.sup.poll_timeout() {
+                assert!(
+                    next > t,
+                    "due again right after handle_timeout at {:?} (a hot loop)\n history:\n{}",
+                    t - self.t0,
+                    self.log.join("\n")
+                );
+            }
         }
         self.now = target;
         let now = target;
@@ -657,11 +666,12 @@ fn dead_link_without_replacement_is_dropped_after_the_abort_bound() {
 #[test]
 fn backoff_doubles_caps_at_30s_and_resets_after_a_healthy_link() {
     let mut cfg = Config::default();
-    cfg.backoff = Backoff {
-        base: Duration::from_secs(1),
-        cap: Duration::from_secs(30),
-        min: Duration::from_millis(250),
-    };
+    cfg = cfg.backoff(
+        Backoff::default()
+            .base(Duration::from_secs(1))
+            .cap(Duration::from_secs(30))
+            .min(Duration::from_millis(250)),
+    );
     let mut h = Harness::new(cfg);
     h.step(0, In::Start);
     let mut now = 0u64;
@@ -766,6 +776,50 @@ fn retry_after_is_respected() {
 }
 
 #[test]
+fn a_retry_after_of_days_is_capped_at_five_minutes() {
+    let mut h = Harness::new(Config::default());
+    h.run(vec![
+        (0, In::Start, vec!["connect #1", "connecting #1"]),
+        (
+            50,
+            In::Failed(
+                1,
+                ConnectFailure::RateLimited {
+                    retry_after: Duration::from_secs(99_999_999_999),
+                    error: "ratelimited".into(),
+                },
+            ),
+            vec![
+                "disconnected #1 connect_failed:ratelimited",
+                // The event says when the next attempt is: in five minutes, not in 3000 years.
+                "reconnecting - connect_failed:ratelimited failures=1 delay=300000",
+            ],
+        ),
+        (300_049, In::Tick, vec![]),
+        (
+            300_050,
+            In::Tick,
+            vec!["connect #2", "connecting #2 attempt=2"],
+        ),
+    ]);
+    let mut cfg = Config::default();
+    cfg = cfg.max_retry_after(Duration::from_secs(60));
+    let mut h = Harness::new(cfg);
+    h.step(0, In::Start);
+    let out = h.step(
+        10,
+        In::Failed(
+            1,
+            ConnectFailure::RateLimited {
+                retry_after: Duration::from_secs(86_400),
+                error: "ratelimited".into(),
+            },
+        ),
+    );
+    assert!(out[1].ends_with("delay=60000"), "{out:?}");
+}
+
+#[test]
 fn fatal_auth_error_stops_without_retrying() {
     let mut h = Harness::new(Config::default());
     h.run(vec![
@@ -811,11 +865,14 @@ fn connect_attempt_that_never_reports_is_abandoned() {
 #[test]
 fn duplicates_are_suppressed_across_connections() {
     let mut cfg = Config::default();
-    cfg.connections = 2;
+    cfg = cfg.connections(2);
     // Minutes pass in this script with no traffic: keep the links from being judged dead.
-    cfg.session.ping_after_quiet = Duration::from_secs(600);
-    cfg.session.dead_after_silence = Duration::from_secs(601);
-    cfg.session.abort_after_silence = Duration::from_secs(602);
+    cfg = cfg.session(
+        SessionConfig::default()
+            .ping_after_quiet(Duration::from_secs(600))
+            .dead_after_silence(Duration::from_secs(601))
+            .abort_after_silence(Duration::from_secs(602)),
+    );
     let mut h = Harness::new(cfg);
     h.run(vec![
         (0, In::Start, vec!["connect #1", "connecting #1"]),
@@ -930,7 +987,7 @@ fn a_draining_link_waits_for_its_unacked_envelopes() {
 #[test]
 fn with_drain_max_zero_the_old_link_closes_when_the_replacement_is_ready() {
     let mut cfg = Config::default();
-    cfg.drain_max = Duration::ZERO;
+    cfg = cfg.drain_max(Duration::ZERO);
     let (mut h, mut s) = ready_one_with(cfg);
     s.extend(vec![
         (
@@ -1121,7 +1178,7 @@ fn shutdown_while_connecting_aborts_the_attempt() {
 #[test]
 fn ten_connections_at_most() {
     let mut cfg = Config::default();
-    cfg.connections = 10;
+    cfg = cfg.connections(10);
     let mut h = Harness::new(cfg.clone());
     h.step(0, In::Start);
     for n in 1..=10u64 {
@@ -1133,25 +1190,28 @@ fn ten_connections_at_most() {
     let out = h.step(500, In::Text(3, disconnect("refresh_requested")));
     assert!(!out.iter().any(|l| l.starts_with("connect ")), "{out:?}");
     let out = h.step(600, In::Closed(3, Some(1000)));
+    // The ten first attempts spent the burst of apps.connections.open calls: the next one
+    // waits for a token (one per 1.2 s).
+    assert!(!out.iter().any(|l| l.starts_with("connect ")), "{out:?}");
+    let out = h.step(1_200, In::Tick);
     assert!(out.iter().any(|l| l == "connect #11"), "{out:?}");
 
-    cfg.connections = 11;
+    cfg = cfg.connections(11);
     assert!(Supervisor::new(cfg.clone()).is_err());
-    cfg.connections = 0;
+    cfg = cfg.connections(0);
     assert!(Supervisor::new(cfg).is_err());
 }
 
 #[test]
 fn config_is_validated() {
     let mut cfg = Config::default();
-    cfg.session = SessionConfig::default();
-    cfg.session.ping_after_quiet = Duration::from_secs(10);
+    cfg = cfg.session(SessionConfig::default().ping_after_quiet(Duration::from_secs(10)));
     assert!(matches!(
         Supervisor::new(cfg),
         Err(Error::InvalidConfig { .. })
     ));
     let mut cfg = Config::default();
-    cfg.dedup_window = Duration::from_secs(60);
+    cfg = cfg.dedup_window(Duration::from_secs(60));
     assert!(Supervisor::new(cfg).is_err());
 }
 
@@ -1162,8 +1222,367 @@ fn unknown_connection_inputs_are_errors_not_panics() {
     let now = h.at(50);
     assert!(matches!(
         h.sup.handle_text(now, ConnId(99), hello()),
-        Err(Error::UnknownConnection { conn: 99 })
+        Err(Error::UnknownConnection { conn: ConnId(99) })
     ));
     assert!(h.sup.handle_ping(now, ConnId(99)).is_err());
     assert!(h.sup.handle_closed(now, ConnId(99), None, "").is_err());
+}
+
+/// Fires every timer due up to `ms` and asserts that after each `handle_timeout(now)` the next
+/// deadline is later than `now`.
+fn tick_checked(h: &mut Harness, ms: u64) -> Vec<String> {
+    let target = h.at(ms);
+    let mut out = Vec::new();
+    for _ in 0..1000 {
+        let Some(t) = h.sup.poll_timeout() else { break };
+        if t > target {
+            break;
+        }
+        let t = t.max(h.now);
+        h.now = t;
+        h.sup.handle_timeout(t);
+        out.extend(h.drain());
+        if let Some(next) = h.sup.poll_timeout() {
+            assert!(
+                next > t,
+                "at {:?}: poll_timeout offers {:?}, not after now (a hot loop)",
+                t - h.t0,
+                next.checked_duration_since(h.t0)
+            );
+        }
+    }
+    h.now = target;
+    out
+}
+
+#[test]
+fn a_warned_link_carrying_traffic_while_its_replacement_fails_does_not_spin() {
+    let (mut h, mut s) = ready_one();
+    s.extend(vec![
+        (
+            1_000,
+            In::Text(1, disconnect("warning")),
+            vec![
+                "reconnecting #1 slack:warning",
+                "connect #2",
+                "connecting #2",
+            ],
+        ),
+        (1_010, In::Connected(2), vec!["connected #2"]),
+        (1_020, In::Text(2, hello()), vec!["ready #2 n=2"]),
+    ]);
+    h.run(s);
+    // #1 drains, still carrying traffic; then the replacement drops, and every later attempt
+    // fails (apps.connections.open answers 500).
+    h.step(1_100, In::Text(1, event("a1", "Eva1")));
+    h.step(1_101, In::Ack("a1"));
+    h.step(1_200, In::Closed(2, Some(1006)));
+    let mut t = 1_300;
+    while t < 60_000 {
+        // Traffic on #1 every 700 ms, and a failure whenever an attempt is asked for.
+        let id = format!("b{t}");
+        let frame = event(&id, &format!("Ev{id}"));
+        let mut lines = tick_checked(&mut h, t);
+        h.sup.handle_text(h.now, ConnId(1), frame).unwrap();
+        h.sup.ack(h.now, &id).unwrap();
+        lines.extend(h.drain());
+        for line in lines {
+            if let Some(n) = line.strip_prefix("connect #") {
+                let n: u64 = n.parse().unwrap();
+                h.sup.handle_connect_failed(
+                    h.now,
+                    ConnId(n),
+                    ConnectFailure::Transient {
+                        error: "http 500".into(),
+                    },
+                );
+            }
+        }
+        h.drain();
+        t += 700;
+    }
+    // The warned link is kept while it is the only one that can receive.
+    assert!(h.sup.connections().contains(&ConnId(1)));
+    // Then #1 falls quiet: still no replacement, still no hot loop.
+    let _ = tick_checked(&mut h, 120_000);
+}
+
+#[test]
+fn a_refresh_storm_after_every_hello_does_not_spin_or_pile_up_links() {
+    let mut h = Harness::new(Config::default());
+    h.step(0, In::Start);
+    let mut t = 10;
+    let mut next_conn = 1u64;
+    for _ in 0..40 {
+        let _ = tick_checked(&mut h, t);
+        h.sup.handle_connected(h.now, ConnId(next_conn)).unwrap();
+        h.sup
+            .handle_text(h.now, ConnId(next_conn), hello())
+            .unwrap();
+        h.sup
+            .handle_text(h.now, ConnId(next_conn), disconnect("refresh_requested"))
+            .unwrap();
+        let lines = h.drain();
+        if let Some(n) = lines.iter().find_map(|l| l.strip_prefix("connect #")) {
+            next_conn = n.parse().unwrap();
+        } else {
+            // No new attempt yet: let time pass until one is asked for.
+            let mut waited = 0;
+            loop {
+                t += 100;
+                waited += 1;
+                let mut lines = tick_checked(&mut h, t);
+                lines.extend(h.drain());
+                if let Some(n) = lines.iter().find_map(|l| l.strip_prefix("connect #")) {
+                    next_conn = n.parse().unwrap();
+                    break;
+                }
+                // Slack closes links it asked to refresh, after a while: answer the close frames.
+                for l in &lines {
+                    if let Some(rest) = l.strip_prefix("tx #") {
+                        if let Some(n) = rest.strip_suffix(" close 1000") {
+                            h.sup
+                                .handle_closed(h.now, ConnId(n.parse().unwrap()), Some(1000), "")
+                                .unwrap();
+                        }
+                    }
+                }
+                assert!(waited < 1000, "no new attempt");
+            }
+        }
+        t += 100;
+    }
+    let _ = tick_checked(&mut h, t + 30_000);
+    // The old links were drained and closed as soon as a newer one could receive: a storm
+    // does not hold every slot.
+    assert!(
+        h.sup.connections().len() <= 3,
+        "links held: {:?}",
+        h.sup.connections()
+    );
+}
+
+#[test]
+fn an_envelope_id_over_the_limit_is_refused_and_not_remembered() {
+    let (mut h, s) = ready_one();
+    h.run(s);
+    let long_id = "i".repeat(slack_envelope::MAX_ID_LEN + 1);
+    let out = h.step(40, In::Text(1, event(&long_id, "Ev1")));
+    assert_eq!(out, vec!["error #1"], "refused: no request, no ack");
+    assert_eq!(h.sup.stats().invalid_frames, 1);
+    assert_eq!(h.sup.stats().received, 0);
+    let sess = h.sup.session(ConnId(1)).unwrap();
+    assert!(
+        !sess.knows(&long_id),
+        "not awaiting an ack, not in the recently acked list"
+    );
+    assert_eq!(sess.unacked(), 0);
+    assert!(matches!(
+        h.sup.ack(h.now, &long_id),
+        Err(Error::UnknownEnvelope { .. })
+    ));
+    // An `event_id` over the limit likewise, and it is not remembered by duplicate suppression:
+    // the same `event_id` is refused again rather than suppressed as a duplicate.
+    let long_event = "v".repeat(slack_envelope::MAX_ID_LEN + 1);
+    let out = h.step(50, In::Text(1, event("e2", &long_event)));
+    assert_eq!(out, vec!["error #1"]);
+    let out = h.step(60, In::Text(1, event("e3", &long_event)));
+    assert_eq!(out, vec!["error #1"]);
+    assert!(!h.sup.session(ConnId(1)).unwrap().knows("e2"));
+    assert_eq!(h.sup.stats().duplicates, 0);
+    // Exactly at the limit is fine.
+    let id = "i".repeat(slack_envelope::MAX_ID_LEN);
+    let out = h.step(
+        70,
+        In::Text(1, event(&id, &"v".repeat(slack_envelope::MAX_ID_LEN))),
+    );
+    assert_eq!(out.len(), 1);
+    assert!(out[0].starts_with("request #1 iiii"), "{out:?}");
+    let err = slack_envelope::Frame::parse(event(&long_id, "Ev1")).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::IdTooLong {
+            field: "envelope_id",
+            ..
+        }
+    ));
+    assert!(err.to_string().len() < 100);
+}
+
+#[test]
+fn the_dedup_window_does_not_remember_keys_over_the_limit() {
+    let t0 = Instant::now();
+    let mut w = slack_envelope::DedupWindow::new(Duration::from_secs(600), 100);
+    let long = "k".repeat(slack_envelope::MAX_ID_LEN + 1);
+    assert!(w.insert(t0, &long));
+    assert!(!w.contains(&long));
+    assert!(w.insert(t0, &long));
+    assert!(w.insert(t0, "short"));
+    assert!(!w.insert(t0, "short"));
+}
+
+#[test]
+fn an_ack_on_a_closing_connection_names_it() {
+    let (mut h, mut s) = ready_one();
+    s.push((40, In::Text(1, event("e1", "Ev1")), vec!["request #1 e1"]));
+    h.run(s);
+    h.step(50, In::Shutdown);
+    assert_eq!(
+        h.sup.ack(h.now, "e1"),
+        Err(Error::ConnectionClosing { conn: ConnId(1) })
+    );
+    assert_eq!(
+        Error::ConnectionClosing { conn: ConnId(1) }.to_string(),
+        "connection #1 is closing and sends nothing more"
+    );
+}
+
+/// Feeds envelopes on #1 every `gap_ms` from `from` to `to` (acked at once), firing timers;
+/// returns every output line.
+fn traffic(h: &mut Harness, from: u64, to: u64, gap_ms: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut t = from;
+    while t < to {
+        let id = format!("t{t}");
+        out.extend(tick_checked(h, t));
+        h.sup
+            .handle_text(h.now, ConnId(1), event(&id, &format!("Ev{id}")))
+            .unwrap();
+        h.sup.ack(h.now, &id).unwrap();
+        out.extend(h.drain());
+        t += gap_ms;
+    }
+    out
+}
+
+#[test]
+fn a_busy_link_that_falls_silent_is_suspected_within_3s() {
+    let (mut h, s) = ready_one();
+    h.run(s);
+    // 100 events a second for two seconds, then silence (a half-open link).
+    let out = traffic(&mut h, 100, 2_100, 10);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+    let last = 2_090;
+    // Pinged after half the busy bound, suspected at the bound (3 s), replaced at once.
+    let out = tick_checked(&mut h, last + 1_499);
+    assert!(!out.iter().any(|l| l.contains("ping")), "{out:?}");
+    let out = tick_checked(&mut h, last + 1_500);
+    assert_eq!(out, vec!["tx #1 ping"]);
+    let out = tick_checked(&mut h, last + 2_999);
+    assert!(out.is_empty(), "{out:?}");
+    let out = tick_checked(&mut h, last + 3_000);
+    assert!(
+        out.first()
+            .is_some_and(|l| l.starts_with("reconnecting #1 unresponsive")),
+        "{out:?}"
+    );
+    assert!(out.iter().any(|l| l == "connect #2"), "{out:?}");
+}
+
+#[test]
+fn an_idle_link_keeps_the_8s_bound_and_normal_gaps_raise_no_alarm() {
+    // Idle after hello: suspected at 8 s, as before.
+    let (mut h, s) = ready_one();
+    h.run(s);
+    let out = tick_checked(&mut h, 30 + 7_999);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+    let out = tick_checked(&mut h, 30 + 8_000);
+    assert!(out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+
+    // Traffic with gaps of 900 ms for a minute: busy, never suspected.
+    let (mut h, s) = ready_one();
+    h.run(s);
+    let out = traffic(&mut h, 100, 60_100, 900);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+    // Traffic with gaps of 2.5 s (longer than a busy link's): the 8 s bound applies, so a
+    // 3 s or 7 s pause is no alarm.
+    let (mut h, s) = ready_one();
+    h.run(s);
+    let out = traffic(&mut h, 100, 30_100, 2_500);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+    let out = tick_checked(&mut h, 27_600 + 7_000);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+    // A busy link whose traffic stops but that answers the ping is not suspected either.
+    let (mut h, s) = ready_one();
+    h.run(s);
+    traffic(&mut h, 100, 2_100, 10);
+    let out = tick_checked(&mut h, 2_090 + 1_500);
+    assert_eq!(out, vec!["tx #1 ping"]);
+    h.sup
+        .handle_pong(
+            h.now + Duration::from_millis(40),
+            ConnId(1),
+            &1u64.to_be_bytes(),
+        )
+        .unwrap();
+    h.now += Duration::from_millis(40);
+    let out = tick_checked(&mut h, 2_090 + 9_000);
+    assert!(!out.iter().any(|l| l.contains("unresponsive")), "{out:?}");
+}
+
+#[test]
+fn the_first_reconnect_after_a_working_link_drops_is_immediate() {
+    for seed in 1..20u64 {
+        let (mut h, s) = ready_one_with(Config::default().jitter_seed(seed));
+        h.run(s);
+        traffic(&mut h, 100, 5_000, 50);
+        let out = h.step(5_000, In::Closed(1, Some(1006)));
+        assert!(
+            out.iter()
+                .any(|l| l.starts_with("reconnecting #1 closed:1006")),
+            "{out:?}"
+        );
+        // At once, or after at most 100 ms of jitter.
+        let mut out = out;
+        out.extend(tick_checked(&mut h, 5_100));
+        assert!(out.iter().any(|l| l == "connect #2"), "{out:?}");
+        // Later ones back off as before: the attempt fails, the next waits 250 ms to 2 s.
+        let out = h.step(
+            5_200,
+            In::Failed(2, ConnectFailure::Transient { error: "x".into() }),
+        );
+        assert!(out.iter().any(|l| l.contains("failures=2")), "{out:?}");
+        let next = h.sup.poll_timeout().unwrap();
+        assert!(
+            next >= h.at(5_450) && next <= h.at(7_200),
+            "{:?}",
+            next - h.t0
+        );
+    }
+}
+
+#[test]
+fn apps_connections_open_is_never_called_faster_than_its_rate_limit() {
+    // A storm of refresh_requested right after every hello, for ten minutes: each one asks
+    // for a replacement at once (a planned replacement has no backoff), yet attempts never
+    // exceed the burst plus one per 1.2 s.
+    let mut h = Harness::new(Config::default());
+    h.step(0, In::Start);
+    let mut connects = 1u64;
+    let mut pending = Some(1u64);
+    let mut t = 0;
+    while t < 600_000 {
+        t += 50;
+        let mut out = tick_checked(&mut h, t);
+        if let Some(conn) = pending.take() {
+            let c = ConnId(conn);
+            h.sup.handle_connected(h.now, c).unwrap();
+            h.sup.handle_text(h.now, c, hello()).unwrap();
+            h.sup
+                .handle_text(h.now, c, disconnect("refresh_requested"))
+                .unwrap();
+            out.extend(h.drain());
+        }
+        for l in &out {
+            if let Some(n) = l.strip_prefix("connect #") {
+                pending = Some(n.parse().unwrap());
+                connects += 1;
+            }
+        }
+        let allowed = 10 + t / 1_200;
+        assert!(connects <= allowed, "{connects} attempts by {t} ms");
+    }
+    // The pace, not fewer: the storm is served as fast as allowed.
+    assert!(connects >= 450, "{connects}");
+    assert!(h.sup.connections().len() <= 4, "{:?}", h.sup.connections());
 }

@@ -12,13 +12,12 @@ pub(crate) const SOON: Duration = Duration::from_secs(10);
 
 /// Liveness timings shortened so that the tests run fast (defaults: 5 s / 8 s / 16 s).
 pub(crate) fn fast_session() -> SessionConfig {
-    let mut s = SessionConfig::default();
-    s.hello_timeout = Duration::from_secs(3);
-    s.ping_after_quiet = Duration::from_millis(500);
-    s.dead_after_silence = Duration::from_millis(1500);
-    s.abort_after_silence = Duration::from_secs(4);
-    s.close_timeout = Duration::from_millis(500);
-    s
+    SessionConfig::default()
+        .hello_timeout(Duration::from_secs(3))
+        .ping_after_quiet(Duration::from_millis(500))
+        .dead_after_silence(Duration::from_millis(1500))
+        .abort_after_silence(Duration::from_secs(4))
+        .close_timeout(Duration::from_millis(500))
 }
 
 /// A builder for a bot talking to `slack` over plain loopback http/ws, with short timings.

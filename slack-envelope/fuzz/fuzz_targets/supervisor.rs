@@ -240,10 +240,10 @@ impl Lone {
 
 fuzz_target!(|input: Input| {
     let t0 = Instant::now();
-    let mut cfg = Config::default();
-    cfg.connections = usize::from(input.connections % 10) + 1;
-    cfg.jitter_seed = u64::from(input.connections);
-    let window = cfg.dedup_window;
+    let cfg = Config::default()
+        .connections(usize::from(input.connections % 10) + 1)
+        .jitter_seed(u64::from(input.connections));
+    let window = Duration::from_secs(10 * 60);
     let mut sup = Supervisor::new(cfg).expect("a valid config");
     sup.start(t0);
     let mut c = Check {
