@@ -27,6 +27,10 @@ pub enum Reply {
     /// Ack with this payload (slash commands, `view_submission`, `block_suggestion`): only
     /// where Slack accepts one, and only if the handler answers before the ack deadline.
     Payload(Value),
+    /// Leave the envelope un-acked so Slack redelivers it. Only honoured where the ack waits
+    /// for the handler (envelopes that accept a payload); once the envelope was acked (on
+    /// receipt, or empty at the ack deadline) it is only logged.
+    Decline,
 }
 
 impl Reply {

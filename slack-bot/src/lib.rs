@@ -60,9 +60,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod dispatch;
 mod event_loop;
 mod handler;
 mod jobs;
+mod links;
+mod spool;
+mod workers;
 pub mod reference;
 
 use std::fmt;
@@ -158,6 +162,13 @@ pub struct Stats {
     pub queue_full: u64,
     /// Handlers that returned an error or panicked.
     pub handler_errors: u64,
+    /// Requests left un-acked because each alone is larger than the worker queue's byte
+    /// budget ([`BotBuilder::queue_bytes`]).
+    pub too_large: u64,
+    /// Handlers found running longer than [`BotBuilder::handler_timeout`].
+    pub handlers_stuck: u64,
+    /// Worker threads replaced while stuck in a handler and still running.
+    pub workers_abandoned: u64,
     /// Messages posted (`chat.postMessage`, by handlers and the outbox).
     pub messages_sent: u64,
     /// Times a Web API call waited for a rate limit.
@@ -173,6 +184,9 @@ pub(crate) struct Shared {
     pub(crate) queue_full: AtomicU64,
     pub(crate) handler_errors: AtomicU64,
     pub(crate) handled: AtomicU64,
+    pub(crate) too_large: AtomicU64,
+    pub(crate) handlers_stuck: AtomicU64,
+    pub(crate) workers_abandoned: AtomicU64,
 }
 
 /// The supervisor's counters as last published by the loop.
@@ -196,6 +210,9 @@ pub struct BotBuilder {
     no_proxy: bool,
     workers: usize,
     queue_bound: usize,
+    queue_bytes: usize,
+    handler_timeout: Duration,
+    spool_dir: Option<std::path::PathBuf>,
     shutdown_timeout: Duration,
     outbox: bool,
     bot_user_id: Option<String>,
@@ -287,6 +304,34 @@ impl BotBuilder {
     /// ([`Stats::queue_full`]).
     pub fn queue_bound(mut self, n: usize) -> Self {
         self.queue_bound = n;
+        self
+    }
+
+    /// Bytes of requests (their frames' text) waiting for a worker at most (default 64 MiB).
+    /// A request larger than this alone is left un-acked, logged once and counted
+    /// ([`Stats::too_large`]); otherwise a full queue is handled as in
+    /// [`BotBuilder::queue_bound`].
+    pub fn queue_bytes(mut self, n: usize) -> Self {
+        self.queue_bytes = n;
+        self
+    }
+
+    /// How long one handler may run (default 60 s). A handler running longer is reported
+    /// with its route and age, counted ([`Stats::handlers_stuck`]), and its worker thread is
+    /// replaced, so the bot keeps handling (at most [`BotBuilder::workers`] threads are left
+    /// to their stuck handlers; [`Stats::workers_abandoned`]).
+    pub fn handler_timeout(mut self, d: Duration) -> Self {
+        self.handler_timeout = d;
+        self
+    }
+
+    /// Where requests acked but not handled by the shutdown deadline are written (JSON
+    /// lines, fsync'd, at most [`BotBuilder::queue_bound`] requests and
+    /// [`BotBuilder::queue_bytes`] bytes per shutdown), to be run by the next start before it
+    /// takes new work. Without it they are lost and counted in [`RunReport::dropped`]. Spooled
+    /// requests hold Slack's payloads: keep the directory private.
+    pub fn spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.spool_dir = Some(dir.into());
         self
     }
 
@@ -430,9 +475,14 @@ impl BotBuilder {
 
     /// Starts the bot on its own threads and returns at once.
     pub fn start(self) -> Result<RunningBot, Error> {
-        if self.workers == 0 || self.queue_bound == 0 {
+        if self.workers == 0 || self.queue_bound == 0 || self.queue_bytes == 0 {
             return Err(Error::Config(
-                "workers and queue_bound must be at least 1".to_owned(),
+                "workers, queue_bound and queue_bytes must be at least 1".to_owned(),
+            ));
+        }
+        if self.handler_timeout.is_zero() {
+            return Err(Error::Config(
+                "handler_timeout must be more than 0".to_owned(),
             ));
         }
         let mut cfg = slack_envelope::Config::default();
@@ -468,11 +518,22 @@ impl BotBuilder {
             queue_full: AtomicU64::new(0),
             handler_errors: AtomicU64::new(0),
             handled: AtomicU64::new(0),
+            too_large: AtomicU64::new(0),
+            handlers_stuck: AtomicU64::new(0),
+            workers_abandoned: AtomicU64::new(0),
         });
         let (inbox_tx, inbox) = unbounded();
         let (events_tx, events) = bounded(1024);
         let parts = event_loop::LoopParts {
             supervisor,
+            dispatch: dispatch::DispatchConfig {
+                queue_bound: self.queue_bound,
+                queue_bytes: self.queue_bytes,
+                workers: self.workers,
+                drain_timeout: self.shutdown_timeout / 2,
+                handler_budget: self.handler_timeout,
+                ack_on_receipt: true,
+            },
             app_token: self.app_token.clone(),
             web: web.clone(),
             connect_web,
@@ -480,9 +541,12 @@ impl BotBuilder {
             transport,
             debug_reconnects: self.debug_reconnects,
             router: self.router.clone(),
-            workers: self.workers,
-            queue_bound: self.queue_bound,
             shutdown_timeout: self.shutdown_timeout,
+            spool: self.spool_dir.clone().map(|dir| spool::SpoolConfig {
+                dir,
+                max_count: self.queue_bound,
+                max_bytes: self.queue_bytes,
+            }),
             bot_user_id: self.bot_user_id.clone().map(Arc::from),
             shared: shared.clone(),
             inbox,
@@ -541,6 +605,9 @@ impl Bot {
             no_proxy: false,
             workers: 10,
             queue_bound: 1000,
+            queue_bytes: 64 << 20,
+            handler_timeout: Duration::from_secs(60),
+            spool_dir: None,
             shutdown_timeout: Duration::from_secs(5),
             outbox: true,
             bot_user_id: None,
@@ -608,6 +675,9 @@ impl RunningBot {
             duplicates: core.stats.duplicates,
             queue_full: self.shared.queue_full.load(Ordering::Relaxed),
             handler_errors: self.shared.handler_errors.load(Ordering::Relaxed),
+            too_large: self.shared.too_large.load(Ordering::Relaxed),
+            handlers_stuck: self.shared.handlers_stuck.load(Ordering::Relaxed),
+            workers_abandoned: self.shared.workers_abandoned.load(Ordering::Relaxed),
             messages_sent: web.messages_sent,
             rate_limit_waits: web.rate_limit_waits,
         }
