@@ -206,12 +206,7 @@ impl Dispatcher {
     pub(crate) fn handle_queue(&mut self, now: Instant, q: QueueView) -> Intake {
         self.room = q.room;
         self.room_bytes = q.room_bytes;
-        self.grow_at = match q.oldest_queued {
-            Some(oldest) if q.workers < self.cfg.workers => {
-                Some(self.last_grow.map_or(oldest, |t| t.max(oldest)) + GROW_AFTER)
-            }
-            _ => None,
-        };
+        self.handle_backlog(q.oldest_queued, q.workers);
         if self.draining {
             // Requests are declined anyway; the links' close handshakes must be seen.
             self.paused_since = None;
@@ -232,6 +227,17 @@ impl Dispatcher {
         } else {
             Intake::Take(usize::MAX)
         }
+    }
+
+    /// The queue's backlog as it is now (looked at again before the timers are handled, so
+    /// that a request taken by a worker meanwhile does not make the pool grow).
+    pub(crate) fn handle_backlog(&mut self, oldest_queued: Option<Instant>, workers: usize) {
+        self.grow_at = match oldest_queued {
+            Some(oldest) if workers < self.cfg.workers => {
+                Some(self.last_grow.map_or(oldest, |t| t.max(oldest)) + GROW_AFTER)
+            }
+            _ => None,
+        };
     }
 
     /// A request from the core (`Event::Request`). Requests are judged in the order they
@@ -740,6 +746,11 @@ mod tests {
         // At the maximum: no more.
         d.handle_queue(t1, view(1, 3, Some(t0)));
         assert_eq!(d.poll_timeout(t1), None);
+        // A request taken by a worker while the loop waited: no growth when the timer fires.
+        d.handle_queue(t1, view(1, 2, Some(t1)));
+        d.handle_backlog(None, 2);
+        d.handle_timeout(t1 + GROW_AFTER);
+        assert_eq!(actions(&mut d), vec![]);
     }
 
     #[test]

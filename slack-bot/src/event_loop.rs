@@ -179,6 +179,8 @@ impl Loop {
             self.p.supervisor.handle_timeout(now);
         }
         if self.dispatch.poll_timeout(now).is_some_and(|d| now >= d) {
+            let q = self.jobs.view(self.pool.len());
+            self.dispatch.handle_backlog(q.oldest_queued, q.workers);
             self.dispatch.handle_timeout(now);
         }
     }
