@@ -26,6 +26,9 @@ OPTIONS:
     --proxy <URL>                HTTP CONNECT proxy, http://[user:pass@]host:port
                                  [default: HTTPS_PROXY / https_proxy / ALL_PROXY, minus NO_PROXY]
     --debug-reconnects           ask Slack to refresh connections every ~6 minutes
+    --spool-dir <PATH>           keep requests acked but not handled at shutdown here, and run
+                                 them at the next start [env: SLACK_SPOOL_DIR]
+                                 (without it, such requests are lost and the exit status is 1)
     -h, --help                   this text
     -V, --version                the version
 
@@ -50,6 +53,7 @@ struct Settings {
     ca_pem: Option<Vec<u8>>,
     proxy: Option<String>,
     debug_reconnects: bool,
+    spool_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -169,6 +173,9 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
     let mut ca_file = env("SLACK_CA_FILE").map(PathBuf::from);
     let mut proxy = None;
     let mut debug_reconnects = false;
+    let mut spool_dir = env("SLACK_SPOOL_DIR")
+        .filter(|s| !s.trim().is_empty())
+        .map(PathBuf::from);
     let mut i = 0;
     while i < args.len() {
         let arg = args.get(i).map(String::as_str).unwrap_or("");
@@ -186,6 +193,7 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
             }
             "--ca-file" => ca_file = Some(PathBuf::from(flag_value(args, &mut i, a, inline)?)),
             "--proxy" => proxy = Some(flag_value(args, &mut i, a, inline)?),
+            "--spool-dir" => spool_dir = Some(PathBuf::from(flag_value(args, &mut i, a, inline)?)),
             "--debug-reconnects" if inline.is_none() => debug_reconnects = true,
             "--debug-reconnects" => return Err("--debug-reconnects takes no value".to_owned()),
             _ => {
@@ -288,6 +296,7 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
         ca_pem,
         proxy,
         debug_reconnects,
+        spool_dir,
     })
 }
 
@@ -398,7 +407,8 @@ fn quiet_secret_loggers(b: &mut env_logger::Builder, filter: &str) {
     }
 }
 
-fn run(settings: Settings) -> Result<(), Error> {
+/// Runs the bot until it stops; returns how many acked requests were lost at shutdown.
+fn run(settings: Settings) -> Result<usize, Error> {
     let mut builder = Bot::builder(&settings.app_token, &settings.bot_token)?
         .connections(settings.connections)
         .allow_insecure(settings.allow_insecure)
@@ -411,6 +421,9 @@ fn run(settings: Settings) -> Result<(), Error> {
     }
     if let Some(p) = &settings.proxy {
         builder = builder.proxy(p.clone());
+    }
+    if let Some(dir) = &settings.spool_dir {
+        builder = builder.spool_dir(dir);
     }
     let bot_user_id = match settings.bot_user_id.clone() {
         Some(id) => Some(id),
@@ -481,7 +494,7 @@ fn run(settings: Settings) -> Result<(), Error> {
         );
     }
     log::info!("stopped");
-    Ok(())
+    Ok(report.dropped)
 }
 
 /// How often the binary logs its stats line.
@@ -554,7 +567,9 @@ fn main() -> ExitCode {
     };
     init_logging();
     match run(settings) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(0) => ExitCode::SUCCESS,
+        // Acked requests were lost (logged by the bot): not a clean stop.
+        Ok(_dropped) => ExitCode::FAILURE,
         Err(e) => {
             // Only here: a log line too would say it twice on the same stderr.
             eprintln!("slack-bot: {e}{}", hint(&e));
