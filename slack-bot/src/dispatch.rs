@@ -422,7 +422,7 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slack_envelope::Frame;
+    use slack_envelope::{ConnId, Event, Frame, Supervisor};
 
     fn cfg() -> DispatchConfig {
         DispatchConfig {
@@ -537,35 +537,107 @@ mod tests {
             Verdict::Decline(DeclineReason::TooLarge)
         );
         // No bytes left counts as full.
-        let q = QueueView {
-            room_bytes: 0,
-            ..q
-        };
+        let q = QueueView { room_bytes: 0, ..q };
         assert_eq!(d.handle_queue(t0, q), Intake::Wait);
     }
 
+    /// A supervisor with one ready connection, at `t0`.
+    fn ready_supervisor(t0: Instant) -> (Supervisor, ConnId) {
+        let mut sup = Supervisor::new(slack_envelope::Config::default()).unwrap();
+        sup.start(t0);
+        let conn = std::iter::from_fn(|| sup.poll_event())
+            .find_map(|e| match e {
+                Event::Connect { conn } => Some(conn),
+                _ => None,
+            })
+            .unwrap();
+        sup.handle_authenticated(t0, conn).unwrap();
+        sup.handle_connected(t0, conn).unwrap();
+        let hello = r#"{"type":"hello","num_connections":1,"debug_info":{"host":"h"}}"#;
+        sup.handle_text(t0, conn, hello.to_owned()).unwrap();
+        while sup.poll_event().is_some() {}
+        while sup.poll_transmit().is_some() {}
+        (sup, conn)
+    }
+
+    fn event_frame(envelope_id: &str, event_id: &str) -> String {
+        serde_json::json!({
+            "envelope_id": envelope_id, "type": "events_api", "accepts_response_payload": false,
+            "payload": {"type": "event_callback", "event_id": event_id, "event": {"type": "message"}},
+        })
+        .to_string()
+    }
+
+    /// What the loop does with one frame's events (`Loop::take_requests`): each request is
+    /// judged, and acked or declined, before the next frame is fed. Returns what happened to
+    /// each request or duplicate, by envelope id.
+    fn judge(sup: &mut Supervisor, d: &mut Dispatcher, now: Instant) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        while let Some(ev) = sup.poll_event() {
+            match ev {
+                Event::Request { envelope, .. } => {
+                    let id = envelope.envelope_id().to_owned();
+                    match d.handle_request(now, &envelope) {
+                        Verdict::AckAndQueue => {
+                            sup.ack(now, &id).unwrap();
+                            out.push((id, "taken".into()));
+                        }
+                        Verdict::QueueAwaitingReply => out.push((id, "awaiting".into())),
+                        Verdict::Decline(_) => {
+                            sup.decline(&envelope);
+                            out.push((id, "declined".into()));
+                        }
+                    }
+                }
+                Event::Duplicate { envelope_id, .. } => {
+                    out.push((envelope_id, "duplicate".into()));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect()
+    }
+
     #[test]
-    fn a_redelivery_in_the_same_batch_as_its_declined_original_is_judged_afresh() {
-        // Both frames arrive in one batch; the original is declined for want of room and,
-        // once room is seen again (next wake-up), its redelivery is taken. Within the batch,
-        // the verdicts follow the order the core reported the requests.
+    fn a_redelivery_in_the_same_batch_as_its_declined_original_is_not_lost() {
+        // One batch: "a" takes the last room, "b" (event Ev2) is declined, and "b2", Slack's
+        // redelivery of Ev2, arrives in the same batch. Judged frame by frame, "b2" finds Ev2
+        // forgotten and is judged as a new request (declined too: no room), so Slack tries
+        // again later; it must not be suppressed as a duplicate of an envelope never handled.
         let t0 = Instant::now();
+        let (mut sup, conn) = ready_supervisor(t0);
         let mut d = Dispatcher::new(cfg());
         assert_eq!(d.handle_queue(t0, view(1, 1, None)), Intake::Take(1));
-        assert_eq!(d.handle_request(t0, &event("other")), Verdict::AckAndQueue);
-        let original = event("a");
+        let mut seen = Vec::new();
+        for (id, ev) in [("a", "Ev1"), ("b", "Ev2"), ("b2", "Ev2")] {
+            sup.handle_text(t0, conn, event_frame(id, ev)).unwrap();
+            seen.extend(judge(&mut sup, &mut d, t0));
+        }
         assert_eq!(
-            d.handle_request(t0, &original),
-            Verdict::Decline(DeclineReason::QueueFull)
+            seen,
+            pairs(&[("a", "taken"), ("b", "declined"), ("b2", "declined")])
         );
-        let redelivery = event("a");
-        assert_eq!(
-            d.handle_request(t0, &redelivery),
-            Verdict::Decline(DeclineReason::QueueFull),
-            "nothing slips into room already used up"
-        );
+        // Next wake-up, with room: the next redelivery is taken.
         assert_eq!(d.handle_queue(t0, view(1, 1, None)), Intake::Take(1));
-        assert_eq!(d.handle_request(t0, &redelivery), Verdict::AckAndQueue);
+        sup.handle_text(t0, conn, event_frame("b3", "Ev2")).unwrap();
+        assert_eq!(judge(&mut sup, &mut d, t0), pairs(&[("b3", "taken")]));
+
+        // The rule matters: fed all at once and judged afterwards, the redelivery is
+        // suppressed as a duplicate (and acked) while its original is declined: lost.
+        let (mut sup, conn) = ready_supervisor(t0);
+        let mut d = Dispatcher::new(cfg());
+        d.handle_queue(t0, view(1, 1, None));
+        for (id, ev) in [("a", "Ev1"), ("b", "Ev2"), ("b2", "Ev2")] {
+            sup.handle_text(t0, conn, event_frame(id, ev)).unwrap();
+        }
+        assert_eq!(
+            judge(&mut sup, &mut d, t0),
+            pairs(&[("a", "taken"), ("b", "declined"), ("b2", "duplicate")])
+        );
     }
 
     #[test]
@@ -594,7 +666,10 @@ mod tests {
             ..cfg()
         });
         d.handle_queue(t0, view(2, 1, None));
-        assert_eq!(d.handle_request(t0, &event("e")), Verdict::QueueAwaitingReply);
+        assert_eq!(
+            d.handle_request(t0, &event("e")),
+            Verdict::QueueAwaitingReply
+        );
         assert_eq!(
             d.handle_reply(t0, "e", Reply::Decline),
             ReplyVerdict::Decline

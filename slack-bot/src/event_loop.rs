@@ -35,7 +35,10 @@ pub(crate) enum LoopMsg {
     Connected(ConnId, Connection, IoThreads),
     ConnectFailed(ConnId, ConnectFailure),
     /// A handler finished a request whose ack waits for its reply.
-    Done { envelope: Envelope, reply: Reply },
+    Done {
+        envelope: Envelope,
+        reply: Reply,
+    },
     Shutdown,
 }
 
@@ -104,7 +107,10 @@ struct Loop {
 }
 
 pub(crate) fn run(p: LoopParts) -> RunReport {
-    let jobs = Arc::new(JobQueue::new(p.dispatch.queue_bound, p.dispatch.queue_bytes));
+    let jobs = Arc::new(JobQueue::new(
+        p.dispatch.queue_bound,
+        p.dispatch.queue_bytes,
+    ));
     let ctx = WorkerCtx {
         router: p.router.clone(),
         web: p.web.clone(),
@@ -362,11 +368,15 @@ impl Loop {
                     queued: now,
                 }];
                 if !self.jobs.push_all_unbounded(&mut late).is_empty() {
-                    log::warn!("a handler answered after its ack deadline, during shutdown; its reply is dropped");
+                    log::warn!(
+                        "a handler answered after its ack deadline, during shutdown; its reply is dropped"
+                    );
                 }
             }
             ReplyVerdict::Unknown => {
-                log::warn!("handler for envelope {id} answered after its ack was sent; its reply is dropped")
+                log::warn!(
+                    "handler for envelope {id} answered after its ack was sent; its reply is dropped"
+                )
             }
         }
     }
@@ -557,11 +567,11 @@ impl Loop {
                 let authenticated = || {
                     let _ = inbox.send(LoopMsg::Authenticated(conn));
                 };
-                let msg = match crate::links::open(&web, &app_token, &transport, debug, authenticated)
-                {
-                    Ok((connection, threads)) => LoopMsg::Connected(conn, connection, threads),
-                    Err(failure) => LoopMsg::ConnectFailed(conn, failure),
-                };
+                let msg =
+                    match crate::links::open(&web, &app_token, &transport, debug, authenticated) {
+                        Ok((connection, threads)) => LoopMsg::Connected(conn, connection, threads),
+                        Err(failure) => LoopMsg::ConnectFailed(conn, failure),
+                    };
                 let _ = inbox.send(msg);
             });
         match spawned {

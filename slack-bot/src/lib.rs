@@ -51,6 +51,12 @@
 //! redelivers it; the reader never blocks. Redeliveries of an `event_id` already handled are
 //! acked and not handed over again.
 //!
+//! A handler that answers after its envelope was acked empty is not lost silently: a slash
+//! command's payload is posted to its `response_url`, anything else is logged. A handler
+//! running past [`BotBuilder::handler_timeout`] is reported and its worker replaced. At
+//! shutdown, requests acked but not handled by the deadline go to the spool
+//! ([`BotBuilder::spool_dir`]) for the next start, or are counted in [`RunReport::dropped`].
+//!
 //! # Examples
 //!
 //! In the repository: `examples/echo_bot.rs`, `examples/slash_command.rs` (answered in the
@@ -65,9 +71,9 @@ mod event_loop;
 mod handler;
 mod jobs;
 mod links;
+pub mod reference;
 mod spool;
 mod workers;
-pub mod reference;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

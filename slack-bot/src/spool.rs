@@ -63,10 +63,7 @@ pub(crate) fn write(cfg: &SpoolConfig, envelopes: &[Envelope]) -> std::io::Resul
     if written == 0 {
         return Ok(0);
     }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)?;
+    let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
     file.write_all(&out)?;
     file.sync_all()?;
     drop(file);

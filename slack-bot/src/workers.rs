@@ -164,11 +164,9 @@ fn route_label(envelope: &Envelope) -> String {
             .slash_command()
             .ok()
             .map(|c| format!("command {}", c.command)),
-        EnvelopeKind::Interactive => envelope.interactive().ok().map(|i| {
-            match i.callback_id() {
-                Some(cb) => format!("{} {cb}", i.interaction_type()),
-                None => i.interaction_type().to_owned(),
-            }
+        EnvelopeKind::Interactive => envelope.interactive().ok().map(|i| match i.callback_id() {
+            Some(cb) => format!("{} {cb}", i.interaction_type()),
+            None => i.interaction_type().to_owned(),
         }),
         _ => None,
     };
@@ -311,14 +309,19 @@ impl Pool {
     /// Finds handlers running for `budget` or more: each is reported once, and its worker is
     /// replaced while fewer than the maximum are abandoned. Returns them, and when the
     /// longest-running handler not reported yet started.
-    pub(crate) fn check(&mut self, now: Instant, budget: Duration) -> (Vec<Stuck>, Option<Instant>) {
+    pub(crate) fn check(
+        &mut self,
+        now: Instant,
+        budget: Duration,
+    ) -> (Vec<Stuck>, Option<Instant>) {
         self.reap_abandoned();
         let mut stuck = Vec::new();
         let mut oldest: Option<Instant> = None;
-        let mut i = 0;
-        while i < self.live.len() {
+        let mut keep = Vec::with_capacity(self.live.len());
+        let mut replaced = 0;
+        for w in std::mem::take(&mut self.live) {
             let mut replace = false;
-            if let Ok(mut running) = self.live[i].slot.running.lock() {
+            if let Ok(mut running) = w.slot.running.lock() {
                 if let Some(r) = running.as_mut().filter(|r| !r.reported) {
                     let age = now.saturating_duration_since(r.since);
                     if age >= budget {
@@ -336,13 +339,16 @@ impl Pool {
                 }
             }
             if replace {
-                let w = self.live.swap_remove(i);
                 w.slot.abandoned.store(true, Ordering::Relaxed);
                 self.abandoned.push(w);
-                self.spawn();
+                replaced += 1;
             } else {
-                i += 1;
+                keep.push(w);
             }
+        }
+        self.live = keep;
+        for _ in 0..replaced {
+            self.spawn();
         }
         (stuck, oldest)
     }

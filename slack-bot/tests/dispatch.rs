@@ -66,9 +66,11 @@ fn a_stuck_handler_is_reported_and_its_worker_replaced() {
             .send_event(message("C1", &format!("after {i}"), "1.2"))
             .unwrap();
     }
-    wait_until(SOON, "the requests after the stuck one to be handled", || {
-        handled.lock().unwrap().len() == 4
-    });
+    wait_until(
+        SOON,
+        "the requests after the stuck one to be handled",
+        || handled.lock().unwrap().len() == 4,
+    );
     let stats = bot.stats();
     assert_eq!(stats.handlers_stuck, 1);
     assert_eq!(stats.workers_abandoned, 1);

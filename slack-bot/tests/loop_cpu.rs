@@ -60,11 +60,7 @@ fn the_loop_does_not_spin_while_a_warned_link_outlives_its_failing_replacement()
     wait_until(SOON, "the replacement to open", || {
         slack.connections().iter().filter(|c| c.hello_sent).count() >= 2
     });
-    let b = *slack
-        .open_connections()
-        .iter()
-        .find(|c| **c != a)
-        .unwrap();
+    let b = *slack.open_connections().iter().find(|c| **c != a).unwrap();
     // Then B drops and every new attempt fails, while A stays open and delivers.
     slack.fail_connections_open(10_000, OpenError::ServiceUnavailable);
     slack.fault(b, Fault::DropTcp).unwrap();
