@@ -16,18 +16,18 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use slack_envelope::{ConnId, ConnectFailure, Envelope, Event, Lifecycle, StopReason, Supervisor};
 use slack_transport::IoThreads;
-use slack_web::{AppToken, Outbox, Unsent, WebClient};
+use slack_web::Unsent;
 
+use crate::BotEvent;
 use crate::dispatch::{
     Action, DeclineReason, DispatchConfig, Dispatcher, Fallback, Intake, Overdue, ReplyVerdict,
     Verdict,
 };
-use crate::handler::{Reply, Router};
+use crate::handler::Reply;
 use crate::jobs::{Job, JobQueue, Work};
-use crate::links::{Connection, Incoming, Link, Links, Wake};
+use crate::links::{Connection, Incoming, Link, Links, Opener, Wake};
 use crate::spool::{self, SpoolConfig};
 use crate::workers::{Pool, WorkerCtx};
-use crate::{BotEvent, Shared};
 
 /// Messages to the loop from the connect threads, the workers and the handle.
 pub(crate) enum LoopMsg {
@@ -50,22 +50,12 @@ const INCOMING_BATCH: usize = 32;
 pub(crate) struct LoopParts {
     pub(crate) supervisor: Supervisor,
     pub(crate) dispatch: DispatchConfig,
-    pub(crate) app_token: AppToken,
-    /// The client handlers use (retries 429s and idempotent failures).
-    pub(crate) web: WebClient,
-    /// The client for `apps.connections.open`: no retries of its own, since the core's
-    /// backoff paces connection attempts.
-    pub(crate) connect_web: WebClient,
-    pub(crate) outbox: Option<Arc<Outbox>>,
-    pub(crate) transport: slack_transport::Config,
-    pub(crate) debug_reconnects: bool,
-    pub(crate) router: Router,
+    pub(crate) opener: Opener,
+    /// What the workers get; the loop uses its inbox sender, outbox and shared counters too.
+    pub(crate) worker: WorkerCtx,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) spool: Option<SpoolConfig>,
-    pub(crate) bot_user_id: Option<Arc<str>>,
-    pub(crate) shared: Arc<Shared>,
     pub(crate) inbox: Receiver<LoopMsg>,
-    pub(crate) inbox_tx: Sender<LoopMsg>,
     pub(crate) events: Sender<BotEvent>,
     /// The same channel's receiving end, to drop the oldest event when nobody reads.
     pub(crate) events_rx: Receiver<BotEvent>,
@@ -111,18 +101,10 @@ pub(crate) fn run(p: LoopParts) -> RunReport {
         p.dispatch.queue_bound,
         p.dispatch.queue_bytes,
     ));
-    let ctx = WorkerCtx {
-        router: p.router.clone(),
-        web: p.web.clone(),
-        outbox: p.outbox.clone(),
-        bot_user_id: p.bot_user_id.clone(),
-        inbox: p.inbox_tx.clone(),
-        shared: p.shared.clone(),
-    };
     // Stuck workers replaced at most: as many as the pool holds.
     let pool = Pool::new(
         Arc::clone(&jobs),
-        ctx,
+        p.worker.clone(),
         p.dispatch.workers,
         p.dispatch.workers,
     );
@@ -296,7 +278,7 @@ impl Loop {
     /// redelivery gets through (to us later, or to another instance).
     fn decline(&mut self, envelope: &Envelope, reason: DeclineReason) {
         let id = envelope.envelope_id();
-        let shared = &self.p.shared;
+        let shared = &self.p.worker.shared;
         match reason {
             DeclineReason::Draining => log::debug!("shutting down: envelope {id} declined"),
             DeclineReason::QueueFull => {
@@ -454,7 +436,11 @@ impl Loop {
                 let budget = self.p.dispatch.handler_budget;
                 let (stuck, oldest) = self.pool.check(now, budget);
                 for s in &stuck {
-                    self.p.shared.handlers_stuck.fetch_add(1, Ordering::Relaxed);
+                    self.p
+                        .worker
+                        .shared
+                        .handlers_stuck
+                        .fetch_add(1, Ordering::Relaxed);
                     let what = if s.replaced {
                         "its worker is replaced"
                     } else {
@@ -469,6 +455,7 @@ impl Loop {
                 }
                 let abandoned = self.pool.abandoned();
                 self.p
+                    .worker
                     .shared
                     .workers_abandoned
                     .store(abandoned as u64, Ordering::Relaxed);
@@ -518,32 +505,12 @@ impl Loop {
 
     /// Requests spooled at the last shutdown run first, before any connection is opened.
     fn restore_spool(&mut self) {
-        let Some(cfg) = &self.p.spool else {
-            return;
-        };
-        let taken = match spool::take(cfg) {
-            Ok(t) => t,
-            Err(e) => {
-                log::error!("could not read the spool in {}: {e}", cfg.dir.display());
-                return;
-            }
-        };
-        if taken.skipped > 0 {
-            log::warn!(
-                "{} spooled line(s) could not be read or were over the spool's bounds; skipped",
-                taken.skipped
-            );
-        }
-        if taken.envelopes.is_empty() {
+        let envelopes = spool::restore(self.p.spool.as_ref());
+        if envelopes.is_empty() {
             return;
         }
         let now = Instant::now();
-        log::info!(
-            "running {} request(s) spooled at the last shutdown",
-            taken.envelopes.len()
-        );
-        let mut jobs: Vec<Job> = taken
-            .envelopes
+        let mut jobs: Vec<Job> = envelopes
             .into_iter()
             .map(|envelope| Job {
                 envelope,
@@ -556,22 +523,18 @@ impl Loop {
     }
 
     fn spawn_connect(&mut self, conn: ConnId) {
-        let web = self.p.connect_web.clone();
-        let app_token = self.p.app_token.clone();
-        let transport = self.p.transport.clone();
-        let debug = self.p.debug_reconnects;
-        let inbox = self.p.inbox_tx.clone();
+        let opener = self.p.opener.clone();
+        let inbox = self.p.worker.inbox.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("slack-connect-{}", conn.0))
             .spawn(move || {
                 let authenticated = || {
                     let _ = inbox.send(LoopMsg::Authenticated(conn));
                 };
-                let msg =
-                    match crate::links::open(&web, &app_token, &transport, debug, authenticated) {
-                        Ok((connection, threads)) => LoopMsg::Connected(conn, connection, threads),
-                        Err(failure) => LoopMsg::ConnectFailed(conn, failure),
-                    };
+                let msg = match opener.open(authenticated) {
+                    Ok((connection, threads)) => LoopMsg::Connected(conn, connection, threads),
+                    Err(failure) => LoopMsg::ConnectFailed(conn, failure),
+                };
                 let _ = inbox.send(msg);
             });
         match spawned {
@@ -634,10 +597,11 @@ impl Loop {
     fn publish(&self) {
         let sup = &self.p.supervisor;
         self.p
+            .worker
             .shared
             .connected
             .store(sup.is_connected(), Ordering::Relaxed);
-        if let Ok(mut s) = self.p.shared.core.lock() {
+        if let Ok(mut s) = self.p.worker.shared.core.lock() {
             s.stats = sup.stats().clone();
             s.ready = sup.ready_connections();
         }
@@ -657,7 +621,7 @@ impl Loop {
             log::warn!("{left} handler(s) still running at the shutdown deadline; not waiting");
         }
         let (spooled, dropped) = self.spool_leftovers();
-        let unsent = match &self.p.outbox {
+        let unsent = match &self.p.worker.outbox {
             Some(outbox) => outbox.shutdown(deadline.max(Instant::now() + Duration::from_secs(1))),
             None => Vec::new(),
         };
@@ -693,7 +657,11 @@ impl Loop {
                 Link::new(connection, threads).join();
             }
         }
-        self.p.shared.connected.store(false, Ordering::Relaxed);
+        self.p
+            .worker
+            .shared
+            .connected
+            .store(false, Ordering::Relaxed);
         RunReport {
             reason,
             unsent,
@@ -721,31 +689,6 @@ impl Loop {
                 }
             })
             .collect();
-        if envelopes.is_empty() {
-            return (0, 0);
-        }
-        let spooled = match &self.p.spool {
-            Some(cfg) => match spool::write(cfg, &envelopes) {
-                Ok(n) => {
-                    log::info!(
-                        "{n} acked request(s) not handled by the shutdown deadline were spooled to {}",
-                        cfg.dir.display()
-                    );
-                    n
-                }
-                Err(e) => {
-                    log::error!("could not write the spool in {}: {e}", cfg.dir.display());
-                    0
-                }
-            },
-            None => 0,
-        };
-        let dropped = envelopes.len() - spooled;
-        if dropped > 0 {
-            log::error!(
-                "{dropped} acked request(s) were not handled by the shutdown deadline and are lost (Slack does not redeliver acked requests); set a spool directory to keep them"
-            );
-        }
-        (spooled, dropped)
+        spool::keep(self.p.spool.as_ref(), &envelopes)
     }
 }

@@ -222,45 +222,56 @@ impl Links {
     }
 }
 
-/// Opens a link for `conn` (on a short-lived thread of its own): fetches a URL with
-/// `apps.connections.open`, calls `authenticated`, then opens the socket. The failure says
-/// how the supervisor should pace the next attempt.
-pub(crate) fn open(
-    web: &slack_web::WebClient,
-    app_token: &slack_web::AppToken,
-    transport: &slack_transport::Config,
-    debug_reconnects: bool,
-    authenticated: impl FnOnce(),
-) -> Result<(Connection, IoThreads), slack_envelope::ConnectFailure> {
-    use slack_envelope::ConnectFailure;
-    let url = match web.apps_connections_open(app_token) {
-        Ok(url) => url,
-        Err(e) => {
-            return Err(if e.is_fatal_config() || e.is_fatal_auth() {
-                ConnectFailure::Fatal {
-                    error: e.to_string(),
-                }
-            } else if let Some(retry_after) = e.retry_after() {
-                ConnectFailure::RateLimited {
-                    retry_after,
-                    error: e.to_string(),
-                }
-            } else {
-                ConnectFailure::Transient {
-                    error: e.to_string(),
-                }
-            });
-        }
-    };
-    authenticated();
-    let url = if debug_reconnects {
-        format!("{url}&debug_reconnects=true")
-    } else {
-        url
-    };
-    slack_transport::connect_decoded(&url, transport, Frame::parse).map_err(|e| {
-        ConnectFailure::Transient {
-            error: e.to_string(),
-        }
-    })
+/// How to open a link: everything a connect thread needs.
+#[derive(Clone)]
+pub(crate) struct Opener {
+    /// The client for `apps.connections.open`: no retries of its own, since the core's
+    /// backoff paces connection attempts.
+    pub(crate) web: slack_web::WebClient,
+    pub(crate) app_token: slack_web::AppToken,
+    pub(crate) transport: slack_transport::Config,
+    /// Ask Slack to refresh connections every few minutes (testing).
+    pub(crate) debug_reconnects: bool,
+}
+
+impl Opener {
+    /// Opens a link (on a short-lived thread of its own): fetches a URL with
+    /// `apps.connections.open`, calls `authenticated`, then opens the socket. The failure says
+    /// how the supervisor should pace the next attempt.
+    pub(crate) fn open(
+        &self,
+        authenticated: impl FnOnce(),
+    ) -> Result<(Connection, IoThreads), slack_envelope::ConnectFailure> {
+        use slack_envelope::ConnectFailure;
+        let url = match self.web.apps_connections_open(&self.app_token) {
+            Ok(url) => url,
+            Err(e) => {
+                return Err(if e.is_fatal_config() || e.is_fatal_auth() {
+                    ConnectFailure::Fatal {
+                        error: e.to_string(),
+                    }
+                } else if let Some(retry_after) = e.retry_after() {
+                    ConnectFailure::RateLimited {
+                        retry_after,
+                        error: e.to_string(),
+                    }
+                } else {
+                    ConnectFailure::Transient {
+                        error: e.to_string(),
+                    }
+                });
+            }
+        };
+        authenticated();
+        let url = if self.debug_reconnects {
+            format!("{url}&debug_reconnects=true")
+        } else {
+            url
+        };
+        slack_transport::connect_decoded(&url, &self.transport, Frame::parse).map_err(|e| {
+            ConnectFailure::Transient {
+                error: e.to_string(),
+            }
+        })
+    }
 }

@@ -134,6 +134,64 @@ pub(crate) fn take(cfg: &SpoolConfig) -> std::io::Result<Taken> {
     Ok(taken)
 }
 
+/// The requests spooled at the last shutdown, oldest first (none without a spool), logged.
+pub(crate) fn restore(cfg: Option<&SpoolConfig>) -> Vec<Envelope> {
+    let Some(cfg) = cfg else {
+        return Vec::new();
+    };
+    let taken = match take(cfg) {
+        Ok(t) => t,
+        Err(e) => {
+            log::error!("could not read the spool in {}: {e}", cfg.dir.display());
+            return Vec::new();
+        }
+    };
+    if taken.skipped > 0 {
+        log::warn!(
+            "{} spooled line(s) could not be read or were over the spool's bounds; skipped",
+            taken.skipped
+        );
+    }
+    if !taken.envelopes.is_empty() {
+        log::info!(
+            "running {} request(s) spooled at the last shutdown",
+            taken.envelopes.len()
+        );
+    }
+    taken.envelopes
+}
+
+/// Requests acked but not handled by the shutdown deadline: written to the spool if there is
+/// one. Returns how many were spooled and how many are lost (logged).
+pub(crate) fn keep(cfg: Option<&SpoolConfig>, envelopes: &[Envelope]) -> (usize, usize) {
+    if envelopes.is_empty() {
+        return (0, 0);
+    }
+    let spooled = match cfg {
+        Some(cfg) => match write(cfg, envelopes) {
+            Ok(n) => {
+                log::info!(
+                    "{n} acked request(s) not handled by the shutdown deadline were spooled to {}",
+                    cfg.dir.display()
+                );
+                n
+            }
+            Err(e) => {
+                log::error!("could not write the spool in {}: {e}", cfg.dir.display());
+                0
+            }
+        },
+        None => 0,
+    };
+    let dropped = envelopes.len() - spooled;
+    if dropped > 0 {
+        log::error!(
+            "{dropped} acked request(s) were not handled by the shutdown deadline and are lost (Slack does not redeliver acked requests); set a spool directory to keep them"
+        );
+    }
+    (spooled, dropped)
+}
+
 fn parse_line(line: &str) -> Option<Envelope> {
     let line: Line<'_> = serde_json::from_str(line.trim_end()).ok()?;
     match Frame::parse(line.frame.into_owned()) {
