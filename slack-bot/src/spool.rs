@@ -39,7 +39,7 @@ pub(crate) fn write(cfg: &SpoolConfig, envelopes: &[Envelope]) -> std::io::Resul
     if envelopes.is_empty() {
         return Ok(0);
     }
-    fs::create_dir_all(&cfg.dir)?;
+    create_private_dir(&cfg.dir)?;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -200,6 +200,16 @@ fn parse_line(line: &str) -> Option<Envelope> {
     }
 }
 
+/// Creates `dir` (and its parents) if missing; a directory created here is private to the
+/// bot's user.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 fn is_spool_file(p: &Path) -> bool {
     p.file_name()
         .and_then(|n| n.to_str())
@@ -253,12 +263,24 @@ mod tests {
         let first = vec![envelope("a"), envelope("b")];
         assert_eq!(write(&cfg, &first).unwrap(), 2);
         assert_eq!(write(&cfg, &[envelope("c")]).unwrap(), 1);
+        #[cfg(unix)]
+        for f in fs::read_dir(&cfg.dir).unwrap() {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = f.unwrap().metadata().unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "spool files are private");
+        }
         let taken = take(&cfg).unwrap();
         let ids: Vec<&str> = taken.envelopes.iter().map(|e| e.envelope_id()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert_eq!(taken.envelopes[0], first[0]);
         assert_eq!(taken.skipped, 0);
         assert!(take(&cfg).unwrap().envelopes.is_empty(), "taken only once");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&cfg.dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the spool directory is private");
+        }
         let _ = fs::remove_dir_all(&cfg.dir);
     }
 
