@@ -63,7 +63,12 @@ pub(crate) fn write(cfg: &SpoolConfig, envelopes: &[Envelope]) -> std::io::Resul
     if written == 0 {
         return Ok(0);
     }
-    let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    // Payloads carry Slack's verification token: readable by the bot's user only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
     file.write_all(&out)?;
     file.sync_all()?;
     drop(file);
