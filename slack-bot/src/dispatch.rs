@@ -166,8 +166,10 @@ pub(crate) struct Dispatcher {
     /// once only grows until the jobs are handed over).
     room: usize,
     room_bytes: usize,
-    /// Since when the queue has been full, leaving frames waiting on the links.
+    /// Since when the queue has been full.
     paused_since: Option<Instant>,
+    /// Whether frames are left waiting on the links now ([`Intake::Wait`]).
+    waiting: bool,
     /// When the pool may grow next (`None`: it may not).
     grow_at: Option<Instant>,
     last_grow: Option<Instant>,
@@ -190,6 +192,7 @@ impl Dispatcher {
             room: 0,
             room_bytes: 0,
             paused_since: None,
+            waiting: false,
             grow_at: None,
             last_grow: None,
             check_at: None,
@@ -204,6 +207,12 @@ impl Dispatcher {
 
     /// The queue at the start of a wake-up: how many frames the loop may take now.
     pub(crate) fn handle_queue(&mut self, now: Instant, q: QueueView) -> Intake {
+        let intake = self.intake(now, q);
+        self.waiting = intake == Intake::Wait;
+        intake
+    }
+
+    fn intake(&mut self, now: Instant, q: QueueView) -> Intake {
         self.room = q.room;
         self.room_bytes = q.room_bytes;
         self.handle_backlog(q.oldest_queued, q.workers);
@@ -396,7 +405,7 @@ impl Dispatcher {
     /// When to call [`Dispatcher::handle_timeout`] next, or to look at the queue again
     /// (while frames wait on the links).
     pub(crate) fn poll_timeout(&self, now: Instant) -> Option<Instant> {
-        let recheck = self.paused_since.map(|_| now + PAUSE_RECHECK);
+        let recheck = self.waiting.then(|| now + PAUSE_RECHECK);
         [self.drain_deadline, self.grow_at, self.check_at, recheck]
             .into_iter()
             .flatten()
@@ -493,9 +502,15 @@ mod tests {
         let t1 = t0 + MAX_PAUSE - Duration::from_millis(1);
         assert_eq!(d.handle_queue(t1, view(0, 1, Some(t0))), Intake::Wait);
         let t2 = t0 + MAX_PAUSE;
+        // (All workers started, so no growth timer either.)
         assert_eq!(
-            d.handle_queue(t2, view(0, 1, Some(t0))),
+            d.handle_queue(t2, view(0, 3, Some(t0))),
             Intake::Take(usize::MAX)
+        );
+        assert_eq!(
+            d.poll_timeout(t2),
+            None,
+            "no rechecks once the links are read"
         );
         assert_eq!(
             d.handle_request(t2, &event("a")),
