@@ -1,45 +1,44 @@
-//! The event loop: one thread that owns the envelope supervisor and carries out what it asks.
+//! The event loop: one thread that waits on the links, its inbox and the next deadline, feeds
+//! what comes to the envelope supervisor (the protocol) and the dispatcher (the ack policy),
+//! and carries out what they say.
+//!
+//! One envelope's path, in the order of this file: `Loop::turn` waits (`links.rs`) and gets a
+//! parsed frame; `on_frames` feeds it to the supervisor; `on_request` asks the dispatcher
+//! (`dispatch.rs`) whether to take it; the ack is written in `pump` (`Links::write_transmits`),
+//! then the job is queued (`jobs.rs`) for a worker (`workers.rs`), which runs the handler; a
+//! reply the ack waits for comes back as `LoopMsg::Done` (`on_reply`) and is acked.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Select, Sender, TrySendError, unbounded};
-use slack_envelope::Frame;
-use slack_envelope::{
-    ConnId, ConnectFailure, Envelope, Event, Lifecycle, OutFrame, StopReason, Supervisor,
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use slack_envelope::{ConnId, ConnectFailure, Envelope, Event, Lifecycle, StopReason, Supervisor};
+use slack_transport::IoThreads;
+use slack_web::Unsent;
+
+use crate::BotEvent;
+use crate::dispatch::{
+    Action, DeclineReason, DispatchConfig, Dispatcher, Fallback, Intake, Overdue, ReplyVerdict,
+    Verdict,
 };
-use slack_transport::{DirectWriter, IoThreads, Outgoing};
-use slack_web::{AppToken, Outbox, Unsent, WebClient};
-
-use crate::context::Services;
 use crate::handler::Reply;
-use crate::jobs::JobQueue;
-use crate::router::Router;
-use crate::{BotEvent, Shared};
-
-/// A text frame as the transport hands it over: already parsed, on the connection's I/O
-/// thread (`slack_transport::connect_decoded`), so the loop's thread only runs the state
-/// machine while the next frame is parsed.
-type Parsed = Result<Frame, slack_envelope::Error>;
-type Incoming = slack_transport::Incoming<Parsed>;
-type Connection = slack_transport::Connection<Parsed>;
+use crate::jobs::{Job, JobQueue, Work};
+use crate::links::{Connection, Incoming, Link, Links, Opener, Wake};
+use crate::spool::{self, SpoolConfig};
+use crate::workers::{Pool, WorkerCtx};
 
 /// Messages to the loop from the connect threads, the workers and the handle.
 pub(crate) enum LoopMsg {
     Authenticated(ConnId),
     Connected(ConnId, Connection, IoThreads),
     ConnectFailed(ConnId, ConnectFailure),
-    /// A handler finished a request that accepts a payload.
+    /// A handler finished a request whose ack waits for its reply.
     Done {
-        envelope_id: String,
+        envelope: Envelope,
         reply: Reply,
     },
-    /// A handler declined a request whose ack waited for it: left un-acked for Slack to
-    /// redeliver.
-    Declined(Envelope),
     Shutdown,
 }
 
@@ -47,37 +46,16 @@ pub(crate) enum LoopMsg {
 /// links are looked at in between).
 const INCOMING_BATCH: usize = 32;
 
-/// A job for the worker pool.
-struct Job {
-    envelope: Envelope,
-    /// Whether the loop waits for the handler's reply to ack.
-    wants_reply: bool,
-    /// When the loop queued it (the pool grows when jobs wait too long).
-    queued: Instant,
-}
-
 /// Everything the loop needs, moved into its thread.
 pub(crate) struct LoopParts {
     pub(crate) supervisor: Supervisor,
-    pub(crate) app_token: AppToken,
-    /// The client for `apps.connections.open`: no retries of its own, since the core's
-    /// backoff paces connection attempts.
-    pub(crate) connect_web: WebClient,
-    pub(crate) outbox: Option<Arc<Outbox>>,
-    pub(crate) transport: slack_transport::Config,
-    pub(crate) debug_reconnects: bool,
-    /// Ack requests that take no payload when the worker queue takes them (else after their
-    /// handler returned, so that it may decline them).
-    pub(crate) ack_on_receipt: bool,
-    pub(crate) router: Router,
-    /// What the listeners get (Web API client, outbox, who the bot is, counters).
-    pub(crate) services: Services,
-    pub(crate) workers: usize,
-    pub(crate) queue_bound: usize,
+    pub(crate) dispatch: DispatchConfig,
+    pub(crate) opener: Opener,
+    /// What the workers get; the loop uses its inbox sender, outbox and shared counters too.
+    pub(crate) worker: WorkerCtx,
     pub(crate) shutdown_timeout: Duration,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) spool: Option<SpoolConfig>,
     pub(crate) inbox: Receiver<LoopMsg>,
-    pub(crate) inbox_tx: Sender<LoopMsg>,
     pub(crate) events: Sender<BotEvent>,
     /// The same channel's receiving end, to drop the oldest event when nobody reads.
     pub(crate) events_rx: Receiver<BotEvent>,
@@ -91,95 +69,60 @@ pub struct RunReport {
     pub reason: StopReason,
     /// Outbox messages that could not be sent before the deadline.
     pub unsent: Vec<Unsent>,
-    /// Workers still busy at the deadline (their threads were left to finish on their own).
+    /// Workers still busy at the deadline, stuck ones included (their threads were left to
+    /// finish on their own).
     pub workers_left_running: usize,
+    /// Requests acked but not handled by the shutdown deadline, written to the spool
+    /// (`BotBuilder::spool_dir`) for the next start to run.
+    pub spooled: usize,
+    /// Requests acked but not handled by the shutdown deadline and not spooled (no spool
+    /// directory, or over its bounds, or it could not be written): lost, since Slack does not
+    /// redeliver an acked request. The binary exits with an error when this is not 0.
+    pub dropped: usize,
 }
-
-struct Link {
-    sender: Sender<Outgoing>,
-    /// Writes on the loop's thread (acks leave without waking the transport's writer).
-    direct: DirectWriter,
-    receiver: Receiver<Incoming>,
-    threads: IoThreads,
-}
-
-impl Link {
-    fn new(connection: Connection, threads: IoThreads) -> Link {
-        Link {
-            sender: connection.sender,
-            direct: threads.writer(),
-            receiver: connection.receiver,
-            threads,
-        }
-    }
-}
-
-/// How long requests may wait with every worker busy before another worker is started.
-const GROW_AFTER: Duration = Duration::from_millis(5);
-
-/// How long the loop leaves frames waiting on the links while the worker queue is full, at
-/// most, before it takes them anyway and declines the requests among them (left un-acked for
-/// Slack to redeliver). Short next to Slack's 3 s ack deadline and the core's 5 s before a
-/// ping; long enough for a worker that lost its core for a few scheduler slices.
-const MAX_PAUSE: Duration = Duration::from_secs(1);
-
-/// How often the loop looks at the worker queue again while it leaves frames waiting.
-const PAUSE_RECHECK: Duration = Duration::from_millis(1);
 
 struct Loop {
     p: LoopParts,
-    links: HashMap<ConnId, Link>,
-    /// Links the supervisor has let go of, still being closed.
-    closing: Vec<Link>,
-    connect_threads: Vec<JoinHandle<()>>,
+    dispatch: Dispatcher,
+    links: Links,
     jobs: Arc<JobQueue<Job>>,
+    pool: Pool,
     /// Requests of this wake-up, acked (unless they wait for a reply) and handed to the
     /// workers together once their acks are written (`flush_jobs`).
     pending_jobs: Vec<Job>,
-    /// Room left in `jobs` for this wake-up's requests (`None`: not looked at yet). Only this
-    /// thread queues jobs, so the room seen once only grows until `flush_jobs`.
-    room: Option<usize>,
-    /// What each worker gets (cloned per worker).
-    worker_ctx: WorkerCtx,
-    /// When the last worker was started (the next one waits `GROW_AFTER` more).
-    last_grow: Option<Instant>,
-    /// Since when the worker queue has been full, leaving frames waiting on the links.
-    paused_since: Option<Instant>,
-    worker_threads: Vec<JoinHandle<()>>,
-    /// Envelopes whose ack waits for the handler's reply.
-    awaiting_reply: HashSet<String>,
-    draining: bool,
-    drain_deadline: Option<Instant>,
+    connect_threads: Vec<JoinHandle<()>>,
     stopped: Option<StopReason>,
+    /// Whether a request over the byte budget was logged already.
+    too_large_logged: bool,
 }
 
 pub(crate) fn run(p: LoopParts) -> RunReport {
-    let jobs = Arc::new(JobQueue::new(p.queue_bound));
-    let worker_ctx = WorkerCtx {
-        router: Arc::new(p.router.clone()),
-        services: p.services.clone(),
-        inbox: p.inbox_tx.clone(),
-    };
+    let jobs = Arc::new(JobQueue::new(
+        p.dispatch.queue_bound,
+        p.dispatch.queue_bytes,
+    ));
+    // Stuck workers replaced at most: as many as the pool holds.
+    let pool = Pool::new(
+        Arc::clone(&jobs),
+        p.worker.clone(),
+        p.dispatch.workers,
+        p.dispatch.workers,
+    );
     let mut l = Loop {
+        dispatch: Dispatcher::new(p.dispatch.clone()),
         p,
-        links: HashMap::new(),
-        closing: Vec::new(),
-        connect_threads: Vec::new(),
+        links: Links::default(),
         jobs,
+        pool,
         pending_jobs: Vec::new(),
-        room: None,
-        worker_ctx,
-        last_grow: None,
-        paused_since: None,
-        worker_threads: Vec::new(),
-        awaiting_reply: HashSet::new(),
-        draining: false,
-        drain_deadline: None,
+        connect_threads: Vec::new(),
         stopped: None,
+        too_large_logged: false,
     };
-    // One worker now; more are started as work arrives (see `grow_workers`), so an idle bot
-    // holds one handler thread rather than `workers` of them.
-    l.grow_workers();
+    // One worker now; the dispatcher says when to add more, so an idle bot holds one handler
+    // thread rather than `workers` of them.
+    l.pool.grow();
+    l.restore_spool();
     l.main();
     l.finish()
 }
@@ -190,134 +133,180 @@ impl Loop {
         self.p.supervisor.start(now);
         self.pump(now);
         while self.stopped.is_none() {
-            self.wait_once();
-            let now = Instant::now();
-            // `select_deadline` picks a ready operation even when the deadline has passed, so
-            // a steady stream of frames would otherwise starve the core's timers (the ack
-            // deadline's empty ack, liveness).
-            if self.p.supervisor.poll_timeout().is_some_and(|d| now >= d) {
-                self.p.supervisor.handle_timeout(now);
-            }
-            self.check_drain(now);
-            self.maybe_grow_workers(now);
-            self.pump(now);
+            self.turn();
+            self.pump(Instant::now());
             self.publish();
         }
     }
 
-    /// Room for requests in the worker queue for the frames of this wake-up: `Some(n)` to take
-    /// frames up to `n` envelopes, `None` to leave them waiting (full for less than
-    /// `MAX_PAUSE`), `Some(usize::MAX)` once it has been full that long (requests are then
-    /// declined, see `dispatch`).
-    fn frame_budget(&mut self, now: Instant) -> Option<usize> {
-        if self.draining {
-            // Requests are declined anyway; the links' close handshakes must be seen.
-            self.paused_since = None;
-            return Some(usize::MAX);
+    /// One wake-up: wait for one input, feed it in, then the timers that are due.
+    fn turn(&mut self) {
+        let now = Instant::now();
+        let queue = self.jobs.view(self.pool.len());
+        let intake = self.dispatch.handle_queue(now, queue);
+        let deadline = [
+            self.p.supervisor.poll_timeout(),
+            self.dispatch.poll_timeout(now),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        // While the queue is full, only the inbox and closing links are listened to.
+        let read_links = intake != Intake::Wait;
+        match self.links.wait(&self.p.inbox, read_links, deadline) {
+            Wake::Inbox(msg) => self.on_msg(msg),
+            Wake::InboxClosed => self.dispatch.handle_shutdown(Instant::now()),
+            Wake::Frame(conn, msg) => self.on_frames(conn, msg, intake),
+            Wake::Closing | Wake::Timeout => {}
         }
-        let room = self.jobs.room();
-        if room > 0 {
-            self.paused_since = None;
-            return Some(room);
+        // `select_deadline` picks a ready operation even when the deadline has passed, so a
+        // steady stream of frames would otherwise starve the timers (the ack deadline's empty
+        // ack, liveness).
+        let now = Instant::now();
+        if self.p.supervisor.poll_timeout().is_some_and(|d| now >= d) {
+            self.p.supervisor.handle_timeout(now);
         }
-        let since = *self.paused_since.get_or_insert_with(|| {
-            log::debug!("worker queue full: frames wait on their links");
-            now
-        });
-        if now.saturating_duration_since(since) < MAX_PAUSE {
-            None
-        } else {
-            Some(usize::MAX)
+        if self.dispatch.poll_timeout(now).is_some_and(|d| now >= d) {
+            let q = self.jobs.view(self.pool.len());
+            self.dispatch.handle_backlog(q.oldest_queued, q.workers);
+            self.dispatch.handle_timeout(now);
         }
     }
 
-    /// Waits for one input (a frame, a message, or the next deadline) and feeds it in.
-    fn wait_once(&mut self) {
-        let budget = self.frame_budget(Instant::now());
-        let mut deadline = self.p.supervisor.poll_timeout();
-        let recheck = budget.is_none().then(|| Instant::now() + PAUSE_RECHECK);
-        for d in [self.drain_deadline, self.grow_deadline(), recheck]
-            .into_iter()
-            .flatten()
-        {
-            deadline = Some(deadline.map_or(d, |x| x.min(d)));
-        }
-        // While the queue is full, only the inbox and closing links are listened to.
-        let ids: Vec<ConnId> = match budget {
-            Some(_) => self.links.keys().copied().collect(),
-            None => Vec::new(),
+    /// Feeds `first` and the frames already waiting behind it on the same link (no more
+    /// envelopes than the worker queue has room for; the rest wait on the link). Each frame's
+    /// requests are judged before the next frame is fed, so a redelivery in the same batch as
+    /// its declined original finds it forgotten. `pump` then writes all their acks at once
+    /// (one lock, one write) and hands their jobs to the workers at once (one wake-up).
+    fn on_frames(&mut self, conn: ConnId, first: Option<Incoming>, intake: Intake) {
+        let now = Instant::now();
+        let mut budget = match intake {
+            Intake::Take(n) => n,
+            Intake::Wait => usize::MAX,
         };
-        let mut sel = Select::new();
-        let inbox_idx = sel.recv(&self.p.inbox);
-        for id in &ids {
-            if let Some(link) = self.links.get(id) {
-                sel.recv(&link.receiver);
-            }
-        }
-        let closing_base = ids.len() + 1;
-        for link in &self.closing {
-            sel.recv(&link.receiver);
-        }
-        let oper = match deadline {
-            Some(d) => match sel.select_deadline(d) {
-                Ok(op) => op,
-                Err(_) => {
-                    self.p.supervisor.handle_timeout(Instant::now());
-                    return;
-                }
-            },
-            None => sel.select(),
-        };
-        let idx = oper.index();
-        if idx == inbox_idx {
-            match oper.recv(&self.p.inbox) {
-                Ok(msg) => self.on_msg(msg),
-                Err(_) => self.stop_now(),
-            }
-        } else if idx < closing_base {
-            let Some(conn) = ids.get(idx - 1).copied() else {
-                return;
-            };
-            let Some(link) = self.links.get(&conn) else {
-                return;
-            };
-            let msg = oper.recv(&link.receiver);
-            let now = Instant::now();
-            let mut budget = budget.unwrap_or(usize::MAX);
-            budget = budget.saturating_sub(usize::from(is_envelope(msg.as_ref().ok())));
-            self.on_incoming(now, conn, msg.ok());
-            self.take_requests(now);
-            // Frames already waiting on this link are taken without another select and fed in
-            // together; `main` then writes all their acks at once (one lock, one write) and
-            // hands their requests to the workers at once (one lock, one wake-up). No more
-            // envelopes than the worker queue has room for: the rest wait on the link.
-            for _ in 1..INCOMING_BATCH {
+        let mut msg = first;
+        for i in 0..INCOMING_BATCH {
+            if i > 0 {
                 if budget == 0 {
                     break;
                 }
-                let Some(link) = self.links.get(&conn) else {
-                    break;
-                };
-                let Ok(msg) = link.receiver.try_recv() else {
-                    break;
-                };
-                budget = budget.saturating_sub(usize::from(is_envelope(Some(&msg))));
-                self.on_incoming(now, conn, Some(msg));
-                self.take_requests(now);
-            }
-        } else {
-            let i = idx - closing_base;
-            let Some(link) = self.closing.get(i) else {
-                return;
-            };
-            match oper.recv(&link.receiver) {
-                Ok(Incoming::Closed { .. }) | Err(_) => {
-                    let link = self.closing.swap_remove(i);
-                    join_link(link);
+                match self.links.try_recv(conn) {
+                    Some(m) => msg = Some(m),
+                    None => break,
                 }
-                Ok(_) => {}
+            }
+            let is_envelope = matches!(
+                msg,
+                Some(Incoming::Text(Ok(slack_envelope::Frame::Envelope(_))))
+            );
+            budget = budget.saturating_sub(usize::from(is_envelope));
+            let ended = self.feed(now, conn, msg.take());
+            self.take_requests(now);
+            if ended {
+                break;
             }
         }
+    }
+
+    /// One frame to the supervisor. Whether the link ended.
+    fn feed(&mut self, now: Instant, conn: ConnId, msg: Option<Incoming>) -> bool {
+        let sup = &mut self.p.supervisor;
+        match msg {
+            Some(Incoming::Text(parsed)) => {
+                let _ = sup.handle_frame(now, conn, parsed);
+            }
+            Some(Incoming::Binary(b)) => {
+                let _ = sup.handle_binary(now, conn, b.len());
+            }
+            Some(Incoming::Ping { at }) => {
+                let _ = sup.handle_ping(at.max(now), conn);
+            }
+            Some(Incoming::Pong { at, payload }) => {
+                let _ = sup.handle_pong(at.max(now), conn, &payload);
+            }
+            Some(Incoming::Error(e)) => log::warn!("connection {conn}: {e}"),
+            Some(Incoming::Closed { code, reason, by }) => {
+                log::debug!("connection {conn} closed by {by:?}: {code:?} {reason}");
+                let _ = sup.handle_closed(now, conn, code, &reason);
+                self.links.ended(conn);
+                return true;
+            }
+            None => {
+                let _ = sup.handle_closed(now, conn, None, "transport ended");
+                self.links.ended(conn);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Carries out the supervisor's events after one frame of a batch, leaving its frames (the
+    /// acks) queued for `pump` to write together at the end of the batch. Before any event
+    /// other than a request, the frames queued so far are written first, as `pump` would.
+    fn take_requests(&mut self, now: Instant) {
+        while let Some(ev) = self.p.supervisor.poll_event() {
+            if !matches!(ev, Event::Request { .. } | Event::Duplicate { .. }) {
+                self.links.write_transmits(&mut self.p.supervisor);
+            }
+            self.on_event(now, ev);
+        }
+    }
+
+    /// A new request: taken (acked now, or when its handler answers) or declined.
+    fn on_request(&mut self, now: Instant, conn: ConnId, envelope: Envelope) {
+        let wants_reply = match self.dispatch.handle_request(now, &envelope) {
+            Verdict::AckAndQueue => {
+                if let Err(e) = self.p.supervisor.ack(now, envelope.envelope_id()) {
+                    log::warn!(
+                        "connection {conn}: ack of {} failed: {e}",
+                        envelope.envelope_id()
+                    );
+                }
+                false
+            }
+            Verdict::QueueAwaitingReply => true,
+            Verdict::Decline(reason) => return self.decline(&envelope, reason),
+        };
+        self.pending_jobs.push(Job {
+            envelope,
+            work: Work::Handle { wants_reply },
+            queued: now,
+        });
+    }
+
+    /// Leaves `envelope` un-acked and forgotten by duplicate suppression, so that Slack's
+    /// redelivery gets through (to us later, or to another instance).
+    fn decline(&mut self, envelope: &Envelope, reason: DeclineReason) {
+        let id = envelope.envelope_id();
+        let shared = &self.p.worker.services.shared;
+        match reason {
+            DeclineReason::Draining => log::debug!("shutting down: envelope {id} declined"),
+            DeclineReason::QueueFull => {
+                shared.queue_full.fetch_add(1, Ordering::Relaxed);
+                log::warn!(
+                    "worker queue full ({} requests or {} bytes): envelope {id} left un-acked for Slack to redeliver",
+                    self.p.dispatch.queue_bound,
+                    self.p.dispatch.queue_bytes
+                );
+            }
+            DeclineReason::TooLarge => {
+                shared.too_large.fetch_add(1, Ordering::Relaxed);
+                let bytes = envelope.frame_text().len();
+                let limit = self.p.dispatch.queue_bytes;
+                if std::mem::replace(&mut self.too_large_logged, true) {
+                    log::debug!("envelope {id} ({bytes} bytes) over the queue's byte budget");
+                } else {
+                    log::warn!(
+                        "envelope {id} ({bytes} bytes) is larger than the worker queue's byte budget ({limit}); left un-acked (counted in Stats::too_large; logged once)"
+                    );
+                }
+            }
+            DeclineReason::Handler => {
+                shared.declined.fetch_add(1, Ordering::Relaxed);
+                log::warn!("handler declined envelope {id}: left un-acked for Slack to redeliver")
+            }
+        }
+        self.p.supervisor.decline(envelope);
     }
 
     fn on_msg(&mut self, msg: LoopMsg) {
@@ -332,201 +321,75 @@ impl Loop {
                     self.links.insert(conn, link);
                 } else {
                     // The attempt was abandoned meanwhile: close this socket.
-                    let _ = link.sender.send(Outgoing::Close {
-                        code: 1000,
-                        reason: String::new(),
-                    });
-                    self.closing.push(link);
+                    self.links.close_unwanted(link);
                 }
             }
             LoopMsg::ConnectFailed(conn, failure) => {
                 self.p.supervisor.handle_connect_failed(now, conn, failure);
             }
-            LoopMsg::Done { envelope_id, reply } => {
-                if self.awaiting_reply.remove(&envelope_id) {
-                    self.ack_reply(now, &envelope_id, reply);
-                } else {
-                    log::warn!(
-                        "handler for envelope {envelope_id} answered after its ack was sent; its reply is dropped"
-                    );
+            LoopMsg::Done { envelope, reply } => self.on_reply(now, envelope, reply),
+            LoopMsg::Shutdown => {
+                if !self.dispatch.is_draining() {
+                    log::info!("shutting down: taking no new requests");
                 }
-            }
-            LoopMsg::Declined(envelope) => {
-                let id = envelope.envelope_id();
-                if self.awaiting_reply.remove(id) {
-                    self.p.shared.declined.fetch_add(1, Ordering::Relaxed);
-                    log::warn!(
-                        "handler declined envelope {id}: left un-acked for Slack to redeliver"
-                    );
-                    self.p.supervisor.decline(&envelope);
-                } else {
-                    log::warn!(
-                        "handler declined envelope {id} after its ack was sent; Slack will not redeliver it"
-                    );
-                }
-            }
-            LoopMsg::Shutdown => self.begin_shutdown(now),
-        }
-    }
-
-    fn ack_reply(&mut self, now: Instant, envelope_id: &str, reply: Reply) {
-        let result = match &reply {
-            Reply::Ack => self.p.supervisor.ack(now, envelope_id),
-            Reply::Payload(v) => self.p.supervisor.ack_with_payload(now, envelope_id, v),
-            // Sent as `LoopMsg::Declined` by the worker; never here.
-            Reply::Decline => self.p.supervisor.ack(now, envelope_id),
-        };
-        if let Err(e) = result {
-            match e {
-                slack_envelope::Error::PayloadTooLarge { .. }
-                | slack_envelope::Error::PayloadNotAccepted { .. }
-                | slack_envelope::Error::InvalidAckPayload { .. } => {
-                    log::warn!("{e}; sending a plain ack instead");
-                    if let Err(e) = self.p.supervisor.ack(now, envelope_id) {
-                        log::warn!("ack of {envelope_id} failed: {e}");
-                    }
-                }
-                other => log::warn!("ack of {envelope_id} failed: {other}"),
+                self.dispatch.handle_shutdown(now);
             }
         }
     }
 
-    fn on_incoming(&mut self, now: Instant, conn: ConnId, msg: Option<Incoming>) {
+    /// A handler's reply to a request whose ack waits for it.
+    fn on_reply(&mut self, now: Instant, envelope: Envelope, reply: Reply) {
+        let id = envelope.envelope_id();
+        match self.dispatch.handle_reply(now, id, reply) {
+            ReplyVerdict::Ack(payload) => self.ack(now, id, payload),
+            ReplyVerdict::Decline => self.decline(&envelope, DeclineReason::Handler),
+            ReplyVerdict::Late(reply) => {
+                // Off the loop: a worker posts it to the response_url, or logs what was lost.
+                let mut late = vec![Job {
+                    envelope,
+                    work: Work::LateReply(reply),
+                    queued: now,
+                }];
+                if !self.jobs.push_all_unbounded(&mut late).is_empty() {
+                    log::warn!(
+                        "a handler answered after its ack deadline, during shutdown; its reply is dropped"
+                    );
+                }
+            }
+            ReplyVerdict::Unknown => {
+                log::warn!(
+                    "handler for envelope {id} answered after its ack was sent; its reply is dropped"
+                )
+            }
+        }
+    }
+
+    /// Acks with the handler's payload, or plainly if the core refuses it.
+    fn ack(&mut self, now: Instant, envelope_id: &str, payload: Option<serde_json::Value>) {
         let sup = &mut self.p.supervisor;
-        let closed = match msg {
-            Some(Incoming::Text(parsed)) => {
-                let _ = sup.handle_frame(now, conn, parsed);
-                false
-            }
-            Some(Incoming::Binary(b)) => {
-                let _ = sup.handle_binary(now, conn, b.len());
-                false
-            }
-            Some(Incoming::Ping { at }) => {
-                let _ = sup.handle_ping(at.max(now), conn);
-                false
-            }
-            Some(Incoming::Pong { at, payload }) => {
-                let _ = sup.handle_pong(at.max(now), conn, &payload);
-                false
-            }
-            Some(Incoming::Error(e)) => {
-                log::warn!("connection {conn}: {e}");
-                false
-            }
-            Some(Incoming::Closed { code, reason, by }) => {
-                log::debug!("connection {conn} closed by {by:?}: {code:?} {reason}");
-                let _ = sup.handle_closed(now, conn, code, &reason);
-                true
-            }
-            None => {
-                let _ = sup.handle_closed(now, conn, None, "transport ended");
-                true
-            }
+        let result = match &payload {
+            None => sup.ack(now, envelope_id),
+            Some(v) => sup.ack_with_payload(now, envelope_id, v),
         };
-        if closed {
-            if let Some(link) = self.links.remove(&conn) {
-                join_link(link);
-            }
-        }
-    }
-
-    /// Carries out the supervisor's events after one frame of a batch, leaving its frames (the
-    /// acks) queued for `pump` to write together at the end of the batch. A request is taken
-    /// or declined before the next frame is fed: a redelivery of a declined envelope in the
-    /// same batch must find it forgotten, not be acked as its duplicate. Before any other
-    /// event, the frames queued so far are written first, as `pump` would.
-    fn take_requests(&mut self, now: Instant) {
-        while let Some(ev) = self.p.supervisor.poll_event() {
-            if !matches!(ev, Event::Request { .. } | Event::Duplicate { .. }) {
-                self.send_transmits();
-            }
-            self.on_event(now, ev);
-        }
-    }
-
-    /// Carries out everything the supervisor asked for.
-    fn pump(&mut self, now: Instant) {
-        loop {
-            let mut progressed = self.send_transmits();
-            while let Some(ev) = self.p.supervisor.poll_event() {
-                progressed = true;
-                self.on_event(now, ev);
-            }
-            if !progressed {
-                break;
-            }
-        }
-        // The acks of these requests are written (above); now the workers may have them.
-        self.flush_jobs();
-        self.connect_threads.retain(|h| !h.is_finished());
-    }
-
-    /// Hands the supervisor's frames to the transports. Whether there were any.
-    /// Frames for one link go in one write (one lock, one flush), on this thread.
-    fn send_transmits(&mut self) -> bool {
-        let mut any = false;
-        let mut batch: Option<(ConnId, Vec<Outgoing>)> = None;
-        while let Some(t) = self.p.supervisor.poll_transmit() {
-            any = true;
-            let out = match t.frame {
-                OutFrame::Text(s) => Outgoing::Text(s),
-                OutFrame::Ping(p) => Outgoing::Ping(p),
-                OutFrame::Close { code, reason } => Outgoing::Close { code, reason },
-            };
-            match &mut batch {
-                Some((conn, frames)) if *conn == t.conn => frames.push(out),
-                _ => {
-                    if let Some((conn, frames)) = batch.take() {
-                        self.write_frames(conn, frames);
-                    }
-                    batch = Some((t.conn, vec![out]));
+        let Err(e) = result else {
+            return;
+        };
+        match self.dispatch.handle_ack_refused(&e) {
+            Fallback::PlainAck => {
+                log::warn!("{e}; sending a plain ack instead");
+                if let Err(e) = self.p.supervisor.ack(now, envelope_id) {
+                    log::warn!("ack of {envelope_id} failed: {e}");
                 }
             }
-        }
-        if let Some((conn, frames)) = batch {
-            self.write_frames(conn, frames);
-        }
-        any
-    }
-
-    /// On this thread, in one write: the transport's reader holds the connection's lock for
-    /// one message at a time, so the wait is short, and the transport's writer thread is never
-    /// woken (a wake-up and a lock hand-over per batch of acks cost more than the write).
-    fn write_frames(&self, conn: ConnId, frames: Vec<Outgoing>) {
-        if let Some(link) = self.links.get(&conn) {
-            if let Err(frames) = link.direct.send_all(frames) {
-                // The connection is over; the transport drops them (and says so in its log).
-                for f in frames {
-                    let _ = link.sender.send(f);
-                }
-            }
+            Fallback::GiveUp => log::warn!("ack of {envelope_id} failed: {e}"),
         }
     }
 
     fn on_event(&mut self, now: Instant, ev: Event) {
         match ev {
             Event::Connect { conn } => self.spawn_connect(conn),
-            Event::Abort { conn } => {
-                if let Some(link) = self.links.remove(&conn) {
-                    // Dropping our sender makes the transport close and end its threads.
-                    let Link {
-                        sender,
-                        direct,
-                        receiver,
-                        threads,
-                    } = link;
-                    drop(sender);
-                    let (dead_tx, _) = unbounded();
-                    self.closing.push(Link {
-                        sender: dead_tx,
-                        direct,
-                        receiver,
-                        threads,
-                    });
-                }
-            }
-            Event::Request { conn, envelope } => self.dispatch(now, conn, envelope),
+            Event::Abort { conn } => self.links.abort(conn),
+            Event::Request { conn, envelope } => self.on_request(now, conn, envelope),
             Event::Duplicate { conn, key, .. } => {
                 log::debug!("connection {conn}: redelivery of {key} suppressed");
             }
@@ -534,22 +397,21 @@ impl Loop {
                 conn,
                 envelope_id,
                 age,
-            } => {
-                if self.awaiting_reply.remove(&envelope_id) {
+            } => match self.dispatch.handle_ack_overdue(now, &envelope_id) {
+                Overdue::AckEmpty => {
                     log::warn!(
-                        "handler for envelope {envelope_id} has not answered after {:.1}s; sending an empty ack before Slack's 3 s deadline",
+                        "handler for envelope {envelope_id} has not answered after {:.1}s; sending an empty ack before Slack's deadline",
                         age.as_secs_f64()
                     );
                     if let Err(e) = self.p.supervisor.ack(now, &envelope_id) {
                         log::warn!("ack of {envelope_id} failed: {e}");
                     }
-                } else {
-                    log::warn!(
-                        "connection {conn}: envelope {envelope_id} still un-acked after {:.1}s",
-                        age.as_secs_f64()
-                    );
                 }
-            }
+                Overdue::NotAwaited => log::warn!(
+                    "connection {conn}: envelope {envelope_id} still un-acked after {:.1}s",
+                    age.as_secs_f64()
+                ),
+            },
             Event::Lifecycle(l) => self.on_lifecycle(l),
             Event::Stopped(reason) => {
                 log::info!("socket mode stopped: {reason}");
@@ -557,6 +419,138 @@ impl Loop {
                 self.stopped = Some(reason);
             }
             other => log::debug!("unhandled supervisor event {other:?}"),
+        }
+    }
+
+    fn on_action(&mut self, now: Instant, action: Action) {
+        match action {
+            Action::PlainAck { envelope_id } => {
+                log::warn!("shutdown: handler for {envelope_id} did not answer in time; plain ack");
+                let _ = self.p.supervisor.ack(now, &envelope_id);
+            }
+            Action::CloseConnections => self.p.supervisor.shutdown(now),
+            Action::GrowPool => {
+                self.pool.grow();
+                self.dispatch.handle_grown(now);
+            }
+            Action::CheckHandlers => {
+                let budget = self.p.dispatch.handler_budget;
+                let (stuck, oldest) = self.pool.check(now, budget);
+                for s in &stuck {
+                    self.p
+                        .worker
+                        .services
+                        .shared
+                        .handlers_stuck
+                        .fetch_add(1, Ordering::Relaxed);
+                    let what = if s.replaced {
+                        "its worker is replaced"
+                    } else {
+                        "too many workers are stuck already: not replaced"
+                    };
+                    log::error!(
+                        "handler for {} (envelope {}) still running after {:.1}s; {what}",
+                        s.route,
+                        s.envelope_id,
+                        s.age.as_secs_f64()
+                    );
+                }
+                let abandoned = self.pool.abandoned();
+                self.p
+                    .worker
+                    .services
+                    .shared
+                    .workers_abandoned
+                    .store(abandoned as u64, Ordering::Relaxed);
+                self.dispatch
+                    .handle_handlers_checked(now, oldest, !self.jobs.is_empty());
+            }
+        }
+    }
+
+    /// Carries out everything the supervisor and the dispatcher asked for, then hands this
+    /// wake-up's jobs to the workers (their acks are written by then).
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let mut progressed = self.links.write_transmits(&mut self.p.supervisor);
+            while let Some(ev) = self.p.supervisor.poll_event() {
+                progressed = true;
+                self.on_event(now, ev);
+            }
+            while let Some(action) = self.dispatch.poll_action() {
+                progressed = true;
+                self.on_action(now, action);
+            }
+            if !progressed {
+                break;
+            }
+        }
+        self.flush_jobs();
+        self.connect_threads.retain(|h| !h.is_finished());
+    }
+
+    /// Hands this wake-up's requests to the workers (after their acks were written).
+    fn flush_jobs(&mut self) {
+        for job in self.jobs.push_all(&mut self.pending_jobs) {
+            // Only after `finish` closed the queue, which no request follows.
+            let id = job.envelope.envelope_id();
+            match job.work {
+                Work::Handle { wants_reply: true } => {
+                    self.dispatch.handle_refused(id);
+                    self.decline(&job.envelope, DeclineReason::QueueFull);
+                }
+                _ => log::error!(
+                    "worker queue refused envelope {id} after its ack was sent; its handler does not run"
+                ),
+            }
+        }
+    }
+
+    /// Requests spooled at the last shutdown run first, before any connection is opened.
+    fn restore_spool(&mut self) {
+        let envelopes = spool::restore(self.p.spool.as_ref());
+        if envelopes.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut jobs: Vec<Job> = envelopes
+            .into_iter()
+            .map(|envelope| Job {
+                envelope,
+                work: Work::Restored,
+                queued: now,
+            })
+            .collect();
+        let _ = self.jobs.push_all_unbounded(&mut jobs);
+        self.dispatch.handle_queued(now);
+    }
+
+    fn spawn_connect(&mut self, conn: ConnId) {
+        let opener = self.p.opener.clone();
+        let inbox = self.p.worker.inbox.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("slack-connect-{}", conn.0))
+            .spawn(move || {
+                let authenticated = || {
+                    let _ = inbox.send(LoopMsg::Authenticated(conn));
+                };
+                let msg = match opener.open(authenticated) {
+                    Ok((connection, threads)) => LoopMsg::Connected(conn, connection, threads),
+                    Err(failure) => LoopMsg::ConnectFailed(conn, failure),
+                };
+                let _ = inbox.send(msg);
+            });
+        match spawned {
+            Ok(h) => self.connect_threads.push(h),
+            Err(e) => {
+                self.p.supervisor.handle_connect_failed(
+                    Instant::now(),
+                    conn,
+                    ConnectFailure::Transient {
+                        error: format!("could not start a thread: {e}"),
+                    },
+                );
+            }
         }
     }
 
@@ -603,199 +597,35 @@ impl Loop {
         }
     }
 
-    fn dispatch(&mut self, now: Instant, conn: ConnId, envelope: Envelope) {
-        if self.draining {
-            // Not taken: left un-acked so Slack redelivers it (to us after a restart, or to
-            // another instance).
-            self.p.supervisor.decline(&envelope);
-            return;
-        }
-        // Checked before the ack, so a request that finds no room is declined (redelivered by
-        // Slack) rather than acked and lost.
-        let room = match self.room {
-            Some(room) => room,
-            None => self.jobs.room(),
-        };
-        let Some(room) = room.checked_sub(1) else {
-            self.room = Some(0);
-            self.queue_full(&envelope);
-            return;
-        };
-        self.room = Some(room);
-        let wants_reply = envelope.accepts_response_payload() || !self.p.ack_on_receipt;
-        if wants_reply {
-            self.awaiting_reply
-                .insert(envelope.envelope_id().to_owned());
-        } else if let Err(e) = self.p.supervisor.ack(now, envelope.envelope_id()) {
-            log::warn!(
-                "connection {conn}: ack of {} failed: {e}",
-                envelope.envelope_id()
-            );
-        }
-        self.pending_jobs.push(Job {
-            envelope,
-            wants_reply,
-            queued: now,
-        });
-    }
-
-    /// Hands this wake-up's requests to the workers (after their acks were written).
-    fn flush_jobs(&mut self) {
-        self.room = None;
-        for job in self.jobs.push_all(&mut self.pending_jobs) {
-            // Only after `finish` closed the queue, which no dispatch follows.
-            if job.wants_reply {
-                self.awaiting_reply.remove(job.envelope.envelope_id());
-                self.queue_full(&job.envelope);
-            } else {
-                log::error!(
-                    "worker queue refused envelope {} after its ack was sent; its handler does not run",
-                    job.envelope.envelope_id()
-                );
-            }
-        }
-    }
-
-    /// Starts another worker when the oldest queued request has waited `GROW_AFTER` (and as
-    /// long since the last worker was started): a busy
-    /// worker that keeps up (the common case: handlers that return quickly) is not joined by
-    /// others competing for the same cores, while a slow handler gets company within a few
-    /// milliseconds. The pool grows to what the load needs and then stays.
-    fn maybe_grow_workers(&mut self, now: Instant) {
-        if self.grow_deadline().is_some_and(|deadline| now >= deadline) {
-            self.grow_workers();
-            self.last_grow = Some(now);
-        }
-    }
-
-    /// When `maybe_grow_workers` must look again, if the pool can still grow.
-    fn grow_deadline(&self) -> Option<Instant> {
-        if self.worker_threads.len() >= self.p.workers {
-            return None;
-        }
-        let oldest = self.jobs.oldest(|job| job.queued)?;
-        Some(self.last_grow.map_or(oldest, |t| t.max(oldest)) + GROW_AFTER)
-    }
-
-    /// Starts one more worker, up to the configured number.
-    fn grow_workers(&mut self) {
-        let i = self.worker_threads.len();
-        if i >= self.p.workers {
-            return;
-        }
-        let jobs = Arc::clone(&self.jobs);
-        let ctx = self.worker_ctx.clone();
-        match std::thread::Builder::new()
-            .name(format!("slack-worker-{i}"))
-            .spawn(move || worker(&jobs, &ctx))
-        {
-            Ok(h) => self.worker_threads.push(h),
-            Err(e) => log::error!("could not start worker thread {i}: {e}"),
-        }
-    }
-
-    fn queue_full(&mut self, envelope: &Envelope) {
-        self.p.shared.queue_full.fetch_add(1, Ordering::Relaxed);
-        log::warn!(
-            "worker queue full ({} waiting): envelope {} left un-acked for Slack to redeliver",
-            self.p.queue_bound,
-            envelope.envelope_id()
-        );
-        self.p.supervisor.decline(envelope);
-    }
-
-    fn spawn_connect(&mut self, conn: ConnId) {
-        let web = self.p.connect_web.clone();
-        let app_token = self.p.app_token.clone();
-        let transport = self.p.transport.clone();
-        let debug = self.p.debug_reconnects;
-        let inbox = self.p.inbox_tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("slack-connect-{}", conn.0))
-            .spawn(move || {
-                let msg = connect(conn, &web, &app_token, &transport, debug, &inbox);
-                let _ = inbox.send(msg);
-            });
-        match spawned {
-            Ok(h) => self.connect_threads.push(h),
-            Err(e) => {
-                self.p.supervisor.handle_connect_failed(
-                    Instant::now(),
-                    conn,
-                    ConnectFailure::Transient {
-                        error: format!("could not start a thread: {e}"),
-                    },
-                );
-            }
-        }
-    }
-
-    fn begin_shutdown(&mut self, now: Instant) {
-        if self.draining {
-            return;
-        }
-        log::info!("shutting down: taking no new requests");
-        self.draining = true;
-        self.drain_deadline = Some(now + self.p.shutdown_timeout / 2);
-        self.check_drain(now);
-    }
-
-    /// Once in-flight handler replies are in (or the drain deadline passed), closes the
-    /// connections.
-    fn check_drain(&mut self, now: Instant) {
-        if !self.draining {
-            return;
-        }
-        let deadline_passed = self.drain_deadline.is_some_and(|d| now >= d);
-        if self.awaiting_reply.is_empty() || deadline_passed {
-            for id in std::mem::take(&mut self.awaiting_reply) {
-                log::warn!("shutdown: handler for {id} did not answer in time; plain ack");
-                let _ = self.p.supervisor.ack(now, &id);
-            }
-            self.pump(now);
-            self.drain_deadline = None;
-            self.p.supervisor.shutdown(now);
-        }
-    }
-
-    fn stop_now(&mut self) {
-        let now = Instant::now();
-        self.begin_shutdown(now);
-    }
-
     fn publish(&self) {
         let sup = &self.p.supervisor;
         self.p
+            .worker
+            .services
             .shared
             .connected
             .store(sup.is_connected(), Ordering::Relaxed);
-        if let Ok(mut s) = self.p.shared.core.lock() {
+        if let Ok(mut s) = self.p.worker.services.shared.core.lock() {
             s.stats = sup.stats().clone();
             s.ready = sup.ready_connections();
         }
     }
 
+    /// After the last connection closed: workers get until the shutdown deadline; requests
+    /// acked but not started by then go to the spool (or are counted as dropped); the outbox
+    /// is flushed; every thread is joined.
     fn finish(mut self) -> RunReport {
         self.publish();
         let reason = self.stopped.clone().unwrap_or(StopReason::Shutdown);
         let deadline = Instant::now() + self.p.shutdown_timeout;
-        // Workers: no new jobs; let the running ones finish until the deadline.
+        // Workers: no new jobs; let them work through the queue until the deadline.
         self.jobs.close();
-        let mut left = 0;
-        for h in std::mem::take(&mut self.worker_threads) {
-            while !h.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            if h.is_finished() {
-                let _ = h.join();
-            } else {
-                left += 1;
-            }
-        }
+        let left = self.pool.join_until(deadline);
         if left > 0 {
             log::warn!("{left} handler(s) still running at the shutdown deadline; not waiting");
         }
-        let unsent = match &self.p.outbox {
+        let (spooled, dropped) = self.spool_leftovers();
+        let unsent = match &self.p.worker.services.outbox {
             Some(outbox) => outbox.shutdown(deadline.max(Instant::now() + Duration::from_secs(1))),
             None => Vec::new(),
         };
@@ -805,13 +635,7 @@ impl Loop {
                 unsent.len()
             );
         }
-        for (_, link) in self.links.drain() {
-            drop(link.sender);
-            let _ = link.threads.join();
-        }
-        for link in self.closing.drain(..) {
-            join_link(link);
-        }
+        self.links.join_all();
         // Connect attempts are bounded by the web and transport timeouts (DNS included); wait
         // for them until the shutdown deadline, not longer.
         let mut connects_left = 0;
@@ -834,117 +658,42 @@ impl Loop {
         // rather than leave them to the channel's drop.
         for msg in self.p.inbox.try_iter() {
             if let LoopMsg::Connected(_, connection, threads) = msg {
-                join_link(Link::new(connection, threads));
+                Link::new(connection, threads).join();
             }
         }
-        self.p.shared.connected.store(false, Ordering::Relaxed);
+        self.p
+            .worker
+            .services
+            .shared
+            .connected
+            .store(false, Ordering::Relaxed);
         RunReport {
             reason,
             unsent,
             workers_left_running: left,
+            spooled,
+            dropped,
         }
     }
-}
 
-fn join_link(link: Link) {
-    drop(link.sender);
-    drop(link.receiver);
-    if let Err(e) = link.threads.join() {
-        log::debug!("transport threads ended with: {e}");
-    }
-}
-
-/// Fetches a URL and opens the socket (on a short-lived thread).
-fn connect(
-    conn: ConnId,
-    web: &WebClient,
-    app_token: &AppToken,
-    transport: &slack_transport::Config,
-    debug_reconnects: bool,
-    inbox: &Sender<LoopMsg>,
-) -> LoopMsg {
-    let url = match web.apps_connections_open(app_token) {
-        Ok(url) => url,
-        Err(e) => {
-            let failure = if e.is_fatal_config() || e.is_fatal_auth() {
-                ConnectFailure::Fatal {
-                    error: e.to_string(),
+    /// Requests acked but not started by the shutdown deadline: to the spool if there is one.
+    /// Returns how many were spooled and how many dropped.
+    fn spool_leftovers(&mut self) -> (usize, usize) {
+        let envelopes: Vec<Envelope> = self
+            .jobs
+            .take_all()
+            .into_iter()
+            .filter_map(|job| match job.work {
+                Work::Handle { .. } | Work::Restored => Some(job.envelope),
+                Work::LateReply(_) => {
+                    log::warn!(
+                        "a late reply for envelope {} was not delivered before the shutdown deadline",
+                        job.envelope.envelope_id()
+                    );
+                    None
                 }
-            } else if let Some(retry_after) = e.retry_after() {
-                ConnectFailure::RateLimited {
-                    retry_after,
-                    error: e.to_string(),
-                }
-            } else {
-                ConnectFailure::Transient {
-                    error: e.to_string(),
-                }
-            };
-            return LoopMsg::ConnectFailed(conn, failure);
-        }
-    };
-    let _ = inbox.send(LoopMsg::Authenticated(conn));
-    let url = if debug_reconnects {
-        format!("{url}&debug_reconnects=true")
-    } else {
-        url
-    };
-    match slack_transport::connect_decoded(&url, transport, Frame::parse) {
-        Ok((connection, threads)) => LoopMsg::Connected(conn, connection, threads),
-        // A ws:// URL that is not allowed, a bad root certificate: stop with the reason.
-        Err(e) if e.is_fatal_config() => LoopMsg::ConnectFailed(
-            conn,
-            ConnectFailure::Fatal {
-                error: e.to_string(),
-            },
-        ),
-        Err(e) => LoopMsg::ConnectFailed(
-            conn,
-            ConnectFailure::Transient {
-                error: e.to_string(),
-            },
-        ),
-    }
-}
-
-/// Whether a frame from a link is an envelope (which may become a request for the workers).
-fn is_envelope(msg: Option<&Incoming>) -> bool {
-    matches!(msg, Some(Incoming::Text(Ok(Frame::Envelope(_)))))
-}
-
-#[derive(Clone)]
-struct WorkerCtx {
-    router: Arc<Router>,
-    services: Services,
-    inbox: Sender<LoopMsg>,
-}
-
-fn worker(jobs: &JobQueue<Job>, w: &WorkerCtx) {
-    while let Some(job) = jobs.pop() {
-        let envelope_id = job
-            .wants_reply
-            .then(|| job.envelope.envelope_id().to_owned());
-        // Kept for a decline: the envelope goes back to the loop un-acked.
-        let declinable = job.wants_reply.then(|| job.envelope.clone());
-        // Routing, middleware, listeners, panics, on_error and counters: all in the router.
-        let handled = w.router.handle(job.envelope, &w.services);
-        match (envelope_id, declinable) {
-            (Some(_), Some(envelope)) if handled.reply == Reply::Decline => {
-                let _ = w.inbox.send(LoopMsg::Declined(envelope));
-            }
-            (Some(envelope_id), _) => {
-                let _ = w.inbox.send(LoopMsg::Done {
-                    envelope_id,
-                    reply: handled.reply,
-                });
-            }
-            _ if handled.reply == Reply::Decline => log::warn!(
-                "a listener declined a request that was acked on receipt; Slack will not redeliver it"
-            ),
-            _ if matches!(handled.reply, Reply::Payload(_)) => log::warn!(
-                "a listener returned a payload for a request that does not accept one; ignored"
-            ),
-            _ => {}
-        }
+            })
+            .collect();
+        spool::keep(self.p.spool.as_ref(), &envelopes)
     }
 }

@@ -8,33 +8,81 @@
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
-/// A bounded multi-consumer queue with one producer (the event loop).
+use slack_envelope::Envelope;
+
+use crate::dispatch::QueueView;
+use crate::handler::Reply;
+
+/// A job for the worker pool.
+pub(crate) struct Job {
+    pub(crate) envelope: Envelope,
+    pub(crate) work: Work,
+    /// When the loop queued it (the pool grows when jobs wait too long).
+    pub(crate) queued: Instant,
+}
+
+/// What a worker does with a job's envelope.
+pub(crate) enum Work {
+    /// Run its handler. `wants_reply`: the loop waits for the reply to ack.
+    Handle { wants_reply: bool },
+    /// Run its handler: a request acked before the last shutdown and spooled. A payload it
+    /// returns is a late reply (it was acked long ago).
+    Restored,
+    /// Deliver a reply that came after the envelope was acked empty (`workers::late_reply`).
+    LateReply(Reply),
+}
+
+/// What a queued item weighs and when it was queued.
+pub(crate) trait Weighed {
+    /// Its size in bytes, counted against the queue's byte bound.
+    fn bytes(&self) -> usize;
+    /// When it was queued.
+    fn queued(&self) -> Instant;
+}
+
+impl Weighed for Job {
+    fn bytes(&self) -> usize {
+        self.envelope.frame_text().len()
+    }
+    fn queued(&self) -> Instant {
+        self.queued
+    }
+}
+
+/// A bounded multi-consumer queue with one producer (the event loop), bounded by count and
+/// by bytes.
 pub(crate) struct JobQueue<T> {
     state: Mutex<State<T>>,
     ready: Condvar,
     bound: usize,
+    bound_bytes: usize,
 }
 
 struct State<T> {
     items: VecDeque<T>,
+    /// The bytes of `items`.
+    bytes: usize,
     /// Workers waiting in `pop`.
     idle: usize,
     /// No more items come; `pop` returns what is left, then `None`.
     closed: bool,
 }
 
-impl<T> JobQueue<T> {
-    /// A queue holding at most `bound` items (at least 1).
-    pub(crate) fn new(bound: usize) -> JobQueue<T> {
+impl<T: Weighed> JobQueue<T> {
+    /// A queue holding at most `bound` items (at least 1) and `bound_bytes` bytes.
+    pub(crate) fn new(bound: usize, bound_bytes: usize) -> JobQueue<T> {
         JobQueue {
             state: Mutex::new(State {
                 items: VecDeque::new(),
+                bytes: 0,
                 idle: 0,
                 closed: false,
             }),
             ready: Condvar::new(),
             bound: bound.max(1),
+            bound_bytes,
         }
     }
 
@@ -46,9 +94,21 @@ impl<T> JobQueue<T> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// How many more items fit now. With one producer this only grows until it pushes.
-    pub(crate) fn room(&self) -> usize {
-        self.bound.saturating_sub(self.lock().items.len())
+    /// The room left and the oldest item's age, in one look (`workers` is filled in by the
+    /// caller). With one producer the room only grows until it pushes.
+    pub(crate) fn view(&self, workers: usize) -> QueueView {
+        let s = self.lock();
+        QueueView {
+            room: self.bound.saturating_sub(s.items.len()),
+            room_bytes: self.bound_bytes.saturating_sub(s.bytes),
+            oldest_queued: s.items.front().map(Weighed::queued),
+            workers,
+        }
+    }
+
+    /// Whether items are waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().items.is_empty()
     }
 
     /// Items waiting, and workers waiting for one.
@@ -58,25 +118,42 @@ impl<T> JobQueue<T> {
         (s.items.len(), s.idle)
     }
 
-    /// `f` of the item waiting longest, if any.
-    pub(crate) fn oldest<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
-        self.lock().items.front().map(f)
+    /// Queues every item of `items` (leaving it empty) and wakes as many waiting workers as
+    /// there are new items. Items beyond the bounds, or pushed after `close`, come back.
+    pub(crate) fn push_all(&self, items: &mut Vec<T>) -> Vec<T> {
+        self.push(items, false)
     }
 
-    /// Queues every item of `items` (leaving it empty) and wakes as many waiting workers as
-    /// there are new items. Items beyond the bound, or pushed after `close`, come back.
-    pub(crate) fn push_all(&self, items: &mut Vec<T>) -> Vec<T> {
+    /// Like [`JobQueue::push_all`], beyond the bounds (items restored from the spool, run
+    /// before any new request is taken). Only items pushed after `close` come back.
+    pub(crate) fn push_all_unbounded(&self, items: &mut Vec<T>) -> Vec<T> {
+        self.push(items, true)
+    }
+
+    fn push(&self, items: &mut Vec<T>, unbounded: bool) -> Vec<T> {
         if items.is_empty() {
             return Vec::new();
         }
         let mut s = self.lock();
         let fit = if s.closed {
             0
+        } else if unbounded {
+            items.len()
         } else {
-            self.bound.saturating_sub(s.items.len()).min(items.len())
+            let mut room = self.bound.saturating_sub(s.items.len()).min(items.len());
+            let mut bytes = s.bytes;
+            for (i, item) in items.iter().take(room).enumerate() {
+                bytes += item.bytes();
+                if bytes > self.bound_bytes {
+                    room = i;
+                    break;
+                }
+            }
+            room
         };
         let refused = items.split_off(fit);
         let pushed = items.len();
+        s.bytes += items.iter().map(Weighed::bytes).sum::<usize>();
         s.items.extend(items.drain(..));
         let wake = s.idle.min(pushed);
         drop(s);
@@ -91,6 +168,7 @@ impl<T> JobQueue<T> {
         let mut s = self.lock();
         loop {
             if let Some(item) = s.items.pop_front() {
+                s.bytes = s.bytes.saturating_sub(item.bytes());
                 return Some(item);
             }
             if s.closed {
@@ -110,28 +188,51 @@ impl<T> JobQueue<T> {
         self.lock().closed = true;
         self.ready.notify_all();
     }
+
+    /// Takes every item still waiting (at the shutdown deadline: they go to the spool).
+    pub(crate) fn take_all(&self) -> Vec<T> {
+        let mut s = self.lock();
+        s.bytes = 0;
+        s.items.drain(..).collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use std::sync::{Arc, LazyLock};
     use std::time::Duration;
+
+    static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+    /// Items weigh their value in bytes.
+    impl Weighed for u32 {
+        fn bytes(&self) -> usize {
+            *self as usize
+        }
+        fn queued(&self) -> Instant {
+            *EPOCH
+        }
+    }
+
+    fn room(q: &JobQueue<u32>) -> usize {
+        q.view(0).room
+    }
 
     #[test]
     fn bound_is_kept_and_refused_items_come_back_in_order() {
-        let q = JobQueue::new(3);
-        assert_eq!(q.room(), 3);
+        let q = JobQueue::new(3, usize::MAX);
+        assert_eq!(room(&q), 3);
         let mut items = vec![1, 2];
         assert!(q.push_all(&mut items).is_empty());
         assert!(items.is_empty());
-        assert_eq!(q.room(), 1);
+        assert_eq!(room(&q), 1);
         let mut more = vec![3, 4, 5];
         assert_eq!(q.push_all(&mut more), vec![4, 5]);
-        assert_eq!(q.room(), 0);
+        assert_eq!(room(&q), 0);
         assert_eq!(q.backlog(), (3, 0));
         assert_eq!(q.pop(), Some(1));
-        assert_eq!(q.room(), 1);
+        assert_eq!(room(&q), 1);
         q.close();
         let mut late = vec![6];
         assert_eq!(q.push_all(&mut late), vec![6]);
@@ -140,7 +241,7 @@ mod tests {
 
     #[test]
     fn waiting_workers_are_woken_and_all_items_are_taken_once() {
-        let q = Arc::new(JobQueue::new(10_000));
+        let q = Arc::new(JobQueue::new(10_000, usize::MAX));
         let workers: Vec<_> = (0..3)
             .map(|_| {
                 let q = Arc::clone(&q);
@@ -169,5 +270,22 @@ mod tests {
             .collect();
         all.sort_unstable();
         assert_eq!(all, (0..5000).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn the_byte_bound_is_kept_and_unbounded_pushes_pass_it() {
+        let q = JobQueue::new(100, 10);
+        let mut items = vec![4, 4, 4];
+        assert_eq!(q.push_all(&mut items), vec![4]);
+        let v = q.view(1);
+        assert_eq!((v.room, v.room_bytes), (98, 2));
+        assert_eq!(q.pop(), Some(4));
+        assert_eq!(q.view(1).room_bytes, 6);
+        let mut restored = vec![9, 9];
+        assert!(q.push_all_unbounded(&mut restored).is_empty());
+        assert_eq!(q.view(1).room_bytes, 0);
+        assert_eq!(q.take_all(), vec![4, 9, 9]);
+        assert_eq!(q.view(1).room_bytes, 10);
+        assert!(q.is_empty());
     }
 }

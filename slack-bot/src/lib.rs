@@ -106,6 +106,13 @@
 //! With [`BotBuilder::ack_on_receipt`]`(false)` every envelope waits for its handler like a
 //! slash command does, and a handler may return [`Reply::Decline`] to leave it un-acked for
 //! Slack to redeliver (the relay, `slack_bot::relay` with the `relay` feature, works this way).
+//!
+//! A handler that answers after its envelope was acked empty is not lost silently: a slash
+//! command's payload is posted to its `response_url`, anything else is logged. A handler
+//! running past [`BotBuilder::handler_timeout`] is reported and its worker replaced. At
+//! shutdown, requests acked but not handled by the deadline go to the spool
+//! ([`BotBuilder::spool_dir`]) for the next start, or are counted in [`RunReport::dropped`].
+//!
 //! # Logging without secrets
 //!
 //! At trace level, `tungstenite` logs the socket ticket and every payload's verification
@@ -127,13 +134,17 @@
 #![deny(missing_docs)]
 
 mod context;
+mod dispatch;
 mod event_loop;
 mod handler;
 mod jobs;
+mod links;
 #[cfg(feature = "relay")]
 pub mod relay;
 mod router;
+mod spool;
 pub mod testing;
+mod workers;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -272,6 +283,13 @@ pub struct Stats {
     pub handler_errors: u64,
     /// Requests a handler declined ([`Reply::Decline`]), left un-acked for Slack to redeliver.
     pub declined: u64,
+    /// Requests left un-acked because each alone is larger than the worker queue's byte
+    /// budget ([`BotBuilder::queue_bytes`]).
+    pub too_large: u64,
+    /// Handlers found running longer than [`BotBuilder::handler_timeout`].
+    pub handlers_stuck: u64,
+    /// Worker threads replaced while stuck in a handler and still running.
+    pub workers_abandoned: u64,
     /// Messages posted (`chat.postMessage`, by handlers and the outbox).
     pub messages_sent: u64,
     /// Times a Web API call waited for a rate limit.
@@ -288,6 +306,9 @@ pub(crate) struct Shared {
     pub(crate) handler_errors: AtomicU64,
     pub(crate) declined: AtomicU64,
     pub(crate) handled: AtomicU64,
+    pub(crate) too_large: AtomicU64,
+    pub(crate) handlers_stuck: AtomicU64,
+    pub(crate) workers_abandoned: AtomicU64,
 }
 
 impl Shared {
@@ -300,6 +321,9 @@ impl Shared {
             handler_errors: AtomicU64::new(0),
             declined: AtomicU64::new(0),
             handled: AtomicU64::new(0),
+            too_large: AtomicU64::new(0),
+            handlers_stuck: AtomicU64::new(0),
+            workers_abandoned: AtomicU64::new(0),
         }
     }
 }
@@ -326,6 +350,9 @@ pub struct BotBuilder {
     no_proxy: bool,
     workers: usize,
     queue_bound: usize,
+    queue_bytes: usize,
+    handler_timeout: Duration,
+    spool_dir: Option<std::path::PathBuf>,
     shutdown_timeout: Duration,
     outbox: bool,
     bot_user_id: Option<String>,
@@ -421,6 +448,34 @@ impl BotBuilder {
     /// ([`Stats::queue_full`]).
     pub fn queue_bound(mut self, n: usize) -> Self {
         self.queue_bound = n;
+        self
+    }
+
+    /// Bytes of requests (their frames' text) waiting for a worker at most (default 64 MiB).
+    /// A request larger than this alone is left un-acked, logged once and counted
+    /// ([`Stats::too_large`]); otherwise a full queue is handled as in
+    /// [`BotBuilder::queue_bound`].
+    pub fn queue_bytes(mut self, n: usize) -> Self {
+        self.queue_bytes = n;
+        self
+    }
+
+    /// How long one handler may run (default 60 s). A handler running longer is reported
+    /// with its route and age, counted ([`Stats::handlers_stuck`]), and its worker thread is
+    /// replaced, so the bot keeps handling (at most [`BotBuilder::workers`] threads are left
+    /// to their stuck handlers; [`Stats::workers_abandoned`]).
+    pub fn handler_timeout(mut self, d: Duration) -> Self {
+        self.handler_timeout = d;
+        self
+    }
+
+    /// Where requests acked but not handled by the shutdown deadline are written (JSON
+    /// lines, fsync'd, at most [`BotBuilder::queue_bound`] requests and
+    /// [`BotBuilder::queue_bytes`] bytes per shutdown), to be run by the next start before it
+    /// takes new work. Without it they are lost and counted in [`RunReport::dropped`]. Spooled
+    /// requests hold Slack's payloads: keep the directory private.
+    pub fn spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.spool_dir = Some(dir.into());
         self
     }
 
@@ -785,9 +840,14 @@ impl BotBuilder {
     /// bot token that `auth.test` refuses ([`Error::Auth`]).
     pub fn start(self) -> Result<RunningBot, Error> {
         self.router.check()?;
-        if self.workers == 0 || self.queue_bound == 0 {
+        if self.workers == 0 || self.queue_bound == 0 || self.queue_bytes == 0 {
             return Err(Error::Config(
-                "workers and queue_bound must be at least 1".to_owned(),
+                "workers, queue_bound and queue_bytes must be at least 1".to_owned(),
+            ));
+        }
+        if self.handler_timeout.is_zero() {
+            return Err(Error::Config(
+                "handler_timeout must be more than 0".to_owned(),
             ));
         }
         let cfg = slack_envelope::Config::default()
@@ -829,20 +889,32 @@ impl BotBuilder {
         let (events_tx, events) = bounded(1024);
         let parts = event_loop::LoopParts {
             supervisor,
-            app_token: self.app_token.clone(),
-            connect_web,
-            outbox: outbox.clone(),
-            transport,
-            debug_reconnects: self.debug_reconnects,
-            ack_on_receipt: self.ack_on_receipt,
-            router: self.router.clone(),
-            services,
-            workers: self.workers,
-            queue_bound: self.queue_bound,
+            dispatch: dispatch::DispatchConfig {
+                queue_bound: self.queue_bound,
+                queue_bytes: self.queue_bytes,
+                workers: self.workers,
+                drain_timeout: self.shutdown_timeout / 2,
+                handler_budget: self.handler_timeout,
+                ack_on_receipt: self.ack_on_receipt,
+            },
+            opener: links::Opener {
+                web: connect_web,
+                app_token: self.app_token.clone(),
+                transport,
+                debug_reconnects: self.debug_reconnects,
+            },
+            worker: workers::WorkerCtx {
+                router: Arc::new(self.router.clone()),
+                services,
+                inbox: inbox_tx.clone(),
+            },
             shutdown_timeout: self.shutdown_timeout,
-            shared: shared.clone(),
+            spool: self.spool_dir.clone().map(|dir| spool::SpoolConfig {
+                dir,
+                max_count: self.queue_bound,
+                max_bytes: self.queue_bytes,
+            }),
             inbox,
-            inbox_tx: inbox_tx.clone(),
             events: events_tx,
             events_rx: events.clone(),
         };
@@ -899,6 +971,9 @@ impl Bot {
             no_proxy: false,
             workers: 10,
             queue_bound: 1000,
+            queue_bytes: 64 << 20,
+            handler_timeout: Duration::from_secs(60),
+            spool_dir: None,
             shutdown_timeout: Duration::from_secs(5),
             outbox: true,
             bot_user_id: None,
@@ -974,6 +1049,9 @@ impl RunningBot {
             queue_full: self.shared.queue_full.load(Ordering::Relaxed),
             handler_errors: self.shared.handler_errors.load(Ordering::Relaxed),
             declined: self.shared.declined.load(Ordering::Relaxed),
+            too_large: self.shared.too_large.load(Ordering::Relaxed),
+            handlers_stuck: self.shared.handlers_stuck.load(Ordering::Relaxed),
+            workers_abandoned: self.shared.workers_abandoned.load(Ordering::Relaxed),
             messages_sent: web.messages_sent,
             rate_limit_waits: web.rate_limit_waits,
         }

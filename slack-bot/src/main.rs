@@ -40,6 +40,9 @@ OPTIONS:
     --no-shortcut                no hello-shortcut modal
     --no-welcome                 no welcome for members who join (nor its Get Help button)
     --no-file-received           no \"File received: NAME\" on file_shared
+    --spool-dir <PATH>           keep requests acked but not handled at shutdown here, and run
+                                 them at the next start [env: SLACK_SPOOL_DIR]
+                                 (without it, such requests are lost and the exit status is 1)
     -h, --help                   this text
     -V, --version                the version
 
@@ -96,6 +99,7 @@ struct Settings {
     debug_reconnects: bool,
     behaviours: reference::Behaviours,
     relay: Option<RelaySettings>,
+    spool_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -363,6 +367,9 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
     let mut ca_file = env("SLACK_CA_FILE").map(PathBuf::from);
     let mut proxy = None;
     let mut debug_reconnects = false;
+    let mut spool_dir = env("SLACK_SPOOL_DIR")
+        .filter(|s| !s.trim().is_empty())
+        .map(PathBuf::from);
     let mut i = 0;
     while i < args.len() {
         let arg = args.get(i).map(String::as_str).unwrap_or("");
@@ -380,6 +387,7 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
             }
             "--ca-file" => ca_file = Some(PathBuf::from(flag_value(args, &mut i, a, inline)?)),
             "--proxy" => proxy = Some(flag_value(args, &mut i, a, inline)?),
+            "--spool-dir" => spool_dir = Some(PathBuf::from(flag_value(args, &mut i, a, inline)?)),
             "--debug-reconnects" if inline.is_none() => debug_reconnects = true,
             "--debug-reconnects" => return Err("--debug-reconnects takes no value".to_owned()),
             "--no-eyes" | "--no-mention-reply" | "--no-shortcut" | "--no-welcome"
@@ -570,6 +578,7 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
         debug_reconnects,
         behaviours,
         relay,
+        spool_dir,
     })
 }
 
@@ -602,7 +611,8 @@ fn check_proxy(p: &str, name: &str) -> Result<(), String> {
     })
 }
 
-fn run(settings: Settings) -> Result<(), Error> {
+/// Runs the bot until it stops; returns how many acked requests were lost at shutdown.
+fn run(settings: Settings) -> Result<usize, Error> {
     let mut builder = Bot::builder(&settings.app_token, &settings.bot_token)?
         .connections(settings.connections)
         .allow_insecure(settings.allow_insecure)
@@ -615,6 +625,9 @@ fn run(settings: Settings) -> Result<(), Error> {
     }
     if let Some(p) = &settings.proxy {
         builder = builder.proxy(p.clone());
+    }
+    if let Some(dir) = &settings.spool_dir {
+        builder = builder.spool_dir(dir);
     }
     if let Some(relay) = &settings.relay {
         log::info!(
@@ -664,7 +677,7 @@ fn run(settings: Settings) -> Result<(), Error> {
 }
 
 /// Runs the bot until it stops: Ctrl-C/SIGTERM stop it gracefully, a stats line every minute.
-fn run_bot(builder: slack_bot::BotBuilder) -> Result<(), Error> {
+fn run_bot(builder: slack_bot::BotBuilder) -> Result<usize, Error> {
     let bot = builder.start()?;
     let stopper = bot.stopper();
     if let Err(e) = ctrlc::set_handler(move || stopper.stop()) {
@@ -717,7 +730,7 @@ fn run_bot(builder: slack_bot::BotBuilder) -> Result<(), Error> {
         );
     }
     log::info!("stopped");
-    Ok(())
+    Ok(report.dropped)
 }
 
 /// The host of a plain `http://` URL that is not a loopback address, if it is one.
@@ -806,7 +819,9 @@ fn main() -> ExitCode {
     };
     logging::init();
     match run(settings) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(0) => ExitCode::SUCCESS,
+        // Acked requests were lost (logged by the bot): not a clean stop.
+        Ok(_dropped) => ExitCode::FAILURE,
         Err(e) => {
             // Only here: a log line too would say it twice on the same stderr.
             eprintln!("slack-bot: {e}{}", hint(&e));
