@@ -445,11 +445,16 @@ mod tests {
     }
 
     fn envelope(id: &str, kind: &str, payload_accepted: bool) -> Envelope {
+        padded(id, kind, payload_accepted, "")
+    }
+
+    /// An envelope whose event carries `text` (to make it as large as a test needs).
+    fn padded(id: &str, kind: &str, payload_accepted: bool, text: &str) -> Envelope {
         let text = serde_json::json!({
             "envelope_id": id,
             "type": kind,
             "accepts_response_payload": payload_accepted,
-            "payload": {"event_id": format!("Ev{id}"), "event": {"type": "message"}},
+            "payload": {"event_id": format!("Ev{id}"), "event": {"type": "message", "text": text}},
         })
         .to_string();
         match Frame::parse(text) {
@@ -545,7 +550,7 @@ mod tests {
             Verdict::Decline(DeclineReason::QueueFull)
         );
         // Over the whole budget: declined whatever the room.
-        let big = envelope(&"x".repeat(len * 2), "events_api", false);
+        let big = padded("big", "events_api", false, &"x".repeat(len * 2));
         assert_eq!(d.handle_queue(t0, view(100, 1, None)), Intake::Take(100));
         assert_eq!(
             d.handle_request(t0, &big),

@@ -163,8 +163,8 @@ pub use handler::{
 pub use router::{Pattern, regex};
 use router::{Router, Spec};
 pub use slack_envelope;
-pub use slack_envelope::logging;
 use slack_envelope::events::SlackEvent as TypedEvent;
+pub use slack_envelope::logging;
 use slack_envelope::payload::{AppMentionEvent, BlockSuggestion, MessageEvent};
 use slack_envelope::{Lifecycle, SessionConfig, StopReason, Supervisor};
 pub use slack_transport;

@@ -11,11 +11,11 @@ use crossbeam_channel::Sender;
 use slack_envelope::payload::Interaction;
 use slack_envelope::{Envelope, EnvelopeKind};
 
-use crate::event_loop::LoopMsg;
 use crate::context::Services;
+use crate::event_loop::LoopMsg;
 use crate::handler::Reply;
-use crate::router::Router;
 use crate::jobs::{Job, JobQueue, Work};
+use crate::router::Router;
 
 /// What every worker gets.
 #[derive(Clone)]
