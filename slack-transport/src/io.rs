@@ -256,48 +256,13 @@ impl DirectWriter {
         }
     }
 
-    /// [`DirectWriter::send_all`] if the connection's lock is free right now; otherwise
-    /// (`slack-ws-io` is busy reading, or the connection is over) the frames come back,
-    /// typically to be queued on [`Connection::sender`] instead, which keeps their order.
-    /// For callers that would rather not wait even one `read` of `slack-ws-io` (which holds
-    /// the lock for one message at a time).
-    pub fn try_send_all(&self, frames: Vec<Outgoing>) -> Result<(), Vec<Outgoing>> {
-        let mut frames = Some(frames);
-        let written = self.write_with_lock(
-            |shared| match shared.inner.try_lock() {
-                Ok(guard) => Some(guard),
-                Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
-                Err(std::sync::TryLockError::WouldBlock) => None,
-            },
-            |inner| {
-                for f in frames.take().into_iter().flatten() {
-                    inner.outgoing(f);
-                }
-            },
-        );
-        match frames {
-            Some(f) if !written => Err(f),
-            _ => Ok(()),
-        }
-    }
-
     /// Under the lock: the frames still queued, then `write`'s, then one flush. False (and
     /// `write` not called) when the connection is over.
     fn write_with(&self, write: impl FnOnce(&mut Inner)) -> bool {
-        self.write_with_lock(|shared| Some(shared.lock()), write)
-    }
-
-    fn write_with_lock(
-        &self,
-        lock: impl for<'a> FnOnce(&'a Shared) -> Option<MutexGuard<'a, Inner>>,
-        write: impl FnOnce(&mut Inner),
-    ) -> bool {
         let Some(shared) = self.shared.upgrade() else {
             return false;
         };
-        let Some(mut inner) = lock(&shared) else {
-            return false;
-        };
+        let mut inner = shared.lock();
         if inner.done {
             return false;
         }
@@ -976,13 +941,7 @@ mod tests {
         let writer = threads.writer();
         for i in 0..300 {
             let frame = Outgoing::Text(i.to_string());
-            if i % 7 == 6 {
-                if let Err(back) = writer.try_send_all(vec![frame]) {
-                    for f in back {
-                        conn.sender.send(f).unwrap();
-                    }
-                }
-            } else if i % 5 == 4 {
+            if i % 5 == 4 {
                 writer.send_all(vec![frame]).unwrap();
             } else if i % 3 == 0 {
                 writer.send(frame).unwrap();
