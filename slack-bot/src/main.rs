@@ -646,30 +646,9 @@ fn run(settings: Settings) -> Result<usize, Error> {
         builder = r.install(builder.workers(relay.workers));
         return run_bot(builder);
     }
-    let bot_user_id = match settings.bot_user_id.clone() {
-        Some(id) => Some(id),
-        None => {
-            // Ask Slack who we are (so mentions and our own messages are recognised).
-            let web = builder_web(&settings)?;
-            match web.auth_test() {
-                Ok(me) => Some(me.user_id),
-                Err(e) if e.is_fatal_auth() => {
-                    return Err(Error::Stopped(
-                        slack_bot::slack_envelope::StopReason::Fatal(format!(
-                            "SLACK_BOT_TOKEN was refused by auth.test: {e}"
-                        )),
-                    ));
-                }
-                Err(e) => {
-                    log::warn!(
-                        "auth.test failed ({e}); set SLACK_BOT_USER_ID to recognise mentions"
-                    );
-                    None
-                }
-            }
-        }
-    };
-    if let Some(id) = bot_user_id {
+    // Without SLACK_BOT_USER_ID, `start()` asks `auth.test` who the bot is (a refused bot token
+    // stops it there, with exit code 78).
+    if let Some(id) = settings.bot_user_id.clone() {
         log::info!("bot user id: {id}");
         builder = builder.bot_user_id(id);
     }
@@ -752,22 +731,6 @@ fn plain_http_remote_host(url: &str) -> Option<String> {
 /// How often the binary logs its stats line.
 const STATS_EVERY: Duration = Duration::from_secs(60);
 
-fn builder_web(settings: &Settings) -> Result<slack_bot::slack_web::WebClient, Error> {
-    let token = slack_bot::slack_web::BotToken::new(&settings.bot_token).map_err(Error::Token)?;
-    let mut b = slack_bot::slack_web::WebClient::builder(token)
-        .allow_insecure_http(settings.allow_insecure);
-    if let Some(url) = &settings.api_url {
-        b = b.base_url(url.clone());
-    }
-    if let Some(pem) = &settings.ca_pem {
-        b = b.add_root_certs_pem(pem);
-    }
-    if let Some(p) = &settings.proxy {
-        b = b.proxy(slack_bot::slack_web::ProxyConfig::Explicit(p.clone()));
-    }
-    b.build().map_err(Error::Web)
-}
-
 fn main() -> ExitCode {
     let args: Vec<String> = match std::env::args_os()
         .skip(1)
@@ -835,6 +798,7 @@ fn exit_code(e: &Error) -> u8 {
     match e {
         // `Web`: the client could not be built from the settings (roots, proxy, URL).
         Error::Token(_)
+        | Error::Auth(_)
         | Error::Config(_)
         | Error::Web(_)
         | Error::Stopped(
@@ -862,6 +826,9 @@ fn hint(e: &Error) -> &'static str {
             if m.contains("apps.connections.open") && AUTH.iter().any(|c| m.contains(c)) =>
         {
             " (check SLACK_APP_TOKEN: an app-level xapp- token with the connections:write scope)"
+        }
+        Error::Auth(_) => {
+            " (check SLACK_BOT_TOKEN: the bot's xoxb- token from OAuth & Permissions)"
         }
         _ => "",
     }
