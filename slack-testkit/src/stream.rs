@@ -195,3 +195,87 @@ fn find_envelope_id(data: &[u8]) -> Option<&[u8]> {
     let end = rest.iter().position(|c| *c == b'"')?;
     rest.get(..end)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(template: &str, count: u64, in_flight: usize) -> StreamSpec {
+        StreamSpec {
+            template: template.to_string(),
+            count,
+            in_flight,
+            round_trips: true,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// Splits `out` into the text payloads of the unmasked frames the generator wrote.
+    fn frames(mut out: &[u8]) -> Vec<String> {
+        let mut texts = Vec::new();
+        while !out.is_empty() {
+            let mut cur = std::io::Cursor::new(out);
+            let Ok(Some((_, len))) = FrameHeader::parse(&mut cur) else {
+                panic!("not a frame header");
+            };
+            let start = usize::try_from(cur.position()).unwrap_or(usize::MAX);
+            let end = start + usize::try_from(len).unwrap_or(usize::MAX);
+            texts.push(String::from_utf8(out[start..end].to_vec()).unwrap_or_default());
+            out = &out[end..];
+        }
+        texts
+    }
+
+    #[test]
+    fn a_template_without_the_placeholder_in_its_envelope_id_is_refused() {
+        let (tx, _rx) = crossbeam_channel::bounded(1);
+        assert!(StreamJob::new(&spec(r#"{"envelope_id":"fixed"}"#, 1, 1), tx.clone()).is_none());
+        assert!(StreamJob::new(&spec(r#"{"event_id":"E{{seq}}"}"#, 1, 1), tx).is_none());
+    }
+
+    #[test]
+    fn keeps_the_window_counts_each_ack_once_and_reports() {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let template = r#"{"envelope_id":"e-{{seq}}-x","payload":{"event_id":"Ev{{seq}}"}}"#;
+        let job = StreamJob::new(&spec(template, 3, 2), tx);
+        let mut blast = Blast::new(job.unwrap_or_else(|| panic!("valid template")));
+        let mut out = Vec::new();
+        blast.fill(&mut out);
+        let sent = frames(&out);
+        assert_eq!(sent.len(), 2, "the window is 2");
+        let first: serde_json::Value = serde_json::from_str(&sent[0]).unwrap_or_default();
+        let id = first["envelope_id"].as_str().unwrap_or("").to_string();
+        assert_eq!(id.len(), "e--x".len() + SEQ_DIGITS);
+        assert!(
+            sent[0].contains(&id[2..2 + SEQ_DIGITS]),
+            "every placeholder is replaced"
+        );
+        assert!(!sent[0].contains(StreamSpec::SEQ));
+
+        let ack = format!(r#"{{"envelope_id": "{id}"}}"#);
+        assert!(blast.take_ack(ack.as_bytes()));
+        assert!(blast.take_ack(ack.as_bytes()), "a second ack is still ours");
+        assert_eq!(blast.acked, 1);
+        assert!(!blast.take_ack(br#"{"envelope_id":"someone-else"}"#));
+        assert!(!blast.take_ack(br#"{"type":"hello"}"#));
+
+        out.clear();
+        blast.fill(&mut out);
+        let rest = frames(&out);
+        assert_eq!(rest.len(), 1, "one slot freed, one envelope left");
+        for text in sent.iter().skip(1).chain(rest.iter()) {
+            let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+            let ack = format!(
+                r#"{{"envelope_id":"{}"}}"#,
+                v["envelope_id"].as_str().unwrap_or("")
+            );
+            assert!(blast.take_ack(ack.as_bytes()));
+        }
+        assert!(blast.done());
+        blast.finish(None);
+        let report = rx.try_recv().unwrap_or_default();
+        assert_eq!((report.sent, report.acked), (3, 3));
+        assert_eq!(report.round_trips.len(), 3);
+        assert_eq!(report.aborted, None);
+    }
+}
