@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::ConnId;
+use crate::types::ConnId;
 
 /// Everything that can go wrong when driving the fake Slack or the proxy.
 #[non_exhaustive]

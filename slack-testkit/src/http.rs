@@ -1,6 +1,10 @@
-//! A small hand-written HTTP/1.1 server side: read one request, write one response.
+//! A small hand-written HTTP/1.1 server side: read one request, write one response, over the
+//! stream of a connection in its HTTP phase (plain TCP or TLS).
 
 use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+use rustls::{ServerConnection, StreamOwned};
 
 /// Largest request head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -309,6 +313,36 @@ pub(crate) fn write_response<S: Write>(
     out.extend_from_slice(&resp.body);
     stream.write_all(&out)?;
     stream.flush()
+}
+
+/// The stream of a connection in its HTTP phase.
+pub(crate) enum HttpStream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+}
+
+impl Read for HttpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            HttpStream::Plain(s) => s.read(buf),
+            HttpStream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for HttpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            HttpStream::Plain(s) => s.write(buf),
+            HttpStream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            HttpStream::Plain(s) => s.flush(),
+            HttpStream::Tls(s) => s.flush(),
+        }
+    }
 }
 
 #[cfg(test)]

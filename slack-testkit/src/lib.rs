@@ -44,11 +44,28 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// Module map. Each module uses only the modules after its arrow, so the module graph has no
+// cycles; `lib.rs` (`FakeSlack` and its builder) sits on top and uses them all.
+//
+//   accept  -> web, ws, server, http, util          accept loop, each connection's HTTP phase
+//   web     -> server, methods, http, types, util   Web API routes, tokens, rate limits
+//   ws      -> server, stream, http, types, util    one Socket Mode WebSocket connection
+//   server  -> config, methods, stream, types, util shared state, delivery, redelivery timer
+//   methods -> config, util                         the fake workspace, stubs
+//   stream  -> types                                the benchmark stream generator
+//   proxy   -> error, http, util                    the HTTP CONNECT proxy
+//   tls     -> error                                throwaway CA and server certificate
+//   error   -> types
+//   config, http, types, util                       leaves: no imports from this crate
+
+mod accept;
+mod config;
 mod error;
 mod http;
 mod methods;
 mod proxy;
 mod server;
+mod stream;
 mod tls;
 mod types;
 mod util;
@@ -70,8 +87,9 @@ pub use types::{
     WebCall,
 };
 
-use server::{Config, Shared, State, lock};
-use ws::Cmd;
+use config::Config;
+use server::{Cmd, Shared, State};
+use util::lock;
 
 /// The default accepted app-level token.
 pub const DEFAULT_APP_TOKEN: &str = "xapp-1-A111-111-testkit";
@@ -278,7 +296,7 @@ impl FakeSlackBuilder {
         let sh = shared.clone();
         let acceptor = std::thread::Builder::new()
             .name("fake-slack-accept".into())
-            .spawn(move || server::accept_loop(sh, listener))?;
+            .spawn(move || accept::accept_loop(sh, listener))?;
         let sh = shared.clone();
         let timer = std::thread::Builder::new()
             .name("fake-slack-timer".into())
@@ -647,7 +665,7 @@ impl FakeSlack {
     /// ```
     pub fn stream_envelopes(&self, conn: ConnId, spec: StreamSpec) -> Result<StreamReport, Error> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let job = ws::StreamJob::new(&spec, tx).ok_or_else(|| {
+        let job = stream::StreamJob::new(&spec, tx).ok_or_else(|| {
             Error::InvalidInput(format!(
                 "the stream template needs \"envelope_id\":\"…{}…\"",
                 StreamSpec::SEQ

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Value, json};
 
-use crate::server::Config;
+use crate::config::Config;
 
 /// The methods whose JSON body Slack reads (the same table as `slack_web::encoding`).
 pub(crate) const JSON_METHODS: &[&str] = &[

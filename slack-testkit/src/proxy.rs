@@ -10,9 +10,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::Error;
+use crate::error::Error;
 use crate::http::{self, ReadError, Response};
-use crate::server::lock;
+use crate::util::lock;
 
 /// One request the proxy handled.
 #[derive(Debug, Clone)]

@@ -1,51 +1,40 @@
-//! Shared state, the accept loop, the HTTP phase of each connection and the redelivery timer.
+//! The state every thread shares ([`Shared`], [`State`]), delivery of envelopes to connections,
+//! the commands a connection thread takes ([`Cmd`]) and the redelivery timer.
+//!
+//! Depends on `config`, `methods`, `stream`, `types` and `util` only; `ws`, `web` and `accept`
+//! build on it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use rustls::ServerConfig;
 use serde_json::Value;
 
-use crate::http::{self, ReadError, Request, Response};
-use crate::types::{Ack, ConnId, ConnectionInfo, Event, OpenError, WebCall};
-use crate::ws::{self, Cmd};
+use crate::config::Config;
+use crate::stream::StreamJob;
+use crate::types::{Ack, ConnId, ConnectionInfo, Event, Fault, OpenError, WebCall};
+use crate::util::lock;
 
-/// Locks a mutex, recovering the data if another thread panicked while holding it.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The fake's configuration (set by the builder).
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub tls: bool,
-    pub cert_names: Vec<String>,
-    pub port: u16,
-    pub ack_timeout: Duration,
-    pub max_retries: u32,
-    pub max_connections: usize,
-    pub app_token: String,
-    pub bot_token: String,
-    pub hello_delay: Duration,
-    pub send_hello: bool,
-    pub refresh_grace: Duration,
-    /// When a link opened with `debug_reconnects=true` gets `refresh_requested`.
-    pub debug_reconnect_after: Duration,
-    pub close_timeout: Duration,
-    pub ping_interval: Option<Duration>,
-    pub single_use_tickets: bool,
-    pub approximate_connection_time: u64,
-    pub app_id: String,
-    pub team_id: String,
-    pub team_name: String,
-    pub bot_user_id: String,
-    pub bot_id: String,
+/// A command for a connection thread.
+#[derive(Debug)]
+pub(crate) enum Cmd {
+    /// Send a text frame.
+    Text(String),
+    /// Send `disconnect` with this reason and follow through.
+    Disconnect(String),
+    /// Inject a fault.
+    Fault(Fault),
+    /// The fake is shutting down.
+    Shutdown,
+    /// Start a benchmark stream of envelopes (replacing any running one).
+    Stream(Box<StreamJob>),
+    /// Stop the running benchmark stream, if any.
+    StopStream,
 }
 
 /// A delivery waiting for its ack.
@@ -261,177 +250,6 @@ impl Shared {
         }
         threads.push(handle);
     }
-}
-
-/// Accepts connections until shutdown.
-pub(crate) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    loop {
-        let accepted = listener.accept();
-        if shared.is_shutdown() {
-            break;
-        }
-        match accepted {
-            Ok((stream, peer)) => {
-                let sid = shared.socket_ids.fetch_add(1, Ordering::Relaxed);
-                if let Ok(clone) = stream.try_clone() {
-                    lock(&shared.sockets).insert(sid, clone);
-                }
-                let sh = shared.clone();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("fake-slack-conn-{sid}"))
-                    .spawn(move || {
-                        handle_connection(&sh, stream, peer, sid);
-                        lock(&sh.sockets).remove(&sid);
-                    });
-                match spawned {
-                    Ok(h) => shared.add_thread(h),
-                    Err(e) => log::warn!("could not spawn a connection thread: {e}"),
-                }
-            }
-            Err(e) => {
-                log::warn!("accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
-}
-
-/// The stream of a connection in its HTTP phase.
-pub(crate) enum HttpStream {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
-}
-
-impl Read for HttpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            HttpStream::Plain(s) => s.read(buf),
-            HttpStream::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for HttpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            HttpStream::Plain(s) => s.write(buf),
-            HttpStream::Tls(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            HttpStream::Plain(s) => s.flush(),
-            HttpStream::Tls(s) => s.flush(),
-        }
-    }
-}
-
-fn handle_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr, sid: u64) {
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-    let mut stream = match &shared.tls {
-        Some(cfg) => match ServerConnection::new(cfg.clone()) {
-            Ok(conn) => HttpStream::Tls(Box::new(StreamOwned::new(conn, stream))),
-            Err(e) => {
-                log::warn!("tls session setup failed: {e}");
-                return;
-            }
-        },
-        None => HttpStream::Plain(stream),
-    };
-    let mut buf = Vec::new();
-    loop {
-        if shared.is_shutdown() {
-            return;
-        }
-        let req = match http::read_request(&mut stream, &mut buf) {
-            Ok(r) => r,
-            Err(ReadError::Closed) => return,
-            Err(ReadError::Io(e)) => {
-                log::debug!("connection from {peer}: {e}");
-                return;
-            }
-            Err(ReadError::Bad(why)) => {
-                log::debug!("bad request from {peer}: {why}");
-                let _ = http::write_response(&mut stream, &Response::text(400, why), false);
-                return;
-            }
-        };
-        let is_upgrade = req
-            .header("upgrade")
-            .map(|u| u.eq_ignore_ascii_case("websocket"))
-            .unwrap_or(false);
-        if is_upgrade {
-            lock(&shared.sockets).remove(&sid);
-            upgrade(shared, stream, req, buf, peer, sid);
-            return;
-        }
-        let keep_alive = req.keep_alive();
-        let resp = crate::web::handle(shared, &req);
-        if http::write_response(&mut stream, &resp, keep_alive).is_err() || !keep_alive {
-            if let HttpStream::Tls(s) = &mut stream {
-                s.conn.send_close_notify();
-                let _ = s.flush();
-            }
-            return;
-        }
-    }
-}
-
-fn upgrade(
-    shared: &Arc<Shared>,
-    mut stream: HttpStream,
-    req: Request,
-    rest: Vec<u8>,
-    peer: SocketAddr,
-    sid: u64,
-) {
-    if !req.path().starts_with("/link") {
-        let _ = http::write_response(&mut stream, &Response::text(404, "not found"), false);
-        return;
-    }
-    let ticket = crate::util::form_decode(req.query())
-        .into_iter()
-        .find(|(k, _)| k == "ticket")
-        .map(|(_, v)| v);
-    let valid = {
-        let mut st = lock(&shared.state);
-        match &ticket {
-            Some(t) if shared.cfg.single_use_tickets => st.tickets.remove(t),
-            Some(t) => st.tickets.contains(t),
-            None => false,
-        }
-    };
-    if !valid {
-        log::info!("websocket upgrade from {peer} with a missing or invalid ticket");
-        let _ = http::write_response(&mut stream, &Response::text(401, "invalid ticket"), false);
-        return;
-    }
-    let key = match req.header("sec-websocket-key") {
-        Some(k) if req.method == "GET" => k.trim().to_string(),
-        _ => {
-            let _ = http::write_response(
-                &mut stream,
-                &Response::text(400, "bad websocket upgrade"),
-                false,
-            );
-            return;
-        }
-    };
-    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-    let head = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    ws::run(
-        shared,
-        stream,
-        head.into_bytes(),
-        rest,
-        peer,
-        req.target.clone(),
-        sid,
-    );
 }
 
 /// Redelivers un-acked envelopes until shutdown.

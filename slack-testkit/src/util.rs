@@ -1,9 +1,15 @@
-//! Small helpers: ids, base64, percent-decoding, time.
+//! Small helpers: ids, base64, percent-decoding, time, poison-tolerant locking.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 static COUNTER: AtomicU64 = AtomicU64::new(1);
+
+/// Locks a mutex, recovering the data if another thread panicked while holding it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A cheap pseudo-random 64-bit value (not cryptographic; ids only).
 pub(crate) fn rand_u64() -> u64 {

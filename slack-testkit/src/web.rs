@@ -7,9 +7,9 @@ use serde_json::{Map, Value, json};
 
 use crate::http::{Request, Response};
 use crate::methods::IntoAnswer;
-use crate::server::{Shared, lock};
+use crate::server::Shared;
 use crate::types::{OpenError, WebCall};
-use crate::util::form_decode;
+use crate::util::{form_decode, lock};
 
 /// Form fields whose values Slack expects to hold JSON.
 const JSON_FIELDS: &[&str] = &[

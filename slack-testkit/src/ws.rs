@@ -1,11 +1,11 @@
 //! The server side of one Socket Mode WebSocket connection: a mio loop per connection thread
 //! with a hand-rolled frame layer (so pongs, close handshakes and garbage are under our control).
+//! A benchmark stream (`stream.rs`) runs inside this loop when `FakeSlack::stream_envelopes` asks.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Cursor, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -15,213 +15,16 @@ use serde_json::{Value, json};
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
-use crate::server::{ConnEntry, HttpStream, Shared, lock};
-use crate::types::{Ack, ConnId, ConnectionInfo, Event, Fault, Garbage, StreamReport, StreamSpec};
+use crate::http::HttpStream;
+use crate::server::{Cmd, ConnEntry, Shared};
+use crate::stream::Blast;
+use crate::types::{Ack, ConnId, ConnectionInfo, Event, Fault, Garbage};
+use crate::util::lock;
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
 /// Largest frame accepted from a client.
 const MAX_FRAME: u64 = 16 * 1024 * 1024;
-
-/// A command for a connection thread.
-#[derive(Debug)]
-pub(crate) enum Cmd {
-    /// Send a text frame.
-    Text(String),
-    /// Send `disconnect` with this reason and follow through.
-    Disconnect(String),
-    /// Inject a fault.
-    Fault(Fault),
-    /// The fake is shutting down.
-    Shutdown,
-    /// Start a benchmark stream of envelopes (replacing any running one).
-    Stream(Box<StreamJob>),
-    /// Stop the running benchmark stream, if any.
-    StopStream,
-}
-
-/// Numbers streams, so envelope ids and event ids differ between streams in one process.
-static STREAMS: AtomicU64 = AtomicU64::new(1);
-/// Digits of the per-envelope number: 4 for the stream, 10 for the envelope.
-const SEQ_DIGITS: usize = 14;
-const SEQ_SPLIT: u64 = 10_000_000_000;
-
-/// A benchmark stream as the connection thread runs it (see `FakeSlack::stream_envelopes`).
-#[derive(Debug)]
-pub(crate) struct StreamJob {
-    /// The template split at every placeholder.
-    parts: Vec<Vec<u8>>,
-    /// The envelope id around the placeholder, to recognise acks.
-    id_prefix: Vec<u8>,
-    id_suffix: Vec<u8>,
-    stream_no: u64,
-    count: u64,
-    window: usize,
-    round_trips: bool,
-    reply: crossbeam_channel::Sender<StreamReport>,
-}
-
-impl StreamJob {
-    /// Checks the spec and prepares the job; `None` when the template has no
-    /// `"envelope_id":"…{{seq}}…"`.
-    pub(crate) fn new(
-        spec: &StreamSpec,
-        reply: crossbeam_channel::Sender<StreamReport>,
-    ) -> Option<StreamJob> {
-        let key = "\"envelope_id\":\"";
-        let start = spec.template.find(key)? + key.len();
-        let rest = spec.template.get(start..)?;
-        let id = rest.get(..rest.find('"')?)?;
-        let (id_prefix, id_suffix) = id.split_once(StreamSpec::SEQ)?;
-        let parts = spec
-            .template
-            .split(StreamSpec::SEQ)
-            .map(|p| p.as_bytes().to_vec())
-            .collect();
-        Some(StreamJob {
-            parts,
-            id_prefix: id_prefix.as_bytes().to_vec(),
-            id_suffix: id_suffix.as_bytes().to_vec(),
-            stream_no: STREAMS.fetch_add(1, Ordering::Relaxed) % 10_000,
-            count: spec.count,
-            window: spec.in_flight.max(1),
-            round_trips: spec.round_trips,
-            reply,
-        })
-    }
-}
-
-/// A running stream.
-struct Blast {
-    job: StreamJob,
-    frame_len: usize,
-    next: u64,
-    acked: u64,
-    /// Envelope number -> when it was queued for writing.
-    pending: HashMap<u64, Instant>,
-    started: Instant,
-    last_ack: Instant,
-    round_trips: Vec<Duration>,
-}
-
-impl Blast {
-    fn new(job: StreamJob) -> Blast {
-        let markers = job.parts.len().saturating_sub(1);
-        let frame_len = job.parts.iter().map(Vec::len).sum::<usize>() + markers * SEQ_DIGITS;
-        let now = Instant::now();
-        Blast {
-            round_trips: Vec::with_capacity(if job.round_trips {
-                usize::try_from(job.count).unwrap_or(0).min(10_000_000)
-            } else {
-                0
-            }),
-            pending: HashMap::with_capacity(job.window * 2),
-            frame_len,
-            next: 0,
-            acked: 0,
-            started: now,
-            last_ack: now,
-            job,
-        }
-    }
-
-    fn done(&self) -> bool {
-        self.acked >= self.job.count
-    }
-
-    /// Writes envelopes until the window is full or all are sent.
-    fn fill(&mut self, out: &mut Vec<u8>) {
-        if self.next >= self.job.count || self.pending.len() >= self.job.window {
-            return;
-        }
-        let now = Instant::now();
-        while self.next < self.job.count && self.pending.len() < self.job.window {
-            let seq = self.next;
-            self.next += 1;
-            let header = FrameHeader {
-                is_final: true,
-                opcode: OpCode::Data(Data::Text),
-                mask: None,
-                ..FrameHeader::default()
-            };
-            let _ = header.format(self.frame_len as u64, out);
-            let mut digits = [b'0'; SEQ_DIGITS];
-            let mut v = self.job.stream_no * SEQ_SPLIT + seq;
-            for d in digits.iter_mut().rev() {
-                *d = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-            for (i, part) in self.job.parts.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(&digits);
-                }
-                out.extend_from_slice(part);
-            }
-            self.pending.insert(seq, now);
-        }
-    }
-
-    /// Takes an ack of one of this stream's envelopes; false if the frame is something else.
-    fn take_ack(&mut self, data: &[u8]) -> bool {
-        let Some(id) = find_envelope_id(data) else {
-            return false;
-        };
-        let Some(num) = id
-            .strip_prefix(self.job.id_prefix.as_slice())
-            .and_then(|r| r.strip_suffix(self.job.id_suffix.as_slice()))
-        else {
-            return false;
-        };
-        if num.len() != SEQ_DIGITS || !num.iter().all(u8::is_ascii_digit) {
-            return false;
-        }
-        let v = num
-            .iter()
-            .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
-        if v / SEQ_SPLIT != self.job.stream_no {
-            return false;
-        }
-        let Some(sent) = self.pending.remove(&(v % SEQ_SPLIT)) else {
-            // A second ack of the same envelope: still ours, nothing to count.
-            return true;
-        };
-        let now = Instant::now();
-        self.acked += 1;
-        self.last_ack = now;
-        if self.job.round_trips {
-            self.round_trips.push(now.saturating_duration_since(sent));
-        }
-        true
-    }
-
-    fn finish(self, aborted: Option<String>) {
-        let report = StreamReport {
-            sent: self.next,
-            acked: self.acked,
-            elapsed: self.last_ack.saturating_duration_since(self.started),
-            round_trips: self.round_trips,
-            aborted,
-        };
-        let _ = self.job.reply.send(report);
-    }
-}
-
-/// The value of the first `"envelope_id"` in a JSON text, by a plain scan (no unescaping).
-fn find_envelope_id(data: &[u8]) -> Option<&[u8]> {
-    const KEY: &[u8] = b"\"envelope_id\"";
-    let at = data.windows(KEY.len()).position(|w| w == KEY)?;
-    let mut rest = data.get(at + KEY.len()..)?;
-    while let Some((c, r)) = rest.split_first() {
-        if c.is_ascii_whitespace() || *c == b':' {
-            rest = r;
-        } else {
-            break;
-        }
-    }
-    let rest = rest.strip_prefix(b"\"")?;
-    let end = rest.iter().position(|c| *c == b'"')?;
-    rest.get(..end)
-}
 
 enum WsStream {
     Plain(mio::net::TcpStream),
