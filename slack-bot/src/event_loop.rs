@@ -145,6 +145,12 @@ struct Loop {
     draining: bool,
     drain_deadline: Option<Instant>,
     stopped: Option<StopReason>,
+    // fleet: envelopes of this wake-up waiting for their fleet-wide claim (`fleet_flush`), and
+    // the stream's workers and heartbeat.
+    #[cfg(feature = "fleet")]
+    fleet_pending: Vec<(ConnId, Envelope)>,
+    #[cfg(feature = "fleet")]
+    fleet_threads: Option<(crate::fleet::StreamWorkers, JoinHandle<()>)>,
 }
 
 pub(crate) fn run(p: LoopParts) -> RunReport {
@@ -173,7 +179,14 @@ pub(crate) fn run(p: LoopParts) -> RunReport {
         draining: false,
         drain_deadline: None,
         stopped: None,
+        #[cfg(feature = "fleet")]
+        fleet_pending: Vec::new(),
+        #[cfg(feature = "fleet")]
+        fleet_threads: None,
     };
+    // fleet: the stream's workers run the same handlers as the local workers.
+    #[cfg(feature = "fleet")]
+    l.fleet_start();
     // One worker now; more are started as work arrives (see `grow_workers`), so an idle bot
     // holds one handler thread rather than `workers` of them.
     l.grow_workers();
@@ -428,6 +441,9 @@ impl Loop {
 
     /// Carries out everything the supervisor asked for.
     fn pump(&mut self, now: Instant) {
+        // fleet: claim this wake-up's envelopes (one bounded round trip) before acks are written.
+        #[cfg(feature = "fleet")]
+        self.fleet_flush(now);
         loop {
             let mut progressed = self.send_transmits();
             while let Some(ev) = self.p.supervisor.poll_event() {
@@ -603,6 +619,17 @@ impl Loop {
             return;
         };
         self.room = Some(room);
+        // fleet: claimed fleet-wide first; acked (or handled locally) in `fleet_flush`.
+        #[cfg(feature = "fleet")]
+        if self.p.shared.fleet.is_some() {
+            self.fleet_pending.push((conn, envelope));
+            return;
+        }
+        self.take_request(now, conn, envelope);
+    }
+
+    /// Acks a request taken by this replica (unless it waits for a reply) and queues its job.
+    fn take_request(&mut self, now: Instant, conn: ConnId, envelope: Envelope) {
         let wants_reply = envelope.accepts_response_payload();
         if wants_reply {
             self.awaiting_reply
@@ -758,6 +785,9 @@ impl Loop {
 
     fn finish(mut self) -> RunReport {
         self.publish();
+        // fleet: stop reading the stream, let its handlers finish, give back the leases.
+        #[cfg(feature = "fleet")]
+        self.fleet_stop(Instant::now() + self.p.shutdown_timeout);
         let reason = self.stopped.clone().unwrap_or(StopReason::Shutdown);
         let deadline = Instant::now() + self.p.shutdown_timeout;
         // Workers: no new jobs; let the running ones finish until the deadline.
@@ -898,6 +928,12 @@ struct WorkerCtx {
 
 fn worker(jobs: &JobQueue<Job>, w: &WorkerCtx) {
     while let Some(job) = jobs.pop() {
+        run_job(w, job);
+    }
+}
+
+fn run_job(w: &WorkerCtx, job: Job) {
+    {
         let handler = w.router.find(&job.envelope);
         let ctx = Context {
             envelope: job.envelope,
@@ -934,6 +970,88 @@ fn worker(jobs: &JobQueue<Job>, w: &WorkerCtx) {
             log::warn!(
                 "handler returned a payload for envelope {envelope_id}, which does not accept one; ignored"
             );
+        }
+    }
+}
+
+// fleet: the loop's side of the fleet (to move into the dispatch module).
+#[cfg(feature = "fleet")]
+impl Loop {
+    fn fleet_start(&mut self) {
+        let Some(fleet) = self.p.shared.fleet.clone() else {
+            return;
+        };
+        let ctx = self.worker_ctx.clone();
+        let handle: crate::fleet::stream::HandleFn = Arc::new(move |envelope| {
+            run_job(
+                &ctx,
+                Job {
+                    envelope,
+                    wants_reply: false,
+                    queued: Instant::now(),
+                },
+            );
+        });
+        let shared = self.p.shared.clone();
+        let ready = Arc::new(move || shared.core.lock().map(|c| c.ready).unwrap_or(0));
+        match crate::fleet::StreamWorkers::start(&fleet, self.p.workers, handle)
+            .and_then(|w| Ok((w, fleet.start_heartbeat(ready)?)))
+        {
+            Ok(t) => self.fleet_threads = Some(t),
+            Err(e) => log::error!("fleet: {e}; events are handled locally only"),
+        }
+    }
+
+    /// Claims the envelopes of this wake-up in one bounded round trip, then acks them: new
+    /// ones were recorded in the fleet's stream (its workers handle them), duplicates are only
+    /// acked, and when Redis did not answer in time they are handled here as without a fleet.
+    fn fleet_flush(&mut self, now: Instant) {
+        if self.fleet_pending.is_empty() {
+            return;
+        }
+        let Some(fleet) = self.p.shared.fleet.clone() else {
+            return;
+        };
+        let pending = std::mem::take(&mut self.fleet_pending);
+        let envelopes: Vec<&Envelope> = pending.iter().map(|(_, e)| e).collect();
+        let verdicts = if self.fleet_threads.is_some() {
+            fleet.accept(&envelopes)
+        } else {
+            vec![crate::fleet::Verdict::Local; envelopes.len()]
+        };
+        for ((conn, envelope), verdict) in pending.into_iter().zip(verdicts) {
+            use crate::fleet::Verdict;
+            match verdict {
+                Verdict::Recorded | Verdict::Duplicate => {
+                    if verdict == Verdict::Duplicate {
+                        log::debug!(
+                            "connection {conn}: {} was claimed by the fleet before; acked only",
+                            envelope.dedup_key()
+                        );
+                    }
+                    if let Err(e) = self.p.supervisor.ack(now, envelope.envelope_id()) {
+                        log::warn!(
+                            "connection {conn}: ack of {} failed: {e}",
+                            envelope.envelope_id()
+                        );
+                    }
+                }
+                Verdict::ClaimedLocal | Verdict::Local => self.take_request(now, conn, envelope),
+            }
+        }
+    }
+
+    fn fleet_stop(&mut self, deadline: Instant) {
+        let Some(fleet) = self.p.shared.fleet.clone() else {
+            return;
+        };
+        fleet.stop();
+        if let Some((workers, heartbeat)) = self.fleet_threads.take() {
+            let left = workers.join(deadline);
+            if left > 0 {
+                log::warn!("fleet: {left} stream worker(s) still busy at the shutdown deadline");
+            }
+            let _ = heartbeat.join();
         }
     }
 }

@@ -61,6 +61,9 @@
 #![deny(missing_docs)]
 
 mod event_loop;
+// fleet: shared state for several replicas (cargo feature `fleet`).
+#[cfg(feature = "fleet")]
+pub mod fleet;
 mod handler;
 mod jobs;
 pub mod reference;
@@ -173,6 +176,9 @@ pub(crate) struct Shared {
     pub(crate) queue_full: AtomicU64,
     pub(crate) handler_errors: AtomicU64,
     pub(crate) handled: AtomicU64,
+    // fleet: the replica's handle on the fleet, when `BotBuilder::redis` was given.
+    #[cfg(feature = "fleet")]
+    pub(crate) fleet: Option<fleet::Fleet>,
 }
 
 /// The supervisor's counters as last published by the loop.
@@ -201,6 +207,9 @@ pub struct BotBuilder {
     bot_user_id: Option<String>,
     jitter_seed: Option<u64>,
     router: Router,
+    // fleet: see `BotBuilder::redis`.
+    #[cfg(feature = "fleet")]
+    fleet: Option<fleet::FleetConfig>,
 }
 
 impl fmt::Debug for BotBuilder {
@@ -311,6 +320,18 @@ impl BotBuilder {
     /// Seed for reconnect jitter (default: from the clock and the process id).
     pub fn jitter_seed(mut self, seed: u64) -> Self {
         self.jitter_seed = Some(seed);
+        self
+    }
+
+    // fleet: the switch.
+    /// Runs this bot as one replica of a fleet sharing its state on Redis (feature `fleet`):
+    /// events claimed fleet-wide, accepted events recorded in a Redis stream before their ack
+    /// and handled by any live replica, connections leased from the fleet's budget of 10, and
+    /// shared pacing (see [`fleet`]). With it, [`BotBuilder::start`] waits while the fleet's
+    /// connections are all taken (a standby). Without it, nothing changes.
+    #[cfg(feature = "fleet")]
+    pub fn redis(mut self, cfg: fleet::FleetConfig) -> Self {
+        self.fleet = Some(cfg);
         self
     }
 
@@ -437,6 +458,18 @@ impl BotBuilder {
         }
         let mut cfg = slack_envelope::Config::default();
         cfg.connections = self.connections;
+        // fleet: connections come from the fleet's budget (waits as a standby while none is free).
+        #[cfg(feature = "fleet")]
+        let fleet = match &self.fleet {
+            Some(fc) => {
+                let f = fleet::Fleet::new(fc.clone()).map_err(|e| Error::Config(e.to_string()))?;
+                if (1..=10).contains(&self.connections) {
+                    cfg.connections = f.wait_for_connections(self.connections);
+                }
+                Some(f)
+            }
+            None => None,
+        };
         cfg.session = self.session.clone();
         cfg.jitter_seed = self.jitter_seed.unwrap_or_else(default_seed);
         let supervisor = Supervisor::new(cfg).map_err(|e| Error::Config(e.to_string()))?;
@@ -468,6 +501,8 @@ impl BotBuilder {
             queue_full: AtomicU64::new(0),
             handler_errors: AtomicU64::new(0),
             handled: AtomicU64::new(0),
+            #[cfg(feature = "fleet")]
+            fleet,
         });
         let (inbox_tx, inbox) = unbounded();
         let (events_tx, events) = bounded(1024);
@@ -546,6 +581,8 @@ impl Bot {
             bot_user_id: None,
             jitter_seed: None,
             router: Router::default(),
+            #[cfg(feature = "fleet")]
+            fleet: None,
         })
     }
 }
@@ -581,6 +618,13 @@ impl RunningBot {
     /// The Web API client the handlers use.
     pub fn web(&self) -> &WebClient {
         &self.web
+    }
+
+    // fleet: the replica's handle, for its counters.
+    /// This replica's handle on the fleet, when started with [`BotBuilder::redis`].
+    #[cfg(feature = "fleet")]
+    pub fn fleet(&self) -> Option<&fleet::Fleet> {
+        self.shared.fleet.as_ref()
     }
 
     /// The outbox, if enabled.

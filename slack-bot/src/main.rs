@@ -4,6 +4,9 @@
 
 mod demo;
 
+#[cfg(feature = "fleet")]
+use slack_bot::fleet::FleetConfig;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,6 +20,7 @@ hello-shortcut modal, member welcome, file received)
 USAGE:
     slack-bot [OPTIONS]          run against Slack
     slack-bot demo               run against the built-in fake Slack and print a transcript
+    slack-bot fleet              print a fleet's live replicas (builds with feature `fleet`)
 
 OPTIONS:
     --connections <N>            connections to hold, 1 to 10 [env: SLACK_CONNECTIONS] [default: 1]
@@ -26,6 +30,9 @@ OPTIONS:
     --proxy <URL>                HTTP CONNECT proxy, http://[user:pass@]host:port
                                  [default: HTTPS_PROXY / https_proxy / ALL_PROXY, minus NO_PROXY]
     --debug-reconnects           ask Slack to refresh connections every ~6 minutes
+    --redis-url <URL>            run as one replica of a fleet sharing state on Redis
+                                 (redis:// or rediss://; feature `fleet`) [env: SLACK_REDIS_URL;
+                                 also SLACK_REDIS_PASSWORD, SLACK_REDIS_PREFIX, SLACK_REDIS_TIMEOUT_MS]
     -h, --help                   this text
     -V, --version                the version
 
@@ -398,7 +405,10 @@ fn quiet_secret_loggers(b: &mut env_logger::Builder, filter: &str) {
     }
 }
 
-fn run(settings: Settings) -> Result<(), Error> {
+fn run(
+    settings: Settings,
+    #[cfg(feature = "fleet")] fleet: Option<FleetConfig>,
+) -> Result<(), Error> {
     let mut builder = Bot::builder(&settings.app_token, &settings.bot_token)?
         .connections(settings.connections)
         .allow_insecure(settings.allow_insecure)
@@ -411,6 +421,11 @@ fn run(settings: Settings) -> Result<(), Error> {
     }
     if let Some(p) = &settings.proxy {
         builder = builder.proxy(p.clone());
+    }
+    // fleet: one replica of a fleet sharing its state on Redis.
+    #[cfg(feature = "fleet")]
+    if let Some(cfg) = fleet {
+        builder = builder.redis(cfg);
     }
     let bot_user_id = match settings.bot_user_id.clone() {
         Some(id) => Some(id),
@@ -545,6 +560,32 @@ fn main() -> ExitCode {
         };
     }
     let env = |k: &str| std::env::var(k).ok();
+    // fleet: `--redis-url`/`SLACK_REDIS_URL`, and `slack-bot fleet` (see slack_bot::fleet::cli).
+    #[cfg(feature = "fleet")]
+    let (args, fleet) = match slack_bot::fleet::cli::take_args(args, &env) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("slack-bot: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    #[cfg(feature = "fleet")]
+    if args.first().is_some_and(|a| a == "fleet") {
+        let Some(cfg) = fleet else {
+            eprintln!("slack-bot: `fleet` needs --redis-url or SLACK_REDIS_URL");
+            return ExitCode::from(2);
+        };
+        return match slack_bot::fleet::cli::status_text(&cfg) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("slack-bot fleet: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match parse_settings(&args, &env) {
         Ok(s) => s,
         Err(e) => {
@@ -553,7 +594,11 @@ fn main() -> ExitCode {
         }
     };
     init_logging();
-    match run(settings) {
+    match run(
+        settings,
+        #[cfg(feature = "fleet")]
+        fleet,
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Only here: a log line too would say it twice on the same stderr.
