@@ -254,3 +254,133 @@ fn a_hung_or_absent_redis_costs_each_call_its_bound_and_one_warning() {
     });
     assert!(!f.is_degraded());
 }
+
+/// An `events_api` envelope frame as Slack sends it.
+fn frame(slack: &FakeSlack, envelope_id: &str, text: &str) -> String {
+    json!({
+        "envelope_id": envelope_id,
+        "type": "events_api",
+        "payload": slack.event_callback(json!({"type": "message", "channel": "C1", "text": text})),
+        "accepts_response_payload": false,
+        "retry_attempt": 0,
+        "retry_reason": "",
+    })
+    .to_string()
+}
+
+#[test]
+fn a_dead_replicas_accepted_events_are_taken_over_by_the_living() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    // A replica that accepted three events (recorded, read by its consumer) and died before
+    // acknowledging them in the stream.
+    let mut c = redis.conn();
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", "dead:events", "workers", "0", "MKSTREAM"][..])
+        .query(&mut c)
+        .unwrap();
+    for i in 0..3 {
+        let _: String = redis::cmd("XADD")
+            .arg(&["dead:events", "*", "f"][..])
+            .arg(frame(&slack, &format!("env-{i}"), &format!("t{i}")))
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg(
+            &[
+                "GROUP",
+                "workers",
+                "the-dead-one",
+                "COUNT",
+                "10",
+                "STREAMS",
+                "dead:events",
+                ">",
+            ][..],
+        )
+        .query(&mut c)
+        .unwrap();
+    let seen: Seen = Arc::default();
+    let seen2 = seen.clone();
+    let bot = Bot::builder(&slack.app_token(), &slack.bot_token())
+        .unwrap()
+        .api_url(slack.api_url())
+        .allow_insecure(true)
+        .redis(
+            FleetConfig::new(redis.url())
+                .key_prefix("dead")
+                .replica_id("survivor")
+                .reclaim_idle(Duration::from_millis(500)),
+        )
+        .on_any_event(move |ctx| {
+            let key = ctx.envelope().envelope_id().to_owned();
+            seen2.lock().unwrap().entry(key).or_default().push(0);
+            Ok(Reply::Ack)
+        })
+        .start()
+        .unwrap();
+    eventually(Duration::from_secs(20), "the three taken over", || {
+        seen.lock().unwrap().len() == 3
+    });
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(seen.lock().unwrap().values().all(|v| v.len() == 1));
+    assert_eq!(bot.fleet().unwrap().stats().reclaimed, 3);
+    bot.shutdown().unwrap();
+}
+
+#[test]
+fn a_slow_handler_on_a_live_replica_is_not_taken_over() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    let seen: Seen = Arc::default();
+    let mk = |n: usize| {
+        let seen = seen.clone();
+        Bot::builder(&slack.app_token(), &slack.bot_token())
+            .unwrap()
+            .api_url(slack.api_url())
+            .allow_insecure(true)
+            .redis(
+                FleetConfig::new(redis.url())
+                    .key_prefix("slow")
+                    .replica_id(format!("s{n}"))
+                    .reclaim_idle(Duration::from_millis(400)),
+            )
+            .on_any_event(move |ctx| {
+                let key = ctx.envelope().dedup_key().to_owned();
+                seen.lock().unwrap().entry(key).or_default().push(n);
+                // Several reclaim periods long.
+                std::thread::sleep(Duration::from_millis(2500));
+                Ok(Reply::Ack)
+            })
+            .start()
+            .unwrap()
+    };
+    let a = mk(0);
+    let b = mk(1);
+    slack
+        .wait_for_connections(2, Duration::from_secs(20))
+        .unwrap();
+    for i in 0..4 {
+        let id = slack
+            .send_event(json!({"type": "message", "channel": "C1", "text": format!("slow {i}")}))
+            .unwrap();
+        slack.wait_for_ack(&id, Duration::from_secs(10)).unwrap();
+    }
+    eventually(Duration::from_secs(20), "all four started", || {
+        seen.lock().unwrap().len() == 4
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    let seen = seen.lock().unwrap().clone();
+    for (k, by) in &seen {
+        assert_eq!(by.len(), 1, "{k} run by {by:?}");
+    }
+    let reclaimed = a.fleet().unwrap().stats().reclaimed + b.fleet().unwrap().stats().reclaimed;
+    assert_eq!(reclaimed, 0);
+    a.shutdown().unwrap();
+    b.shutdown().unwrap();
+}

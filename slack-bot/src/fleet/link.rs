@@ -1,5 +1,6 @@
 //! One Redis connection whose every call is bounded, reconnected with backoff.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,11 @@ use redis::{Client, Connection, RedisResult};
 #[derive(Debug, Default)]
 pub(crate) struct Health {
     down: AtomicBool,
+    /// When the last warning was logged: an outage that follows a recovery within
+    /// `QUIET_AFTER_WARNING` (a flapping link) is counted but not logged again.
+    warned_at: Mutex<Option<Instant>>,
+    /// Whether the current outage was logged (so is its end).
+    warned: AtomicBool,
     /// Outages seen (a healthy call after failed ones ends one).
     pub(crate) outages: AtomicU64,
     /// Calls that failed or timed out (each one fell back to local behaviour).
@@ -25,6 +31,21 @@ impl Health {
         self.failed_calls.fetch_add(1, Ordering::Relaxed);
         if !self.down.swap(true, Ordering::Relaxed) {
             self.outages.fetch_add(1, Ordering::Relaxed);
+            let now = Instant::now();
+            let quiet = match self.warned_at.lock() {
+                Ok(mut at) => {
+                    let quiet = at.is_some_and(|t| now.duration_since(t) < QUIET_AFTER_WARNING);
+                    if !quiet {
+                        *at = Some(now);
+                    }
+                    quiet
+                }
+                Err(_) => false,
+            };
+            self.warned.store(!quiet, Ordering::Relaxed);
+            if quiet {
+                return;
+            }
             let mut text = e.to_string();
             text.truncate(200);
             log::warn!(
@@ -34,7 +55,7 @@ impl Health {
     }
 
     fn ok(&self) {
-        if self.down.swap(false, Ordering::Relaxed) {
+        if self.down.swap(false, Ordering::Relaxed) && self.warned.load(Ordering::Relaxed) {
             log::info!("fleet: redis is reachable again; shared state resumed");
         }
     }
@@ -57,6 +78,9 @@ impl std::fmt::Display for CallError {
         }
     }
 }
+
+/// See [`Health`]: a flapping Redis is logged once per this period.
+const QUIET_AFTER_WARNING: Duration = Duration::from_secs(30);
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);

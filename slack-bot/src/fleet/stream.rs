@@ -106,7 +106,8 @@ impl Reader {
         done: Receiver<String>,
     ) -> Reader {
         let cfg = fleet.config();
-        let bound = cfg.call_timeout + READ_BLOCK;
+        // Off the event loop: a generous bound (a busy Redis, an fsync), still finite.
+        let bound = cfg.call_timeout.max(Duration::from_secs(1)) + READ_BLOCK;
         let link = Link::new(fleet.client().clone(), bound, "stream");
         let now = Instant::now();
         Reader {

@@ -101,9 +101,20 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    /// Stops it (SIGKILL; with persistence, every write is already on disk).
+    /// Stops it: SIGTERM when persistent (Redis writes its append-only file and exits),
+    /// else SIGKILL.
     pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            if self.persistent {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(c.id().to_string())
+                    .status();
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
