@@ -940,6 +940,8 @@ fn run_job(w: &WorkerCtx, job: Job) {
             web: w.web.clone(),
             outbox: w.outbox.clone(),
             bot_user_id: w.bot_user_id.clone(),
+            #[cfg(feature = "fleet")]
+            fleet: w.shared.fleet.clone(),
         };
         let envelope_id = ctx.envelope.envelope_id();
         let reply = match handler {

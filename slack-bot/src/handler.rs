@@ -48,6 +48,9 @@ pub struct Context {
     pub(crate) web: WebClient,
     pub(crate) outbox: Option<Arc<Outbox>>,
     pub(crate) bot_user_id: Option<Arc<str>>,
+    // fleet: shared pacing of chat.postMessage (see `post_message`).
+    #[cfg(feature = "fleet")]
+    pub(crate) fleet: Option<crate::fleet::Fleet>,
 }
 
 impl fmt::Debug for Context {
@@ -105,8 +108,24 @@ impl Context {
 
     /// Posts `text` to `channel` now (`chat.postMessage`, waiting on rate limits).
     pub fn say(&self, channel: &str, text: &str) -> Result<MessageRef, slack_web::Error> {
-        self.web
-            .chat_post_message(&slack_web::PostMessage::new(channel, text))
+        self.post_message(&slack_web::PostMessage::new(channel, text))
+    }
+
+    /// Posts a message now (`chat.postMessage`, waiting on rate limits). In a fleet
+    /// (feature `fleet`), the per-channel pace (burst 5, then 1/s) and any 429 pause are
+    /// shared by every replica; the client's local limiter applies as well.
+    pub fn post_message(
+        &self,
+        msg: &slack_web::PostMessage,
+    ) -> Result<MessageRef, slack_web::Error> {
+        // fleet: shared pacing, falling back to the local limiter when Redis is away.
+        #[cfg(feature = "fleet")]
+        if let Some(fleet) = &self.fleet {
+            return crate::fleet::paced_post(fleet, &msg.channel, || {
+                self.web.chat_post_message(msg)
+            });
+        }
+        self.web.chat_post_message(msg)
     }
 
     /// Queues `text` for `channel` on the outbox (sent in order per channel under the rate

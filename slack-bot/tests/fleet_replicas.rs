@@ -242,3 +242,54 @@ fn the_fleet_holds_ten_connections_and_a_dead_replicas_share_moves() {
         r.terminate();
     }
 }
+
+#[test]
+fn two_replicas_posting_to_one_channel_stay_within_burst_5_then_1_per_second() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    let mut replicas: Vec<Replica> = (0..2)
+        .map(|i| replica(&slack, &redis, &format!("p{i}"), 1))
+        .collect();
+    slack.wait_for_connections(2, LONG).unwrap();
+    // Each mention gets "Hello! How can I help?" in the channel; twelve mentions, delivered
+    // round robin over both replicas, all at once.
+    let n = 12;
+    for i in 0..n {
+        slack
+            .send_event(json!({"type": "app_mention", "channel": "C1", "user": "U1", "text": format!("<@UBOT> hi {i}"), "ts": format!("{}.5", 2000 + i)}))
+            .unwrap();
+    }
+    // When each post reached the fake (polled every few ms).
+    let start = std::time::Instant::now();
+    let mut times: Vec<f64> = Vec::new();
+    while times.len() < n && start.elapsed() < LONG {
+        let posts = slack
+            .calls()
+            .iter()
+            .filter(|c| c.method == "chat.postMessage")
+            .count();
+        while times.len() < posts {
+            times.push(start.elapsed().as_secs_f64());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(times.len(), n, "every mention answered");
+    // Burst 5, then 1/s, fleet-wide: any k consecutive posts span at least k - 5 seconds
+    // (less a margin for the polling and the scheduler).
+    for i in 0..n {
+        for j in i + 5..n {
+            let span = times[j] - times[i];
+            let allowed = (j - i + 1 - 5) as f64;
+            assert!(
+                span >= allowed - 0.3,
+                "posts {i}..={j} within {span:.2}s (at least {allowed}s): {times:?}"
+            );
+        }
+    }
+    for r in &mut replicas {
+        assert!(alive(r));
+        r.terminate();
+    }
+}

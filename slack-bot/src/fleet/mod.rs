@@ -620,3 +620,31 @@ fn redact_error(e: &link::CallError) -> String {
         other => other.to_string(),
     }
 }
+
+/// The longest a post waits for the fleet's pace or pause (a longer answer means a backlog the
+/// caller should see as slowness rather than a hung handler; the local limiter still applies).
+const MAX_PACE_WAIT: Duration = Duration::from_secs(60);
+
+/// Runs `post` (a `chat.postMessage` to `channel`) under the fleet's shared pause and pace,
+/// and shares a 429's pause with the fleet. When Redis is away, `post` runs at once (its own
+/// client's local limiter applies).
+pub(crate) fn paced_post<T>(
+    fleet: &Fleet,
+    channel: &str,
+    post: impl FnOnce() -> Result<T, slack_web::Error>,
+) -> Result<T, slack_web::Error> {
+    const METHOD: &str = "chat.postMessage";
+    if let Some(pause) = fleet.method_pause(METHOD).filter(|p| !p.is_zero()) {
+        std::thread::sleep(pause.min(MAX_PACE_WAIT));
+    }
+    if let Some(wait) = fleet.pace_post_message(channel).filter(|w| !w.is_zero()) {
+        std::thread::sleep(wait.min(MAX_PACE_WAIT));
+    }
+    let result = post();
+    if let Err(e) = &result {
+        if let Some(retry_after) = e.retry_after() {
+            fleet.pause_method(METHOD, retry_after);
+        }
+    }
+    result
+}
