@@ -932,47 +932,46 @@ fn worker(jobs: &JobQueue<Job>, w: &WorkerCtx) {
     }
 }
 
+// fleet: one job's handling, split out of `worker` so the fleet's stream workers run the same code.
 fn run_job(w: &WorkerCtx, job: Job) {
-    {
-        let handler = w.router.find(&job.envelope);
-        let ctx = Context {
-            envelope: job.envelope,
-            web: w.web.clone(),
-            outbox: w.outbox.clone(),
-            bot_user_id: w.bot_user_id.clone(),
-            #[cfg(feature = "fleet")]
-            fleet: w.shared.fleet.clone(),
-        };
-        let envelope_id = ctx.envelope.envelope_id();
-        let reply = match handler {
-            None => Reply::Ack,
-            Some(h) => match catch_unwind(AssertUnwindSafe(|| h(&ctx))) {
-                Ok(Ok(reply)) => {
-                    w.shared.handled.fetch_add(1, Ordering::Relaxed);
-                    reply
-                }
-                Ok(Err(e)) => {
-                    w.shared.handler_errors.fetch_add(1, Ordering::Relaxed);
-                    log::warn!("handler for envelope {envelope_id} failed: {e}");
-                    Reply::Ack
-                }
-                Err(_) => {
-                    w.shared.handler_errors.fetch_add(1, Ordering::Relaxed);
-                    log::error!("handler for envelope {envelope_id} panicked");
-                    Reply::Ack
-                }
-            },
-        };
-        if job.wants_reply {
-            let _ = w.inbox.send(LoopMsg::Done {
-                envelope_id: envelope_id.to_owned(),
-                reply,
-            });
-        } else if matches!(reply, Reply::Payload(_)) {
-            log::warn!(
-                "handler returned a payload for envelope {envelope_id}, which does not accept one; ignored"
-            );
-        }
+    let handler = w.router.find(&job.envelope);
+    let ctx = Context {
+        envelope: job.envelope,
+        web: w.web.clone(),
+        outbox: w.outbox.clone(),
+        bot_user_id: w.bot_user_id.clone(),
+        #[cfg(feature = "fleet")]
+        fleet: w.shared.fleet.clone(),
+    };
+    let envelope_id = ctx.envelope.envelope_id();
+    let reply = match handler {
+        None => Reply::Ack,
+        Some(h) => match catch_unwind(AssertUnwindSafe(|| h(&ctx))) {
+            Ok(Ok(reply)) => {
+                w.shared.handled.fetch_add(1, Ordering::Relaxed);
+                reply
+            }
+            Ok(Err(e)) => {
+                w.shared.handler_errors.fetch_add(1, Ordering::Relaxed);
+                log::warn!("handler for envelope {envelope_id} failed: {e}");
+                Reply::Ack
+            }
+            Err(_) => {
+                w.shared.handler_errors.fetch_add(1, Ordering::Relaxed);
+                log::error!("handler for envelope {envelope_id} panicked");
+                Reply::Ack
+            }
+        },
+    };
+    if job.wants_reply {
+        let _ = w.inbox.send(LoopMsg::Done {
+            envelope_id: envelope_id.to_owned(),
+            reply,
+        });
+    } else if matches!(reply, Reply::Payload(_)) {
+        log::warn!(
+            "handler returned a payload for envelope {envelope_id}, which does not accept one; ignored"
+        );
     }
 }
 

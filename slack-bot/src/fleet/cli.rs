@@ -98,3 +98,57 @@ pub fn status_text(cfg: &FleetConfig) -> Result<String, super::FleetError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_flag_wins_and_other_arguments_stay() {
+        let (rest, cfg) = take_args(
+            args(&["--connections", "2", "--redis-url", "redis://a:1/0"]),
+            &env(&[
+                ("SLACK_REDIS_URL", "redis://b:2/0"),
+                ("SLACK_REDIS_PREFIX", "app"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(rest, args(&["--connections", "2"]));
+        let cfg = cfg.unwrap();
+        assert_eq!(cfg.url, "redis://a:1/0");
+        assert_eq!(cfg.prefix, "app");
+        let (_, cfg) = take_args(args(&["--redis-url=rediss://c:3"]), &env(&[])).unwrap();
+        assert_eq!(cfg.unwrap().url, "rediss://c:3");
+    }
+
+    #[test]
+    fn without_a_url_nothing_changes_and_bad_values_are_refused() {
+        let (rest, cfg) = take_args(args(&["demo"]), &env(&[])).unwrap();
+        assert_eq!(rest, args(&["demo"]));
+        assert!(cfg.is_none());
+        assert!(take_args(args(&["--redis-url"]), &env(&[])).is_err());
+        assert!(take_args(args(&["--redis-url", "http://x"]), &env(&[])).is_err());
+        let e = take_args(
+            args(&[]),
+            &env(&[
+                ("SLACK_REDIS_URL", "redis://x"),
+                ("SLACK_REDIS_TIMEOUT_MS", "soon"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(e.contains("SLACK_REDIS_TIMEOUT_MS"), "{e}");
+    }
+}
