@@ -384,3 +384,95 @@ fn a_slow_handler_on_a_live_replica_is_not_taken_over() {
     a.shutdown().unwrap();
     b.shutdown().unwrap();
 }
+
+/// A throwaway CA and a certificate for 127.0.0.1, as PEM files in `dir`: (ca, cert, key).
+fn tls_files(
+    dir: &std::path::Path,
+) -> (
+    String,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let (ca_path, cert_path, key_path) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (ca_cert.pem(), ca_path, cert_path, key_path)
+}
+
+#[test]
+fn rediss_with_a_password_and_a_private_ca() {
+    if !fleet_support::redis_available() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("slack-fleet-tls-{}", std::process::id()));
+    let (ca_pem, ca, cert, key) = tls_files(&dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .arg("--tls-ca-cert-file")
+        .arg(&ca)
+        .args(["--requirepass", "s3cret-pw"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(Duration::from_secs(20), "redis-server with tls", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let url = format!("rediss://127.0.0.1:{port}/0");
+    let cfg = FleetConfig::new(url.clone())
+        .key_prefix("tls")
+        .call_timeout(Duration::from_secs(2));
+    // The private CA and the password: works.
+    let f = Fleet::new(
+        cfg.clone()
+            .password("s3cret-pw")
+            .tls_root_certs_pem(&ca_pem),
+    )
+    .unwrap();
+    assert_eq!(f.lease_connections(2), Some(2));
+    // Without the CA the server's certificate is not trusted; without the password, refused.
+    let untrusted = Fleet::new(cfg.clone().password("s3cret-pw")).unwrap();
+    assert_eq!(untrusted.lease_connections(2), None);
+    let no_password = Fleet::new(cfg.tls_root_certs_pem(&ca_pem)).unwrap();
+    assert_eq!(no_password.lease_connections(2), None);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

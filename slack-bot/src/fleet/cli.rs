@@ -6,7 +6,7 @@ use super::{FleetConfig, status};
 
 /// Takes the fleet's settings out of the command line and the environment:
 /// `--redis-url URL` (or `SLACK_REDIS_URL`), `SLACK_REDIS_PASSWORD`, `SLACK_REDIS_PREFIX`,
-/// `SLACK_REDIS_TIMEOUT_MS`. Returns the other arguments and the configuration, if any.
+/// `SLACK_REDIS_TIMEOUT_MS`, `SLACK_REDIS_CA_FILE` (PEM roots for `rediss://`). Returns the other arguments and the configuration, if any.
 pub fn take_args(
     args: Vec<String>,
     env: &dyn Fn(&str) -> Option<String>,
@@ -63,6 +63,11 @@ pub fn take_args(
                 .map_err(|_| format!("{var} must be a number of milliseconds"))?;
             cfg = set(cfg, Duration::from_millis(ms));
         }
+    }
+    if let Some(path) = env("SLACK_REDIS_CA_FILE").filter(|p| !p.is_empty()) {
+        let pem = std::fs::read(&path)
+            .map_err(|e| format!("SLACK_REDIS_CA_FILE `{path}` cannot be read: {e}"))?;
+        cfg = cfg.tls_root_certs_pem(pem);
     }
     if let Some(id) = env("SLACK_FLEET_REPLICA_ID").filter(|p| !p.is_empty()) {
         cfg = cfg.replica_id(id);

@@ -27,6 +27,7 @@ pub struct FleetConfig {
     pub(crate) reclaim_idle: Duration,
     pub(crate) heartbeat_every: Duration,
     pub(crate) budget: usize,
+    pub(crate) root_certs_pem: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for FleetConfig {
@@ -64,6 +65,7 @@ impl FleetConfig {
             reclaim_idle: Duration::from_secs(30),
             heartbeat_every: Duration::from_secs(2),
             budget: 10,
+            root_certs_pem: None,
         }
     }
 
@@ -125,6 +127,13 @@ impl FleetConfig {
     /// The fleet's connection budget (default 10, Slack's limit per app; 1 to 10).
     pub fn connection_budget(mut self, n: usize) -> Self {
         self.budget = n.clamp(1, 10);
+        self
+    }
+
+    /// For `rediss://`: trust these PEM root certificates instead of the Mozilla roots (a
+    /// private CA, as managed Redis services and in-house deployments often use).
+    pub fn tls_root_certs_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_certs_pem = Some(pem.as_ref().to_vec());
         self
     }
 

@@ -183,7 +183,17 @@ pub(crate) fn client_for(cfg: &FleetConfig) -> Result<Client, FleetError> {
         redis = redis.set_password(p);
     }
     let info = info.set_redis_settings(redis);
-    Client::open(info).map_err(|e| FleetError::Config(format!("redis client: {}", e.kind_str())))
+    let client = match &cfg.root_certs_pem {
+        Some(pem) => Client::build_with_tls(
+            info,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            },
+        ),
+        None => Client::open(info),
+    };
+    client.map_err(|e| FleetError::Config(format!("redis client: {}", e.kind_str())))
 }
 
 trait KindStr {
