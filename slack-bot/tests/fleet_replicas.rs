@@ -194,6 +194,23 @@ fn redis_stopped_and_restarted_mid_stream_stops_no_replica() {
             "after the restart, exactly once: {i}"
         );
     }
+    // The outage is in the replicas' counters: envelopes handled on local state.
+    let mut fallbacks = 0;
+    eventually(LONG, "the outage in the heartbeats", || {
+        let out = Command::new(env!("CARGO_BIN_EXE_slack-bot"))
+            .env_clear()
+            .args(["fleet", "--redis-url", &redis.url()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        fallbacks = text
+            .split("local fallbacks ")
+            .skip(1)
+            .filter_map(|t| t.split(',').next()?.trim().parse::<u64>().ok())
+            .sum();
+        text.contains("2 live replica(s)") && fallbacks > 0
+    });
+    eprintln!("local fallbacks during the outage: {fallbacks}");
     for rep in &mut replicas {
         assert!(alive(rep), "replica {} stopped", rep.id);
         let log = rep.log();
