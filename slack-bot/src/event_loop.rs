@@ -37,6 +37,9 @@ pub(crate) enum LoopMsg {
         reply: Reply,
     },
     Shutdown,
+    // fleet: the claimer's verdicts on envelopes handed over by `fleet_flush`.
+    #[cfg(feature = "fleet")]
+    FleetVerdicts(crate::fleet::Verdicts),
 }
 
 /// Frames taken from one link per wake-up of the loop, at most (the timers and the other
@@ -151,6 +154,11 @@ struct Loop {
     fleet_pending: Vec<(ConnId, Envelope)>,
     #[cfg(feature = "fleet")]
     fleet_threads: Option<(crate::fleet::StreamWorkers, JoinHandle<()>)>,
+    #[cfg(feature = "fleet")]
+    fleet_claimer: Option<crate::fleet::Claimer>,
+    /// Envelopes with the claimer, not acked yet.
+    #[cfg(feature = "fleet")]
+    fleet_in_flight: usize,
 }
 
 pub(crate) fn run(p: LoopParts) -> RunReport {
@@ -183,6 +191,10 @@ pub(crate) fn run(p: LoopParts) -> RunReport {
         fleet_pending: Vec::new(),
         #[cfg(feature = "fleet")]
         fleet_threads: None,
+        #[cfg(feature = "fleet")]
+        fleet_claimer: None,
+        #[cfg(feature = "fleet")]
+        fleet_in_flight: 0,
     };
     // fleet: the stream's workers run the same handlers as the local workers.
     #[cfg(feature = "fleet")]
@@ -362,6 +374,8 @@ impl Loop {
                 }
             }
             LoopMsg::Shutdown => self.begin_shutdown(now),
+            #[cfg(feature = "fleet")]
+            LoopMsg::FleetVerdicts(v) => self.fleet_verdicts(now, v),
         }
     }
 
@@ -755,7 +769,12 @@ impl Loop {
             return;
         }
         let deadline_passed = self.drain_deadline.is_some_and(|d| now >= d);
-        if self.awaiting_reply.is_empty() || deadline_passed {
+        // fleet: envelopes with the claimer are acked before the connections close.
+        #[cfg(feature = "fleet")]
+        let waiting = !self.awaiting_reply.is_empty() || self.fleet_in_flight > 0;
+        #[cfg(not(feature = "fleet"))]
+        let waiting = !self.awaiting_reply.is_empty();
+        if !waiting || deadline_passed {
             for id in std::mem::take(&mut self.awaiting_reply) {
                 log::warn!("shutdown: handler for {id} did not answer in time; plain ack");
                 let _ = self.p.supervisor.ack(now, &id);
@@ -995,33 +1014,51 @@ impl Loop {
         });
         let shared = self.p.shared.clone();
         let ready = Arc::new(move || shared.core.lock().map(|c| c.ready).unwrap_or(0));
+        let inbox = self.p.inbox_tx.clone();
+        let deliver = move |v| {
+            let _ = inbox.send(LoopMsg::FleetVerdicts(v));
+        };
         match crate::fleet::StreamWorkers::start(&fleet, self.p.workers, handle)
             .and_then(|w| Ok((w, fleet.start_heartbeat(ready)?)))
+            .and_then(|t| Ok((t, crate::fleet::Claimer::start(&fleet, deliver)?)))
         {
-            Ok(t) => self.fleet_threads = Some(t),
+            Ok((t, c)) => {
+                self.fleet_threads = Some(t);
+                self.fleet_claimer = Some(c);
+            }
             Err(e) => log::error!("fleet: {e}; events are handled locally only"),
         }
     }
 
-    /// Claims the envelopes of this wake-up in one bounded round trip, then acks them: new
-    /// ones were recorded in the fleet's stream (its workers handle them), duplicates are only
-    /// acked, and when Redis did not answer in time they are handled here as without a fleet.
+    /// Hands this wake-up's envelopes to the claimer (one bounded round trip off this thread,
+    /// merged with whatever else is waiting); their verdicts come back on the inbox
+    /// (`fleet_verdicts`). Without a claimer they are handled here as without a fleet.
     fn fleet_flush(&mut self, now: Instant) {
         if self.fleet_pending.is_empty() {
             return;
         }
-        let Some(fleet) = self.p.shared.fleet.clone() else {
-            return;
-        };
         let pending = std::mem::take(&mut self.fleet_pending);
-        let envelopes: Vec<&Envelope> = pending.iter().map(|(_, e)| e).collect();
-        let verdicts = if self.fleet_threads.is_some() {
-            fleet.accept(&envelopes)
-        } else {
-            vec![crate::fleet::Verdict::Local; envelopes.len()]
+        let n = pending.len();
+        let refused = match &self.fleet_claimer {
+            Some(c) => c.claim(pending).err(),
+            None => Some(pending),
         };
-        for ((conn, envelope), verdict) in pending.into_iter().zip(verdicts) {
-            use crate::fleet::Verdict;
+        match refused {
+            None => self.fleet_in_flight += n,
+            Some(batch) => {
+                for (conn, envelope) in batch {
+                    self.take_request(now, conn, envelope);
+                }
+            }
+        }
+    }
+
+    /// Acks what the fleet recorded or had seen, and handles here what it could not claim in
+    /// time (Redis away) or what waits for a reply.
+    fn fleet_verdicts(&mut self, now: Instant, verdicts: crate::fleet::Verdicts) {
+        use crate::fleet::Verdict;
+        self.fleet_in_flight = self.fleet_in_flight.saturating_sub(verdicts.len());
+        for (conn, envelope, verdict) in verdicts {
             match verdict {
                 Verdict::Recorded | Verdict::Duplicate => {
                     if verdict == Verdict::Duplicate {
@@ -1037,7 +1074,19 @@ impl Loop {
                         );
                     }
                 }
-                Verdict::ClaimedLocal | Verdict::Local => self.take_request(now, conn, envelope),
+                Verdict::ClaimedLocal | Verdict::Local => {
+                    // Room in the local queue was looked at on receipt, in an earlier wake-up:
+                    // look again.
+                    let room = self.room.unwrap_or_else(|| self.jobs.room());
+                    match room.checked_sub(1) {
+                        _ if self.draining => self.p.supervisor.decline(&envelope),
+                        Some(left) => {
+                            self.room = Some(left);
+                            self.take_request(now, conn, envelope);
+                        }
+                        None => self.queue_full(&envelope),
+                    }
+                }
             }
         }
     }
@@ -1046,6 +1095,9 @@ impl Loop {
         let Some(fleet) = self.p.shared.fleet.clone() else {
             return;
         };
+        if let Some(mut c) = self.fleet_claimer.take() {
+            c.stop();
+        }
         fleet.stop();
         if let Some((workers, heartbeat)) = self.fleet_threads.take() {
             let left = workers.join(deadline);

@@ -30,6 +30,7 @@
 //! * while Redis is down each replica deduplicates on its own, so a redelivery that lands on
 //!   another replica during the outage may be handled twice (counted as a local fallback).
 
+mod claimer;
 mod config;
 mod link;
 mod scripts;
@@ -48,6 +49,7 @@ use link::{Health, Link};
 use redis::{Client, IntoConnectionInfo, Script};
 use slack_envelope::Envelope;
 
+pub(crate) use claimer::{Claimer, Verdicts};
 pub(crate) use stream::StreamWorkers;
 
 /// Errors of the fleet's setup (calls at run time never fail: they fall back).
