@@ -318,6 +318,7 @@ impl Dispatcher {
     /// With shared claims, a request that would be taken is held instead
     /// ([`Verdict::Claim`]): the loop hands it to the claimer.
     pub(crate) fn handle_request(&mut self, now: Instant, envelope: &Envelope) -> Verdict {
+        let check_at = self.check_at;
         let verdict = self.judge(now, envelope);
         match self.cfg.claim_bound {
             Some(bound)
@@ -325,6 +326,8 @@ impl Dispatcher {
             {
                 // Not taken yet: the claimer says whether it is ours to queue.
                 self.awaiting_reply.remove(envelope.envelope_id());
+                // Nothing runs here for it yet: no handler check on its account.
+                self.check_at = check_at;
                 self.held.insert(
                     envelope.envelope_id().to_owned(),
                     (envelope.clone(), now + bound),
