@@ -29,7 +29,7 @@ USAGE:
                                  deliver every request to an HTTP-mode app (Bolt etc.) at URL,
                                  signed as Slack would sign it; its answer becomes the ack
     slack-bot demo               run against the built-in fake Slack and print a transcript
-    slack-bot fleet              print a fleet's live replicas (builds with feature `fleet`)
+    slack-bot fleet              print a fleet's live replicas, connections and counters
 
 OPTIONS:
     --connections <N>            connections to hold, 1 to 10 [env: SLACK_CONNECTIONS] [default: 1]

@@ -26,7 +26,9 @@
 //! * no event is handled twice by live replicas while Redis is up (one claim per event);
 //! * an event acked to Slack has been recorded in the stream first, so it is handled at least
 //!   once even if its replica dies; it runs twice only if its handler had started on a replica
-//!   that died before acknowledging it in the stream (at-least-once);
+//!   that died before acknowledging it in the stream, or if its claim's verdict came after the
+//!   dispatcher's bound ([`FleetConfig::call_timeout`] × 4, 0.5 to 2 s) and the replica had
+//!   taken it alone meanwhile (counted in [`FleetStats::local_fallbacks`]) (at-least-once);
 //! * while Redis is down each replica deduplicates on its own, so a redelivery that lands on
 //!   another replica during the outage may be handled twice (counted as a local fallback).
 
@@ -37,6 +39,8 @@ pub(crate) mod runtime;
 mod scripts;
 pub(crate) mod stream;
 
+// The binary's side (`--redis-url`, `slack-bot fleet`); public for `main.rs` only.
+#[doc(hidden)]
 pub mod cli;
 
 use std::collections::HashMap;
