@@ -328,7 +328,8 @@ fn markdown(
     );
     // fleet: shared claims on a local Redis against off (the bench's `fleet` section, which
     // runs when the bench is built with slack-bot's `fleet` feature and redis-server exists).
-    let fleet_na = "n/a (`cargo bench -p slack-bot --features fleet --bench e2e -- --only fleet`)";
+    let fleet_na =
+        "n/a (`cargo bench -p slack-bot --bench e2e -- --only fleet`, with redis-server)";
     row(
         "**Fleet: throughput with shared claims on** (local Redis) / off, 64 in flight",
         num("fleet_ratio").map_or_else(
