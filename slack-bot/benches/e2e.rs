@@ -273,6 +273,9 @@ enum Client {
     /// The baseline flushing each ack on its own (`send`), as the simplest client does.
     BaselineFlushEach,
     Bot,
+    /// The same bot as one replica of a fleet on a local Redis (feature `fleet`).
+    #[cfg(feature = "fleet")]
+    BotFleet,
 }
 
 impl Client {
@@ -281,6 +284,8 @@ impl Client {
             Client::Baseline => "baseline",
             Client::BaselineFlushEach => "baseline-flush-each",
             Client::Bot => "slack-bot",
+            #[cfg(feature = "fleet")]
+            Client::BotFleet => "slack-bot+redis",
         }
     }
 }
@@ -364,6 +369,8 @@ fn start_client(client: Client, slack: &FakeSlack, window: usize) -> Res<(Runnin
         Client::Baseline => Running::Baseline(baseline(slack.ws_url(), window > 1)),
         Client::BaselineFlushEach => Running::Baseline(baseline(slack.ws_url(), false)),
         Client::Bot => Running::Bot(bot(slack)?),
+        #[cfg(feature = "fleet")]
+        Client::BotFleet => Running::Bot(fleet_bench::bot(slack)?),
     };
     slack
         .wait_for_connections(1, Duration::from_secs(30))
@@ -1060,12 +1067,13 @@ fn main() {
     result("rtt_n", o.rtt_n);
     result("core_n", o.core_n);
     result("envelope_bytes", envelope(0).len());
-    let sections: [(&str, Section); 5] = [
+    let sections: [(&str, Section); 6] = [
         ("e2e", throughput),
         ("rtt", round_trip),
         ("core", core),
         ("footprint", footprint),
         ("reconnect", reconnect),
+        ("fleet", fleet_bench::run),
     ];
     let mut failed = false;
     for (name, f) in sections {
@@ -1081,5 +1089,131 @@ fn main() {
     }
     if failed {
         std::process::exit(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared claims on (a local Redis) against off
+
+#[cfg(not(feature = "fleet"))]
+mod fleet_bench {
+    pub(super) fn run(_: &super::Opts) -> super::Res<()> {
+        eprintln!("[e2e] fleet: skipped (built without the `fleet` feature)");
+        Ok(())
+    }
+}
+
+#[cfg(feature = "fleet")]
+mod fleet_bench {
+    use std::process::{Child, Command, Stdio};
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    use super::{Client, Opts, Res, WINDOW, median, percentile, result, stream_run};
+    use slack_bot::fleet::FleetConfig;
+    use slack_bot::{Bot, Reply, RunningBot};
+    use slack_testkit::FakeSlack;
+
+    static REDIS_URL: OnceLock<String> = OnceLock::new();
+
+    /// The bench's bot as one replica of a fleet (claims and the stream on).
+    pub(super) fn bot(slack: &FakeSlack) -> Res<RunningBot> {
+        let url = REDIS_URL.get().ok_or("no redis")?;
+        Bot::builder(&slack.app_token(), &slack.bot_token())
+            .map_err(|e| e.to_string())?
+            .api_url(slack.api_url())
+            .allow_insecure(true)
+            .no_proxy()
+            .redis(FleetConfig::new(url.clone()).key_prefix("bench"))
+            .on_event("message", |_| Ok(Reply::Ack))
+            .start()
+            .map_err(|e| format!("the bot did not start: {e}"))
+    }
+
+    struct Redis(Child);
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn flush(url: &str) {
+        if let Ok(mut c) = redis::Client::open(url)
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(5)))
+        {
+            let _ = redis::cmd("FLUSHALL").query::<()>(&mut c);
+        }
+    }
+
+    pub(super) fn run(o: &Opts) -> Res<()> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let child = match Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("[e2e] fleet: skipped (redis-server could not be started: {e})");
+                return Ok(());
+            }
+        };
+        let _redis = Redis(child);
+        let url = format!("redis://127.0.0.1:{port}/0");
+        let t = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if t.elapsed() > Duration::from_secs(20) {
+                return Err("redis-server did not start".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = REDIS_URL.set(url.clone());
+        eprintln!(
+            "[e2e] fleet: shared claims on (local redis) against off: {} envelopes with {WINDOW} in flight, {} with 1, {} run(s) each",
+            o.n, o.rtt_n, o.reps
+        );
+        let (mut on, mut off, mut on_p50, mut off_p50) = (vec![], vec![], vec![], vec![]);
+        for rep in 0..o.reps {
+            let order = if rep % 2 == 0 {
+                [Client::Bot, Client::BotFleet]
+            } else {
+                [Client::BotFleet, Client::Bot]
+            };
+            for client in order {
+                flush(&url);
+                let r = stream_run(o, client, o.n, WINDOW, false)?;
+                flush(&url);
+                let mut rt = stream_run(o, client, o.rtt_n, 1, true)?.round_trips;
+                rt.sort_unstable();
+                let p50 = percentile(&rt, 0.5).as_secs_f64() * 1e6;
+                eprintln!(
+                    "[e2e]   {:<15} {:>9.0} events/s, p50 {p50:.0} µs",
+                    client.name(),
+                    r.per_sec
+                );
+                if client == Client::Bot {
+                    off.push(r.per_sec);
+                    off_p50.push(p50);
+                } else {
+                    on.push(r.per_sec);
+                    on_p50.push(p50);
+                }
+            }
+        }
+        let (on, off, on_p50, off_p50) = (median(on), median(off), median(on_p50), median(off_p50));
+        result("fleet_on_per_sec", format!("{on:.0}"));
+        result("fleet_off_per_sec", format!("{off:.0}"));
+        result("fleet_ratio", format!("{:.3}", on / off.max(1e-9)));
+        result("fleet_rtt_on_p50_us", format!("{on_p50:.0}"));
+        result("fleet_rtt_off_p50_us", format!("{off_p50:.0}"));
+        result("fleet_rtt_p50_delta_us", format!("{:.0}", on_p50 - off_p50));
+        Ok(())
     }
 }

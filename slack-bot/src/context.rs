@@ -56,6 +56,10 @@ pub(crate) struct Services {
     /// Tests only ([`crate::testing`]): `response_url` posts go to this base URL instead,
     /// with the original URL appended (percent-encoded).
     pub(crate) response_url_redirect: Option<String>,
+    /// The replica's handle on the fleet ([`crate::BotBuilder::redis`]): shared pacing of
+    /// `chat.postMessage` (see [`Context::post_message`]).
+    #[cfg(feature = "fleet")]
+    pub(crate) fleet: Option<crate::fleet::Fleet>,
 }
 
 /// The typed view of the payload, decoded on first use and kept.
@@ -451,9 +455,24 @@ impl Context {
 
     /// Posts `message` to `channel` now (`chat.postMessage`, waiting on rate limits).
     pub fn say_to(&self, channel: &str, message: impl Into<Message>) -> Result<MessageRef, Error> {
-        self.web()
-            .chat_post_message(&PostMessage::new(channel, message))
-            .map_err(Error::Web)
+        self.post_message(&PostMessage::new(channel, message))
+    }
+
+    /// Posts a message now (`chat.postMessage`, waiting on rate limits). [`say`](Self::say)
+    /// and [`say_to`](Self::say_to) go through here. In a fleet (feature `fleet`,
+    /// [`BotBuilder::redis`](crate::BotBuilder::redis)), the per-channel pace (burst 5, then
+    /// 1/s) and any 429 pause are shared by every replica; the client's local limiter applies
+    /// as well, and alone while Redis is away.
+    pub fn post_message(&self, msg: &PostMessage) -> Result<MessageRef, Error> {
+        // fleet: shared pacing, falling back to the local limiter when Redis is away.
+        #[cfg(feature = "fleet")]
+        if let Some(fleet) = &self.req.services.fleet {
+            return crate::fleet::paced_post(fleet, &msg.channel, || {
+                self.web().chat_post_message(msg)
+            })
+            .map_err(Error::Web);
+        }
+        self.web().chat_post_message(msg).map_err(Error::Web)
     }
 
     /// Queues `text` for `channel` on the outbox (sent in order per channel under the rate

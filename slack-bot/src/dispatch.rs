@@ -24,8 +24,17 @@
 //!   (and at most one every [`GROW_AFTER`]).
 //! * While requests are queued or running, the handlers are checked against their time
 //!   budget (a stuck handler's worker is replaced by the pool).
+//! * With shared claims (a fleet of replicas, feature `fleet`), a request that would be taken
+//!   is first *held* ([`Verdict::Claim`]) while the claimer asks the fleet who takes it: one
+//!   recorded in the fleet's stream is acked only (a stream worker of any replica runs it); a
+//!   duplicate (claimed before, here or elsewhere) is acked and counted, not queued; one
+//!   claimed but not recorded (its ack waits for a reply), or one the fleet could not judge
+//!   (Redis away), is judged like any request here, against the room then (local fallback).
+//!   A claimer silent past its bound ([`DispatchConfig::claim_bound`]) gets the same local
+//!   fallback; at shutdown, held requests are waited for like awaited replies, and declined
+//!   at the drain deadline.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -64,6 +73,9 @@ pub(crate) struct DispatchConfig {
     pub(crate) handler_budget: Duration,
     /// Ack requests that take no payload when they are queued (else after their handler).
     pub(crate) ack_on_receipt: bool,
+    /// With shared claims (a fleet): how long a request is held for the claimer's verdict at
+    /// most before it is judged here alone. `None`: no shared claims.
+    pub(crate) claim_bound: Option<Duration>,
 }
 
 /// The worker queue as the loop saw it at the start of a wake-up.
@@ -97,6 +109,48 @@ pub(crate) enum Verdict {
     QueueAwaitingReply,
     /// Leave it un-acked (`Supervisor::decline`) for Slack to redeliver.
     Decline(DeclineReason),
+    /// Held: hand it to the claimer, and feed its verdict to [`Dispatcher::handle_claims`].
+    Claim,
+    /// Ack it now, and do not queue it here: the fleet's stream holds it, and a stream worker
+    /// of some replica runs it.
+    AckRecorded,
+    /// Ack it now, and do not queue it: the fleet claimed this event before (a redelivery).
+    AckDuplicate,
+}
+
+/// The claimer's answer for one held request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "fleet"), allow(dead_code))]
+pub(crate) enum Claim {
+    /// Claimed and recorded in the fleet's stream.
+    Recorded,
+    /// Claimed, not recorded (its ack waits for a reply): taken here as usual.
+    ClaimedLocal,
+    /// Claimed earlier by this or another replica.
+    Duplicate,
+    /// The fleet could not judge it (Redis away): taken here as usual (the local duplicate
+    /// window applies).
+    Local,
+}
+
+/// A held request, judged ([`Dispatcher::poll_judged`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Judged {
+    pub(crate) envelope: Envelope,
+    pub(crate) verdict: Verdict,
+    /// Whether it was judged here alone because the claimer was silent past its bound.
+    pub(crate) timed_out: bool,
+}
+
+/// Counters of the claim rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ClaimStats {
+    /// Redeliveries acked because the fleet had claimed their event.
+    pub(crate) duplicates: u64,
+    /// Held requests judged here alone because the claimer was silent past its bound.
+    pub(crate) timed_out: u64,
+    /// Verdicts that came after their request was judged without them (ignored).
+    pub(crate) late: u64,
 }
 
 /// Why a request is declined.
@@ -183,6 +237,11 @@ pub(crate) struct Dispatcher {
     drain_deadline: Option<Instant>,
     closed: bool,
     actions: VecDeque<Action>,
+    /// Requests held for the claimer's verdict, by envelope id, with their deadline.
+    held: HashMap<String, (Envelope, Instant)>,
+    /// Held requests judged, for the loop to carry out.
+    judged: VecDeque<Judged>,
+    claim_stats: ClaimStats,
 }
 
 impl Dispatcher {
@@ -202,6 +261,9 @@ impl Dispatcher {
             drain_deadline: None,
             closed: false,
             actions: VecDeque::new(),
+            held: HashMap::new(),
+            judged: VecDeque::new(),
+            claim_stats: ClaimStats::default(),
         }
     }
 
@@ -252,7 +314,82 @@ impl Dispatcher {
     /// A request from the core (`Event::Request`). Requests are judged in the order they
     /// were fed, each before the next frame is fed to the core, so a redelivery in the same
     /// batch as its declined original finds it forgotten.
+    ///
+    /// With shared claims, a request that would be taken is held instead
+    /// ([`Verdict::Claim`]): the loop hands it to the claimer.
     pub(crate) fn handle_request(&mut self, now: Instant, envelope: &Envelope) -> Verdict {
+        let check_at = self.check_at;
+        let verdict = self.judge(now, envelope);
+        match self.cfg.claim_bound {
+            Some(bound)
+                if matches!(verdict, Verdict::AckAndQueue | Verdict::QueueAwaitingReply) =>
+            {
+                // Not taken yet: the claimer says whether it is ours to queue.
+                self.awaiting_reply.remove(envelope.envelope_id());
+                // Nothing runs here for it yet: no handler check on its account.
+                self.check_at = check_at;
+                self.held.insert(
+                    envelope.envelope_id().to_owned(),
+                    (envelope.clone(), now + bound),
+                );
+                Verdict::Claim
+            }
+            _ => verdict,
+        }
+    }
+
+    /// The claimer's verdicts on held requests (by envelope id). Each becomes a [`Judged`]
+    /// ([`Dispatcher::poll_judged`]); a verdict for a request no longer held (judged at its
+    /// deadline already) is counted as late and ignored.
+    #[cfg_attr(not(feature = "fleet"), allow(dead_code))]
+    pub(crate) fn handle_claims(
+        &mut self,
+        now: Instant,
+        verdicts: impl IntoIterator<Item = (String, Claim)>,
+    ) {
+        for (envelope_id, claim) in verdicts {
+            let Some((envelope, _)) = self.held.remove(&envelope_id) else {
+                self.claim_stats.late += 1;
+                continue;
+            };
+            let verdict = match claim {
+                Claim::Recorded => Verdict::AckRecorded,
+                Claim::Duplicate => {
+                    self.claim_stats.duplicates += 1;
+                    Verdict::AckDuplicate
+                }
+                Claim::ClaimedLocal | Claim::Local => self.judge(now, &envelope),
+            };
+            self.judged.push_back(Judged {
+                envelope,
+                verdict,
+                timed_out: false,
+            });
+        }
+        self.after_reply();
+    }
+
+    /// The next held request judged, to carry out like a [`Dispatcher::handle_request`]
+    /// verdict.
+    pub(crate) fn poll_judged(&mut self) -> Option<Judged> {
+        self.judged.pop_front()
+    }
+
+    /// How many requests are held for the claimer.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// The claim rules' counters.
+    #[cfg(test)]
+    pub(crate) fn claim_stats(&self) -> ClaimStats {
+        self.claim_stats
+    }
+
+    /// A request judged here alone: taken if the queue has room (as seen at the start of
+    /// this wake-up), else declined.
+    fn judge(&mut self, now: Instant, envelope: &Envelope) -> Verdict {
         if self.draining {
             return Verdict::Decline(DeclineReason::Draining);
         }
@@ -377,8 +514,41 @@ impl Dispatcher {
 
     /// Deadlines that passed become actions.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if self.held.values().any(|(_, d)| now >= *d) {
+            let mut due: Vec<String> = self
+                .held
+                .iter()
+                .filter(|(_, (_, d))| now >= *d)
+                .map(|(id, _)| id.clone())
+                .collect();
+            due.sort_unstable();
+            for id in due {
+                if let Some((envelope, _)) = self.held.remove(&id) {
+                    self.claim_stats.timed_out += 1;
+                    let verdict = self.judge(now, &envelope);
+                    self.judged.push_back(Judged {
+                        envelope,
+                        verdict,
+                        timed_out: true,
+                    });
+                }
+            }
+            self.after_reply();
+        }
         if self.drain_deadline.is_some_and(|d| now >= d) {
             self.drain_deadline = None;
+            // Still held: declined (un-acked, Slack redelivers; if the claimer did record it,
+            // the redelivery finds its claim and is acked as a duplicate).
+            let mut held: Vec<(String, (Envelope, Instant))> = self.held.drain().collect();
+            held.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            for (_, (envelope, _)) in held {
+                self.claim_stats.timed_out += 1;
+                self.judged.push_back(Judged {
+                    envelope,
+                    verdict: Verdict::Decline(DeclineReason::Draining),
+                    timed_out: true,
+                });
+            }
             let mut ids: Vec<String> = self.awaiting_reply.drain().collect();
             ids.sort_unstable();
             for envelope_id in ids {
@@ -406,15 +576,22 @@ impl Dispatcher {
     /// (while frames wait on the links).
     pub(crate) fn poll_timeout(&self, now: Instant) -> Option<Instant> {
         let recheck = self.waiting.then(|| now + PAUSE_RECHECK);
-        [self.drain_deadline, self.grow_at, self.check_at, recheck]
-            .into_iter()
-            .flatten()
-            .min()
+        let held = self.held.values().map(|(_, d)| *d).min();
+        [
+            self.drain_deadline,
+            self.grow_at,
+            self.check_at,
+            recheck,
+            held,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// Once draining and no reply is awaited, the connections may close.
+    /// Once draining and no reply (nor claim) is awaited, the connections may close.
     fn after_reply(&mut self) {
-        if self.draining && self.awaiting_reply.is_empty() {
+        if self.draining && self.awaiting_reply.is_empty() && self.held.is_empty() {
             self.drain_deadline = None;
             self.close();
         }
@@ -441,7 +618,23 @@ mod tests {
             drain_timeout: Duration::from_secs(2),
             handler_budget: Duration::from_secs(60),
             ack_on_receipt: true,
+            claim_bound: None,
         }
+    }
+
+    const BOUND: Duration = Duration::from_millis(500);
+
+    fn fleet_cfg() -> DispatchConfig {
+        DispatchConfig {
+            claim_bound: Some(BOUND),
+            ..cfg()
+        }
+    }
+
+    fn judged(d: &mut Dispatcher) -> Vec<(String, Verdict, bool)> {
+        std::iter::from_fn(|| d.poll_judged())
+            .map(|j| (j.envelope.envelope_id().to_owned(), j.verdict, j.timed_out))
+            .collect()
     }
 
     fn envelope(id: &str, kind: &str, payload_accepted: bool) -> Envelope {
@@ -607,6 +800,7 @@ mod tests {
                             sup.decline(&envelope);
                             out.push((id, "declined".into()));
                         }
+                        other => panic!("no shared claims here: {other:?}"),
                     }
                 }
                 Event::Duplicate { envelope_id, .. } => {
@@ -886,5 +1080,168 @@ mod tests {
         d.handle_handlers_checked(now, Some(t0), false);
         let next = d.poll_timeout(now).unwrap_or(now);
         assert!(next > now, "{:?}", next - now);
+    }
+
+    #[test]
+    fn with_shared_claims_a_request_is_held_until_the_claimer_answers() {
+        let t0 = Instant::now();
+        let mut d = Dispatcher::new(fleet_cfg());
+        d.handle_queue(t0, view(2, 1, None));
+        assert_eq!(d.handle_request(t0, &event("a")), Verdict::Claim);
+        assert_eq!(d.handle_request(t0, &command("c")), Verdict::Claim);
+        assert_eq!(d.held(), 2);
+        // Nothing to carry out yet, and not acked: the claimer's bound is the next deadline.
+        assert_eq!(judged(&mut d), vec![]);
+        assert_eq!(d.poll_timeout(t0), Some(t0 + BOUND));
+        // Held requests are not awaited replies: the handler's reply to "c" is unknown.
+        assert_eq!(d.handle_reply(t0, "c", Reply::Ack), ReplyVerdict::Unknown);
+        let t1 = t0 + Duration::from_millis(3);
+        d.handle_queue(t1, view(2, 1, None));
+        d.handle_claims(
+            t1,
+            [
+                ("a".into(), Claim::Recorded),
+                ("c".into(), Claim::ClaimedLocal),
+            ],
+        );
+        assert_eq!(
+            judged(&mut d),
+            vec![
+                ("a".into(), Verdict::AckRecorded, false),
+                ("c".into(), Verdict::QueueAwaitingReply, false),
+            ]
+        );
+        assert_eq!(d.held(), 0);
+        // "c" is now taken here: its reply is awaited.
+        assert_eq!(d.handle_reply(t1, "c", Reply::Ack), ReplyVerdict::Ack(None));
+        // Without shared claims nothing is held.
+        let mut d = Dispatcher::new(cfg());
+        d.handle_queue(t0, view(2, 1, None));
+        assert_eq!(d.handle_request(t0, &event("a")), Verdict::AckAndQueue);
+    }
+
+    #[test]
+    fn a_duplicate_claim_is_acked_and_counted_not_queued() {
+        let t0 = Instant::now();
+        let mut d = Dispatcher::new(fleet_cfg());
+        d.handle_queue(t0, view(1, 1, None));
+        assert_eq!(d.handle_request(t0, &event("redelivered")), Verdict::Claim);
+        // Even with no room left now: a duplicate takes none.
+        d.handle_queue(t0, view(0, 3, Some(t0)));
+        d.handle_claims(t0, [("redelivered".into(), Claim::Duplicate)]);
+        assert_eq!(
+            judged(&mut d),
+            vec![("redelivered".into(), Verdict::AckDuplicate, false)]
+        );
+        assert_eq!(d.claim_stats().duplicates, 1);
+        // A verdict for something not held is late and ignored.
+        d.handle_claims(t0, [("redelivered".into(), Claim::Recorded)]);
+        assert_eq!(judged(&mut d), vec![]);
+        assert_eq!(d.claim_stats().late, 1);
+    }
+
+    #[test]
+    fn a_local_verdict_is_judged_against_the_room_then() {
+        let t0 = Instant::now();
+        let mut d = Dispatcher::new(fleet_cfg());
+        d.handle_queue(t0, view(2, 1, None));
+        assert_eq!(d.handle_request(t0, &event("a")), Verdict::Claim);
+        assert_eq!(d.handle_request(t0, &event("b")), Verdict::Claim);
+        // Redis away: taken here, but the queue filled meanwhile: one fits.
+        d.handle_queue(t0, view(1, 1, None));
+        d.handle_claims(t0, [("a".into(), Claim::Local), ("b".into(), Claim::Local)]);
+        assert_eq!(
+            judged(&mut d),
+            vec![
+                ("a".into(), Verdict::AckAndQueue, false),
+                (
+                    "b".into(),
+                    Verdict::Decline(DeclineReason::QueueFull),
+                    false
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_claimer_silent_past_its_bound_gets_a_local_fallback() {
+        let t0 = Instant::now();
+        let mut d = Dispatcher::new(fleet_cfg());
+        d.handle_queue(t0, view(2, 1, None));
+        assert_eq!(d.handle_request(t0, &event("a")), Verdict::Claim);
+        let t1 = t0 + Duration::from_millis(100);
+        assert_eq!(d.handle_request(t1, &command("c")), Verdict::Claim);
+        d.handle_timeout(t0 + BOUND - Duration::from_micros(1));
+        assert_eq!(judged(&mut d), vec![]);
+        let t2 = t0 + BOUND;
+        d.handle_queue(t2, view(2, 1, None));
+        d.handle_timeout(t2);
+        assert_eq!(
+            judged(&mut d),
+            vec![("a".into(), Verdict::AckAndQueue, true)]
+        );
+        assert_eq!(d.poll_timeout(t2), Some(t1 + BOUND), "c's bound is next");
+        d.handle_timeout(t1 + BOUND);
+        assert_eq!(
+            judged(&mut d),
+            vec![("c".into(), Verdict::QueueAwaitingReply, true)]
+        );
+        assert_eq!(d.claim_stats().timed_out, 2);
+        // Its verdict, when it comes, is late and ignored (the request is taken already).
+        d.handle_claims(t1 + BOUND, [("a".into(), Claim::Recorded)]);
+        assert_eq!(judged(&mut d), vec![]);
+        assert_eq!(d.claim_stats().late, 1);
+    }
+
+    #[test]
+    fn shutdown_waits_for_held_claims_then_closes() {
+        let t0 = Instant::now();
+        let mut d = Dispatcher::new(DispatchConfig {
+            claim_bound: Some(Duration::from_secs(10)),
+            ..cfg()
+        });
+        d.handle_queue(t0, view(2, 1, None));
+        assert_eq!(d.handle_request(t0, &event("a")), Verdict::Claim);
+        assert_eq!(d.handle_request(t0, &event("b")), Verdict::Claim);
+        d.handle_shutdown(t0);
+        assert_eq!(actions(&mut d), vec![], "claims are still held");
+        assert_eq!(
+            d.handle_request(t0, &event("new")),
+            Verdict::Decline(DeclineReason::Draining),
+            "nothing new is held while draining"
+        );
+        // A recorded one is acked (the stream has it); a local one is declined (draining).
+        d.handle_claims(t0, [("a".into(), Claim::Recorded)]);
+        assert_eq!(actions(&mut d), vec![], "b is still held");
+        d.handle_claims(t0, [("b".into(), Claim::Local)]);
+        assert_eq!(
+            judged(&mut d),
+            vec![
+                ("a".into(), Verdict::AckRecorded, false),
+                ("b".into(), Verdict::Decline(DeclineReason::Draining), false),
+            ]
+        );
+        assert_eq!(actions(&mut d), vec![Action::CloseConnections]);
+    }
+
+    #[test]
+    fn shutdown_declines_claims_still_held_at_the_drain_deadline() {
+        let t0 = Instant::now();
+        let mut d = Dispatcher::new(DispatchConfig {
+            claim_bound: Some(Duration::from_secs(10)),
+            ..cfg()
+        });
+        d.handle_queue(t0, view(2, 1, None));
+        assert_eq!(d.handle_request(t0, &event("a")), Verdict::Claim);
+        d.handle_shutdown(t0);
+        // The drain deadline (2 s) comes before the claimer's bound (10 s).
+        assert_eq!(d.poll_timeout(t0), Some(t0 + Duration::from_secs(2)));
+        d.handle_timeout(t0 + Duration::from_secs(2));
+        assert_eq!(
+            judged(&mut d),
+            vec![("a".into(), Verdict::Decline(DeclineReason::Draining), true)]
+        );
+        assert_eq!(actions(&mut d), vec![Action::CloseConnections]);
+        assert_eq!(d.poll_timeout(t0 + Duration::from_secs(2)), None);
     }
 }

@@ -7,6 +7,11 @@
 //! (`dispatch.rs`) whether to take it; the ack is written in `pump` (`Links::write_transmits`),
 //! then the job is queued (`jobs.rs`) for a worker (`workers.rs`), which runs the handler; a
 //! reply the ack waits for comes back as `LoopMsg::Done` (`on_reply`) and is acked.
+//!
+//! In a fleet (feature `fleet`), the dispatcher holds a request for its fleet-wide claim
+//! (`Verdict::Claim`): `pump` hands the wake-up's held envelopes to the claimer thread
+//! (`fleet/runtime.rs`), its verdicts come back as `LoopMsg::FleetVerdicts` and go to the
+//! dispatcher, and what it judged (`Dispatcher::poll_judged`) is carried out like any verdict.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -40,6 +45,9 @@ pub(crate) enum LoopMsg {
         reply: Reply,
     },
     Shutdown,
+    /// The claimer's verdicts on envelopes the dispatcher holds.
+    #[cfg(feature = "fleet")]
+    FleetVerdicts(crate::fleet::Verdicts),
 }
 
 /// Frames taken from one link per wake-up of the loop, at most (the timers and the other
@@ -94,9 +102,22 @@ struct Loop {
     stopped: Option<StopReason>,
     /// Whether a request over the byte budget was logged already.
     too_large_logged: bool,
+    /// The fleet's threads (claimer, stream workers, heartbeat), when running in a fleet.
+    #[cfg(feature = "fleet")]
+    fleet: Option<crate::fleet::runtime::Runtime>,
 }
 
-pub(crate) fn run(p: LoopParts) -> RunReport {
+pub(crate) fn run(mut p: LoopParts) -> RunReport {
+    #[cfg(feature = "fleet")]
+    let fleet = start_fleet(&p);
+    #[cfg(feature = "fleet")]
+    if fleet.is_none() {
+        p.dispatch.claim_bound = None;
+    }
+    #[cfg(not(feature = "fleet"))]
+    {
+        p.dispatch.claim_bound = None;
+    }
     let jobs = Arc::new(JobQueue::new(
         p.dispatch.queue_bound,
         p.dispatch.queue_bytes,
@@ -118,6 +139,8 @@ pub(crate) fn run(p: LoopParts) -> RunReport {
         connect_threads: Vec::new(),
         stopped: None,
         too_large_logged: false,
+        #[cfg(feature = "fleet")]
+        fleet,
     };
     // One worker now; the dispatcher says when to add more, so an idle bot holds one handler
     // thread rather than `workers` of them.
@@ -125,6 +148,32 @@ pub(crate) fn run(p: LoopParts) -> RunReport {
     l.restore_spool();
     l.main();
     l.finish()
+}
+
+/// Starts the fleet's threads when the bot runs in a fleet; `None` without one, or if they
+/// could not start (then every request is judged here alone).
+#[cfg(feature = "fleet")]
+fn start_fleet(p: &LoopParts) -> Option<crate::fleet::runtime::Runtime> {
+    let fleet = p.worker.services.fleet.as_ref()?;
+    let shared = Arc::clone(&p.worker.services.shared);
+    let ready = Arc::new(move || shared.core.lock().map(|c| c.ready).unwrap_or(0));
+    let inbox = p.worker.inbox.clone();
+    let deliver = move |v| {
+        let _ = inbox.send(LoopMsg::FleetVerdicts(v));
+    };
+    match crate::fleet::runtime::Runtime::start(
+        fleet,
+        p.dispatch.workers,
+        p.worker.clone(),
+        ready,
+        deliver,
+    ) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            log::error!("fleet: {e}; events are handled locally only");
+            None
+        }
+    }
 }
 
 impl Loop {
@@ -252,26 +301,88 @@ impl Loop {
         }
     }
 
-    /// A new request: taken (acked now, or when its handler answers) or declined.
-    fn on_request(&mut self, now: Instant, conn: ConnId, envelope: Envelope) {
-        let wants_reply = match self.dispatch.handle_request(now, &envelope) {
+    /// A new request: taken (acked now, or when its handler answers), declined, or held for
+    /// its fleet-wide claim.
+    fn on_request(&mut self, now: Instant, envelope: Envelope) {
+        let verdict = self.dispatch.handle_request(now, &envelope);
+        self.carry_out(now, envelope, verdict);
+    }
+
+    /// Does what the dispatcher said with a request.
+    fn carry_out(&mut self, now: Instant, envelope: Envelope, verdict: Verdict) {
+        let wants_reply = match verdict {
             Verdict::AckAndQueue => {
-                if let Err(e) = self.p.supervisor.ack(now, envelope.envelope_id()) {
-                    log::warn!(
-                        "connection {conn}: ack of {} failed: {e}",
-                        envelope.envelope_id()
-                    );
-                }
+                self.ack(now, envelope.envelope_id(), None);
                 false
             }
             Verdict::QueueAwaitingReply => true,
             Verdict::Decline(reason) => return self.decline(&envelope, reason),
+            Verdict::Claim => return self.hold(envelope),
+            Verdict::AckRecorded => return self.ack(now, envelope.envelope_id(), None),
+            Verdict::AckDuplicate => {
+                log::debug!(
+                    "{} was claimed by the fleet before; acked only",
+                    envelope.dedup_key()
+                );
+                return self.ack(now, envelope.envelope_id(), None);
+            }
         };
         self.pending_jobs.push(Job {
             envelope,
             work: Work::Handle { wants_reply },
             queued: now,
         });
+    }
+
+    /// A request held for its fleet-wide claim: to the claimer at the end of this wake-up.
+    fn hold(&mut self, envelope: Envelope) {
+        #[cfg(feature = "fleet")]
+        if let Some(fleet) = &mut self.fleet {
+            return fleet.hold(envelope);
+        }
+        // Only with a claimer (`claim_bound` is cleared without one).
+        log::error!(
+            "envelope {} held for a claim without a claimer; it is judged at its deadline",
+            envelope.envelope_id()
+        );
+    }
+
+    /// Hands the held envelopes of this wake-up to the claimer; those it cannot take are
+    /// judged here alone.
+    #[cfg(feature = "fleet")]
+    fn flush_claims(&mut self, now: Instant) {
+        let refused = match &mut self.fleet {
+            Some(fleet) => fleet.flush(),
+            None => return,
+        };
+        if !refused.is_empty() {
+            let local = crate::dispatch::Claim::Local;
+            self.dispatch
+                .handle_claims(now, refused.into_iter().map(|id| (id, local)));
+        }
+    }
+
+    /// Carries out what the dispatcher judged for held requests.
+    fn take_judged(&mut self, now: Instant) -> bool {
+        let mut progressed = false;
+        let mut fallbacks = 0;
+        while let Some(j) = self.dispatch.poll_judged() {
+            progressed = true;
+            if j.timed_out {
+                fallbacks += 1;
+            }
+            self.carry_out(now, j.envelope, j.verdict);
+        }
+        if fallbacks > 0 {
+            log::warn!(
+                "fleet: no claim verdict in time for {fallbacks} request(s); judged by this replica alone"
+            );
+            #[cfg(feature = "fleet")]
+            if let Some(fleet) = &self.fleet {
+                fleet.count_local_fallbacks(fallbacks);
+            }
+        }
+        progressed
     }
 
     /// Leaves `envelope` un-acked and forgotten by duplicate suppression, so that Slack's
@@ -328,6 +439,8 @@ impl Loop {
                 self.p.supervisor.handle_connect_failed(now, conn, failure);
             }
             LoopMsg::Done { envelope, reply } => self.on_reply(now, envelope, reply),
+            #[cfg(feature = "fleet")]
+            LoopMsg::FleetVerdicts(verdicts) => self.dispatch.handle_claims(now, verdicts),
             LoopMsg::Shutdown => {
                 if !self.dispatch.is_draining() {
                     log::info!("shutting down: taking no new requests");
@@ -389,7 +502,7 @@ impl Loop {
         match ev {
             Event::Connect { conn } => self.spawn_connect(conn),
             Event::Abort { conn } => self.links.abort(conn),
-            Event::Request { conn, envelope } => self.on_request(now, conn, envelope),
+            Event::Request { envelope, .. } => self.on_request(now, envelope),
             Event::Duplicate { conn, key, .. } => {
                 log::debug!("connection {conn}: redelivery of {key} suppressed");
             }
@@ -472,7 +585,10 @@ impl Loop {
     /// wake-up's jobs to the workers (their acks are written by then).
     fn pump(&mut self, now: Instant) {
         loop {
-            let mut progressed = self.links.write_transmits(&mut self.p.supervisor);
+            #[cfg(feature = "fleet")]
+            self.flush_claims(now);
+            let mut progressed = self.take_judged(now);
+            progressed |= self.links.write_transmits(&mut self.p.supervisor);
             while let Some(ev) = self.p.supervisor.poll_event() {
                 progressed = true;
                 self.on_event(now, ev);
@@ -618,6 +734,15 @@ impl Loop {
         self.publish();
         let reason = self.stopped.clone().unwrap_or(StopReason::Shutdown);
         let deadline = Instant::now() + self.p.shutdown_timeout;
+        // The fleet: no more claims; the stream's handlers finish until the deadline; the
+        // leases go back to the fleet.
+        #[cfg(feature = "fleet")]
+        if let Some(fleet) = self.fleet.take() {
+            let left = fleet.stop(deadline);
+            if left > 0 {
+                log::warn!("fleet: {left} stream worker(s) still busy at the shutdown deadline");
+            }
+        }
         // Workers: no new jobs; let them work through the queue until the deadline.
         self.jobs.close();
         let left = self.pool.join_until(deadline);

@@ -136,6 +136,9 @@
 mod context;
 mod dispatch;
 mod event_loop;
+// fleet: shared state for several replicas (cargo feature `fleet`).
+#[cfg(feature = "fleet")]
+pub mod fleet;
 mod handler;
 mod jobs;
 mod links;
@@ -359,6 +362,9 @@ pub struct BotBuilder {
     auth_test: bool,
     jitter_seed: Option<u64>,
     router: Router,
+    // fleet: see `BotBuilder::redis`.
+    #[cfg(feature = "fleet")]
+    fleet: Option<fleet::FleetConfig>,
 }
 
 impl fmt::Debug for BotBuilder {
@@ -527,6 +533,18 @@ impl BotBuilder {
     /// Seed for reconnect jitter (default: from the clock and the process id).
     pub fn jitter_seed(mut self, seed: u64) -> Self {
         self.jitter_seed = Some(seed);
+        self
+    }
+
+    // fleet: the switch.
+    /// Runs this bot as one replica of a fleet sharing its state on Redis (feature `fleet`):
+    /// events claimed fleet-wide, accepted events recorded in a Redis stream before their ack
+    /// and handled by any live replica, connections leased from the fleet's budget of 10, and
+    /// shared pacing (see [`fleet`]). With it, [`BotBuilder::start`] waits while the fleet's
+    /// connections are all taken (a standby). Without it, nothing changes.
+    #[cfg(feature = "fleet")]
+    pub fn redis(mut self, cfg: fleet::FleetConfig) -> Self {
+        self.fleet = Some(cfg);
         self
     }
 
@@ -850,8 +868,25 @@ impl BotBuilder {
                 "handler_timeout must be more than 0".to_owned(),
             ));
         }
+        // fleet: connections come from the fleet's budget (waits as a standby while none is
+        // free).
+        #[cfg(feature = "fleet")]
+        let (fleet, connections) = match &self.fleet {
+            Some(fc) => {
+                let f = fleet::Fleet::new(fc.clone()).map_err(|e| Error::Config(e.to_string()))?;
+                let n = if (1..=10).contains(&self.connections) {
+                    f.wait_for_connections(self.connections)
+                } else {
+                    self.connections
+                };
+                (Some(f), n)
+            }
+            None => (None, self.connections),
+        };
+        #[cfg(not(feature = "fleet"))]
+        let connections = self.connections;
         let cfg = slack_envelope::Config::default()
-            .connections(self.connections)
+            .connections(connections)
             .session(self.session.clone())
             .jitter_seed(self.jitter_seed.unwrap_or_else(default_seed));
         let supervisor = Supervisor::new(cfg).map_err(|e| Error::Config(e.to_string()))?;
@@ -884,6 +919,8 @@ impl BotBuilder {
             bot: bot.clone(),
             shared: shared.clone(),
             response_url_redirect: None,
+            #[cfg(feature = "fleet")]
+            fleet: fleet.clone(),
         };
         let (inbox_tx, inbox) = unbounded();
         let (events_tx, events) = bounded(1024);
@@ -896,6 +933,10 @@ impl BotBuilder {
                 drain_timeout: self.shutdown_timeout / 2,
                 handler_budget: self.handler_timeout,
                 ack_on_receipt: self.ack_on_receipt,
+                #[cfg(feature = "fleet")]
+                claim_bound: self.fleet.as_ref().map(fleet::claim_bound),
+                #[cfg(not(feature = "fleet"))]
+                claim_bound: None,
             },
             opener: links::Opener {
                 web: connect_web,
@@ -930,6 +971,8 @@ impl BotBuilder {
             web,
             outbox,
             bot,
+            #[cfg(feature = "fleet")]
+            fleet,
         })
     }
 
@@ -980,6 +1023,8 @@ impl Bot {
             auth_test: true,
             jitter_seed: None,
             router: Router::default(),
+            #[cfg(feature = "fleet")]
+            fleet: None,
         })
     }
 }
@@ -994,6 +1039,9 @@ pub struct RunningBot {
     web: WebClient,
     outbox: Option<Arc<Outbox>>,
     bot: Option<Arc<BotInfo>>,
+    // fleet: the replica's handle, when `BotBuilder::redis` was given.
+    #[cfg(feature = "fleet")]
+    fleet: Option<fleet::Fleet>,
 }
 
 impl std::fmt::Debug for event_loop::LoopMsg {
@@ -1021,6 +1069,13 @@ impl RunningBot {
     /// Who the bot is (from `auth.test` at start, or [`BotBuilder::bot_user_id`]), if known.
     pub fn bot(&self) -> Option<&BotInfo> {
         self.bot.as_deref()
+    }
+
+    // fleet: the replica's handle, for its counters.
+    /// This replica's handle on the fleet, when started with [`BotBuilder::redis`].
+    #[cfg(feature = "fleet")]
+    pub fn fleet(&self) -> Option<&fleet::Fleet> {
+        self.fleet.as_ref()
     }
 
     /// The outbox, if enabled.

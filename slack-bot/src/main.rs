@@ -10,6 +10,9 @@ mod demo;
 mod logging;
 mod reference;
 
+#[cfg(feature = "fleet")]
+use slack_bot::fleet::FleetConfig;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,6 +29,7 @@ USAGE:
                                  deliver every request to an HTTP-mode app (Bolt etc.) at URL,
                                  signed as Slack would sign it; its answer becomes the ack
     slack-bot demo               run against the built-in fake Slack and print a transcript
+    slack-bot fleet              print a fleet's live replicas, connections and counters
 
 OPTIONS:
     --connections <N>            connections to hold, 1 to 10 [env: SLACK_CONNECTIONS] [default: 1]
@@ -43,6 +47,9 @@ OPTIONS:
     --spool-dir <PATH>           keep requests acked but not handled at shutdown here, and run
                                  them at the next start [env: SLACK_SPOOL_DIR]
                                  (without it, such requests are lost and the exit status is 1)
+    --redis-url <URL>            run as one replica of a fleet sharing state on Redis
+                                 (redis:// or rediss://; feature `fleet`) [env: SLACK_REDIS_URL;
+                                 also SLACK_REDIS_PASSWORD, SLACK_REDIS_PREFIX, SLACK_REDIS_TIMEOUT_MS]
     -h, --help                   this text
     -V, --version                the version
 
@@ -612,7 +619,10 @@ fn check_proxy(p: &str, name: &str) -> Result<(), String> {
 }
 
 /// Runs the bot until it stops; returns how many acked requests were lost at shutdown.
-fn run(settings: Settings) -> Result<usize, Error> {
+fn run(
+    settings: Settings,
+    #[cfg(feature = "fleet")] fleet: Option<FleetConfig>,
+) -> Result<usize, Error> {
     let mut builder = Bot::builder(&settings.app_token, &settings.bot_token)?
         .connections(settings.connections)
         .allow_insecure(settings.allow_insecure)
@@ -625,6 +635,11 @@ fn run(settings: Settings) -> Result<usize, Error> {
     }
     if let Some(p) = &settings.proxy {
         builder = builder.proxy(p.clone());
+    }
+    // fleet: one replica of a fleet sharing its state on Redis (relayed or not).
+    #[cfg(feature = "fleet")]
+    if let Some(cfg) = fleet {
+        builder = builder.redis(cfg);
     }
     if let Some(dir) = &settings.spool_dir {
         builder = builder.spool_dir(dir);
@@ -773,6 +788,44 @@ fn main() -> ExitCode {
         };
     }
     let env = |k: &str| std::env::var(k).ok();
+    // fleet: `--redis-url`/`SLACK_REDIS_URL`, and `slack-bot fleet` (see slack_bot::fleet::cli).
+    #[cfg(feature = "fleet")]
+    let (args, fleet) = match slack_bot::fleet::cli::take_args(args, &env) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("slack-bot: {e}");
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    // Built without the fleet: refuse rather than run alone, unshared, next to replicas that
+    // share their claims (events would be handled twice).
+    #[cfg(not(feature = "fleet"))]
+    if args.first().is_some_and(|a| a == "fleet")
+        || args.iter().any(|a| a.starts_with("--redis-url"))
+        || env("SLACK_REDIS_URL").is_some_and(|u| !u.trim().is_empty())
+    {
+        eprintln!(
+            "slack-bot: this binary was built without the `fleet` feature: --redis-url, SLACK_REDIS_URL and `slack-bot fleet` are not available"
+        );
+        return ExitCode::from(EX_CONFIG);
+    }
+    #[cfg(feature = "fleet")]
+    if args.first().is_some_and(|a| a == "fleet") {
+        let Some(cfg) = fleet else {
+            eprintln!("slack-bot: `fleet` needs --redis-url or SLACK_REDIS_URL");
+            return ExitCode::from(EX_CONFIG);
+        };
+        return match slack_bot::fleet::cli::status_text(&cfg) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("slack-bot fleet: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match parse_settings(&args, &env) {
         Ok(s) => s,
         Err(e) => {
@@ -781,7 +834,11 @@ fn main() -> ExitCode {
         }
     };
     logging::init();
-    match run(settings) {
+    match run(
+        settings,
+        #[cfg(feature = "fleet")]
+        fleet,
+    ) {
         Ok(0) => ExitCode::SUCCESS,
         // Acked requests were lost (logged by the bot): not a clean stop.
         Ok(_dropped) => ExitCode::FAILURE,

@@ -92,7 +92,7 @@ fn on_mention(ctx: &Context) -> HandlerResult {
     if let Some(channel) = m.channel.as_deref() {
         let mut msg = slack_web::PostMessage::new(channel, MENTION_REPLY);
         msg.message.thread_ts = m.thread_ts.clone();
-        ctx.web().chat_post_message(&msg)?;
+        ctx.post_message(&msg)?;
     }
     Ok(Reply::Ack)
 }
@@ -129,7 +129,7 @@ fn on_member_joined(ctx: &Context) -> HandlerResult {
         channel,
         slack_web::Message::text(text).blocks(welcome_blocks(user)),
     );
-    ctx.web().chat_post_message(&msg)?;
+    ctx.post_message(&msg)?;
     Ok(Reply::Ack)
 }
 

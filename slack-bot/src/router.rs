@@ -668,6 +668,8 @@ mod tests {
             })),
             shared: Arc::new(crate::Shared::new()),
             response_url_redirect: None,
+            #[cfg(feature = "fleet")]
+            fleet: None,
         }
     }
 

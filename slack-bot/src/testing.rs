@@ -136,6 +136,8 @@ impl TestBot {
             bot,
             shared: Arc::new(Shared::new()),
             response_url_redirect: Some(format!("{}response/", recorder.base)),
+            #[cfg(feature = "fleet")]
+            fleet: None,
         };
         Ok(TestBot {
             router: builder.router,

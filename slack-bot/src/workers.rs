@@ -42,18 +42,7 @@ fn run_job(ctx: &WorkerCtx, job: Job) {
             let reply = run_handler(ctx, job.envelope);
             let _ = ctx.inbox.send(LoopMsg::Done { envelope, reply });
         }
-        Work::Handle { wants_reply: false } => {
-            let envelope_id = job.envelope.envelope_id().to_owned();
-            match run_handler(ctx, job.envelope) {
-                Reply::Ack => {}
-                Reply::Payload(_) => log::warn!(
-                    "handler returned a payload for envelope {envelope_id}, which does not accept one; ignored"
-                ),
-                Reply::Decline => log::warn!(
-                    "handler declined envelope {envelope_id}, which was acked on receipt; Slack will not redeliver it"
-                ),
-            }
-        }
+        Work::Handle { wants_reply: false } => run_acked(ctx, job.envelope),
         Work::Restored => {
             let envelope = job
                 .envelope
@@ -65,6 +54,21 @@ fn run_job(ctx: &WorkerCtx, job: Job) {
             }
         }
         Work::LateReply(reply) => late_reply(ctx, &job.envelope, reply),
+    }
+}
+
+/// Runs the handlers for a request acked already (on receipt, or, in a fleet, once the
+/// fleet's stream held it): a payload or a decline cannot be acted on any more.
+pub(crate) fn run_acked(ctx: &WorkerCtx, envelope: Envelope) {
+    let envelope_id = envelope.envelope_id().to_owned();
+    match run_handler(ctx, envelope) {
+        Reply::Ack => {}
+        Reply::Payload(_) => log::warn!(
+            "handler returned a payload for envelope {envelope_id}, which does not accept one; ignored"
+        ),
+        Reply::Decline => log::warn!(
+            "handler declined envelope {envelope_id}, which was acked on receipt; Slack will not redeliver it"
+        ),
     }
 }
 

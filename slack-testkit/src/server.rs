@@ -86,6 +86,9 @@ pub(crate) struct State {
     pub ts_counter: u64,
     /// The fake workspace and stubs of the Web API methods (see `methods.rs`).
     pub web: crate::methods::WebState,
+    /// The connection each envelope (by first id) was last delivered on, so that a
+    /// redelivery goes to another connection when there is one, as Slack may do.
+    pub last_conn: HashMap<String, u64>,
 }
 
 /// Everything the threads share.
@@ -181,6 +184,11 @@ impl Shared {
             st.queue.push_back((frame, first_id, attempt));
             return;
         }
+        if attempt > 0 && ids.len() > 1 {
+            if let Some(prev) = st.last_conn.get(&first_id) {
+                ids.retain(|id| id != prev);
+            }
+        }
         let pick = ids.get(st.rr % ids.len()).copied().unwrap_or(0);
         st.rr = st.rr.wrapping_add(1);
         let text = frame.to_string();
@@ -202,6 +210,7 @@ impl Shared {
         }
         st.deliveries
             .insert(delivery_id.clone(), (first_id.clone(), attempt));
+        st.last_conn.insert(first_id.clone(), pick);
         st.pending.insert(
             delivery_id.clone(),
             Pending {

@@ -326,6 +326,40 @@ fn markdown(
         "≤ 1.5",
         status(num("rtt_p50_ratio"), &Target::AtMost(1.5)),
     );
+    // fleet: shared claims on a local Redis against off (the bench's `fleet` section, which
+    // runs when the bench is built with slack-bot's `fleet` feature and redis-server exists).
+    let fleet_na =
+        "n/a (`cargo bench -p slack-bot --bench e2e -- --only fleet`, with redis-server)";
+    row(
+        "**Fleet: throughput with shared claims on** (local Redis) / off, 64 in flight",
+        num("fleet_ratio").map_or_else(
+            || fleet_na.to_owned(),
+            |v| {
+                format!(
+                    "{v:.2} ({} / {} events/s)",
+                    r.text("fleet_on_per_sec"),
+                    r.text("fleet_off_per_sec")
+                )
+            },
+        ),
+        "≥ 0.50",
+        status(num("fleet_ratio"), &Target::AtLeast(0.5)),
+    );
+    row(
+        "**Fleet: ack round trip p50**, claims on − off, 1 in flight",
+        num("fleet_rtt_p50_delta_us").map_or_else(
+            || fleet_na.to_owned(),
+            |v| {
+                format!(
+                    "{v:.0} µs ({} vs {} µs)",
+                    r.text("fleet_rtt_on_p50_us"),
+                    r.text("fleet_rtt_off_p50_us")
+                )
+            },
+        ),
+        "≤ 1000 µs",
+        status(num("fleet_rtt_p50_delta_us"), &Target::AtMost(1000.0)),
+    );
     row(
         &format!("**Core alone**: parse + dedup + ack of the {bytes} B envelope, one core"),
         fmt("core_per_sec", &|v| format!("{} envelopes/s", thousands(v))),

@@ -1,0 +1,85 @@
+//! The claimer: the fleet's claims off the event loop's thread, pipelined.
+//!
+//! The loop hands each wake-up's envelopes over and goes on reading; the claimer runs one
+//! bounded script for everything that has queued up meanwhile (so batches grow with the load,
+//! instead of the loop waiting one round trip per wake-up) and hands the verdicts back. An
+//! envelope is acked only once its verdict is back, so "recorded before the ack" holds. The
+//! rules that turn a verdict into an ack, a queued job or a local fallback are the
+//! dispatcher's (`dispatch.rs`); this thread only does the I/O.
+
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Sender, unbounded};
+use slack_envelope::Envelope;
+
+use super::{Fleet, FleetError, Verdict};
+
+/// Envelopes merged into one script at most (a few hundred KB of frames).
+const MAX_BATCH: usize = 256;
+
+/// A batch of envelopes to claim.
+pub(crate) type Batch = Vec<Envelope>;
+
+/// A batch's verdicts, by envelope id.
+pub(crate) type Verdicts = Vec<(String, Verdict)>;
+
+/// The running claimer.
+pub(crate) struct Claimer {
+    tx: Option<Sender<Batch>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Claimer {
+    /// Starts the thread; `deliver` gets the verdicts (it sends them to the loop's inbox).
+    pub(crate) fn start(
+        fleet: &Fleet,
+        deliver: impl Fn(Verdicts) + Send + 'static,
+    ) -> Result<Claimer, FleetError> {
+        let (tx, rx) = unbounded::<Batch>();
+        let fleet = fleet.clone();
+        let thread = std::thread::Builder::new()
+            .name("slack-fleet-claims".to_owned())
+            .spawn(move || {
+                while let Ok(mut batch) = rx.recv() {
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(more) => batch.extend(more),
+                            Err(_) => break,
+                        }
+                    }
+                    let verdicts = {
+                        let envelopes: Vec<&Envelope> = batch.iter().collect();
+                        fleet.accept(&envelopes)
+                    };
+                    deliver(
+                        batch
+                            .into_iter()
+                            .zip(verdicts)
+                            .map(|(e, v)| (e.envelope_id().to_owned(), v))
+                            .collect(),
+                    );
+                }
+            })
+            .map_err(FleetError::Thread)?;
+        Ok(Claimer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands a batch over; gives it back if the claimer is gone.
+    pub(crate) fn claim(&self, batch: Batch) -> Result<(), Batch> {
+        match &self.tx {
+            Some(tx) => tx.send(batch).map_err(|e| e.0),
+            None => Err(batch),
+        }
+    }
+
+    /// Stops the thread after the batches already handed over.
+    pub(crate) fn stop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

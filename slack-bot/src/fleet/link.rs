@@ -1,0 +1,165 @@
+//! One Redis connection whose every call is bounded, reconnected with backoff.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use redis::{Client, Connection, RedisResult};
+
+/// The fleet's view of Redis's health, shared by every link of a replica: one warning per
+/// outage, and counters.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    down: AtomicBool,
+    /// When the last warning was logged: an outage that follows a recovery within
+    /// `QUIET_AFTER_WARNING` (a flapping link) is counted but not logged again.
+    warned_at: Mutex<Option<Instant>>,
+    /// Whether the current outage was logged (so is its end).
+    warned: AtomicBool,
+    /// Outages seen (a healthy call after failed ones ends one).
+    pub(crate) outages: AtomicU64,
+    /// Calls that failed or timed out (each one fell back to local behaviour).
+    pub(crate) failed_calls: AtomicU64,
+}
+
+impl Health {
+    pub(crate) fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    fn failed(&self, what: &str, e: &dyn std::fmt::Display) {
+        self.failed_calls.fetch_add(1, Ordering::Relaxed);
+        if !self.down.swap(true, Ordering::Relaxed) {
+            self.outages.fetch_add(1, Ordering::Relaxed);
+            let now = Instant::now();
+            let quiet = match self.warned_at.lock() {
+                Ok(mut at) => {
+                    let quiet = at.is_some_and(|t| now.duration_since(t) < QUIET_AFTER_WARNING);
+                    if !quiet {
+                        *at = Some(now);
+                    }
+                    quiet
+                }
+                Err(_) => false,
+            };
+            self.warned.store(!quiet, Ordering::Relaxed);
+            if quiet {
+                return;
+            }
+            let mut text = e.to_string();
+            text.truncate(200);
+            log::warn!(
+                "fleet: redis unavailable ({what}: {text}); falling back to local claims, queue and pacing until it is back"
+            );
+        }
+    }
+
+    fn ok(&self) {
+        if self.down.swap(false, Ordering::Relaxed) && self.warned.load(Ordering::Relaxed) {
+            log::info!("fleet: redis is reachable again; shared state resumed");
+        }
+    }
+}
+
+/// Why a call did not run.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// No connection, and the next attempt is not due yet (backoff).
+    Backoff,
+    /// The connection or the call failed (timeout included).
+    Redis(redis::RedisError),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Backoff => f.write_str("waiting before the next connection attempt"),
+            CallError::Redis(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// See [`Health`]: a flapping Redis is logged once per this period.
+const QUIET_AFTER_WARNING: Duration = Duration::from_secs(30);
+
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// A bounded Redis connection: a call never takes more than its bound (connecting included),
+/// and after a failure the next connection attempt waits (100 ms doubling to 5 s).
+pub(crate) struct Link {
+    client: Client,
+    conn: Option<Connection>,
+    bound: Duration,
+    next_attempt: Option<Instant>,
+    backoff: Duration,
+    what: &'static str,
+}
+
+impl Link {
+    pub(crate) fn new(client: Client, bound: Duration, what: &'static str) -> Link {
+        Link {
+            client,
+            conn: None,
+            bound,
+            next_attempt: None,
+            backoff: BACKOFF_FIRST,
+            what,
+        }
+    }
+
+    /// Runs `f` with a connection, within `bound` (or the link's own bound), connecting first
+    /// when needed. Any failure drops the connection (a late answer must never be read as the
+    /// next call's), reports the outage to `health` and schedules the next attempt.
+    pub(crate) fn call<T>(
+        &mut self,
+        health: &Health,
+        bound: Option<Duration>,
+        f: impl FnOnce(&mut Connection) -> RedisResult<T>,
+    ) -> Result<T, CallError> {
+        let bound = bound.unwrap_or(self.bound);
+        let start = Instant::now();
+        if self.conn.is_none() {
+            if self.next_attempt.is_some_and(|t| start < t) {
+                health.failed_calls.fetch_add(1, Ordering::Relaxed);
+                return Err(CallError::Backoff);
+            }
+            match self.client.get_connection_with_timeout(bound) {
+                Ok(c) => self.conn = Some(c),
+                Err(e) => {
+                    self.fail(health, &e);
+                    return Err(CallError::Redis(e));
+                }
+            }
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(CallError::Backoff);
+        };
+        let left = bound
+            .saturating_sub(start.elapsed())
+            .max(Duration::from_millis(1));
+        let timeouts = conn
+            .set_read_timeout(Some(left))
+            .and_then(|()| conn.set_write_timeout(Some(left)));
+        let result = timeouts.and_then(|()| f(conn));
+        match result {
+            Ok(v) => {
+                self.backoff = BACKOFF_FIRST;
+                self.next_attempt = None;
+                health.ok();
+                Ok(v)
+            }
+            Err(e) => {
+                self.fail(health, &e);
+                Err(CallError::Redis(e))
+            }
+        }
+    }
+
+    fn fail(&mut self, health: &Health, e: &redis::RedisError) {
+        self.conn = None;
+        self.next_attempt = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        health.failed(self.what, e);
+    }
+}

@@ -1,0 +1,666 @@
+//! Several replicas of one bot sharing their state on Redis (cargo feature `fleet`).
+//!
+//! Switched on with [`crate::BotBuilder::redis`] (or, in the binary, `SLACK_REDIS_URL` /
+//! `--redis-url`). What is shared, and where it lives (every key starts with the configured
+//! prefix, `slack-bot` by default):
+//!
+//! * **claims** (`PREFIX:claim:EVENT_ID`, `SET NX PX`, 10 minutes): the first replica to take
+//!   an event's `event_id` (or envelope id) handles it; a redelivery anywhere else is acked
+//!   and counted as a duplicate.
+//! * **the accepted-event stream** (`PREFIX:events`, consumer group `workers`): a claimed
+//!   event is recorded there in the same atomic script, *before* its ack is sent; workers of
+//!   any replica read it, run the handler and `XACK` it; a dead replica's unfinished entries
+//!   are taken over (`XAUTOCLAIM`) after [`FleetConfig::reclaim_idle`].
+//! * **connection leases** (`PREFIX:conns`): the fleet holds at most 10 connections; a
+//!   replica's lease lapses [`FleetConfig::lease_ttl`] after it stops renewing it.
+//! * **pacing** (`PREFIX:pace:CHANNEL`, `PREFIX:pause:METHOD`): `chat.postMessage`'s per-channel
+//!   token bucket (burst 5, then 1/s) and 429 pauses, shared by the fleet.
+//! * **heartbeats** (`PREFIX:replicas`, `PREFIX:replica:ID`): what `slack-bot fleet` prints.
+//!
+//! Every call is bounded ([`FleetConfig::call_timeout`], 50 ms by default): when Redis is down
+//! or slow the call fails within its bound and the replica falls back to its local duplicate
+//! window, local queue and local limiter, with one warning per outage and a counter, and
+//! reconnects with backoff.
+//!
+//! Guarantees:
+//! * no event is handled twice by live replicas while Redis is up (one claim per event);
+//! * an event acked to Slack has been recorded in the stream first, so it is handled at least
+//!   once even if its replica dies; it runs twice only if its handler had started on a replica
+//!   that died before acknowledging it in the stream, or if its claim's verdict came after the
+//!   dispatcher's bound ([`FleetConfig::call_timeout`] × 4, 0.5 to 2 s) and the replica had
+//!   taken it alone meanwhile (counted in [`FleetStats::local_fallbacks`]) (at-least-once);
+//! * while Redis is down each replica deduplicates on its own, so a redelivery that lands on
+//!   another replica during the outage may be handled twice (counted as a local fallback).
+
+mod claimer;
+mod config;
+mod link;
+pub(crate) mod runtime;
+mod scripts;
+pub(crate) mod stream;
+
+// The binary's side (`--redis-url`, `slack-bot fleet`); public for `main.rs` only.
+#[doc(hidden)]
+pub mod cli;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use config::FleetConfig;
+use link::{Health, Link};
+use redis::{Client, IntoConnectionInfo, Script};
+use slack_envelope::Envelope;
+
+pub(crate) use claimer::{Claimer, Verdicts};
+pub(crate) use config::claim_bound;
+pub(crate) use stream::StreamWorkers;
+
+/// Errors of the fleet's setup (calls at run time never fail: they fall back).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FleetError {
+    /// The Redis URL or settings are not usable.
+    Config(String),
+    /// Redis could not be reached or answered with an error (only from [`cli`]).
+    Redis(String),
+    /// A thread could not be started.
+    Thread(std::io::Error),
+}
+
+impl std::fmt::Display for FleetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FleetError::Config(e) => write!(f, "fleet configuration: {e}"),
+            FleetError::Redis(e) => write!(f, "redis: {e}"),
+            FleetError::Thread(e) => write!(f, "could not start a fleet thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FleetError {}
+
+/// How long a claim on an envelope that is answered in its ack (slash commands, view
+/// submissions, suggestions) lasts: such an envelope is not recorded in the stream (its ack
+/// waits for the handler), so a redelivery after Slack's 3 s deadline, which means the claimer
+/// never answered, may be claimed again.
+const REPLY_CLAIM_TTL: Duration = Duration::from_secs(3);
+
+/// What the fleet decided for one envelope of a batch: the dispatcher's input
+/// (`dispatch.rs`, where the claim rules live).
+pub(crate) use crate::dispatch::Claim as Verdict;
+
+/// The fleet's counters (this replica's), also published in its heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FleetStats {
+    /// Events this replica claimed first.
+    pub claimed: u64,
+    /// Redeliveries acked because another (or this) replica had claimed the event.
+    pub duplicates: u64,
+    /// Envelopes handled locally because Redis did not answer in time.
+    pub local_fallbacks: u64,
+    /// Stream entries this replica's workers handled.
+    pub stream_handled: u64,
+    /// Stream entries taken over from a replica that stopped acknowledging them.
+    pub reclaimed: u64,
+    /// Redis outages seen (one warning each).
+    pub outages: u64,
+    /// Redis calls that failed or timed out.
+    pub failed_calls: u64,
+    /// Connections this replica holds under lease (0: a standby).
+    pub leased_connections: usize,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    claimed: AtomicU64,
+    duplicates: AtomicU64,
+    local_fallbacks: AtomicU64,
+    stream_handled: AtomicU64,
+    reclaimed: AtomicU64,
+}
+
+struct Inner {
+    cfg: FleetConfig,
+    id: String,
+    client: Client,
+    /// The event loop's link (claims), bounded by the call timeout.
+    loop_link: Mutex<Link>,
+    /// The background thread's link (heartbeat, leases), and handlers' pacing calls.
+    bg_link: Mutex<Link>,
+    health: Health,
+    counters: Counters,
+    leased: AtomicUsize,
+    stop: AtomicBool,
+    accept: Script,
+    lease: Script,
+    pace: Script,
+}
+
+/// A replica's handle on the fleet's shared state. Cheap to clone.
+#[derive(Clone)]
+pub struct Fleet {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("replica", &self.inner.id)
+            .field("config", &self.inner.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_replica_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn client_for(cfg: &FleetConfig) -> Result<Client, FleetError> {
+    let info = cfg
+        .url
+        .as_str()
+        .into_connection_info()
+        .map_err(|e| FleetError::Config(format!("bad redis url: {}", e.kind_str())))?;
+    let mut redis = info.redis_settings().clone().set_skip_set_lib_name();
+    if let Some(p) = &cfg.password {
+        redis = redis.set_password(p);
+    }
+    let info = info.set_redis_settings(redis);
+    let client = match &cfg.root_certs_pem {
+        Some(pem) => Client::build_with_tls(
+            info,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            },
+        ),
+        None => Client::open(info),
+    };
+    client.map_err(|e| FleetError::Config(format!("redis client: {}", e.kind_str())))
+}
+
+trait KindStr {
+    fn kind_str(&self) -> String;
+}
+
+impl KindStr for redis::RedisError {
+    /// The error without echoing the URL (which may hold a password).
+    fn kind_str(&self) -> String {
+        format!("{:?}", self.kind())
+    }
+}
+
+impl Fleet {
+    /// A handle on the fleet described by `cfg`. Does not need Redis to be up (the first
+    /// calls then fall back); fails only on an unusable URL.
+    pub fn new(cfg: FleetConfig) -> Result<Fleet, FleetError> {
+        let client = client_for(&cfg)?;
+        let id = cfg.replica_id.clone().unwrap_or_else(default_replica_id);
+        let bound = cfg.call_timeout;
+        Ok(Fleet {
+            inner: Arc::new(Inner {
+                loop_link: Mutex::new(Link::new(client.clone(), bound, "claims")),
+                bg_link: Mutex::new(Link::new(client.clone(), bound, "heartbeat")),
+                client,
+                id,
+                cfg,
+                health: Health::default(),
+                counters: Counters::default(),
+                leased: AtomicUsize::new(0),
+                stop: AtomicBool::new(false),
+                accept: Script::new(scripts::ACCEPT),
+                lease: Script::new(scripts::LEASE),
+                pace: Script::new(scripts::PACE),
+            }),
+        })
+    }
+
+    /// This replica's name in the fleet.
+    pub fn replica_id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Whether the last call to Redis failed (the replica runs on local state meanwhile).
+    pub fn is_degraded(&self) -> bool {
+        self.inner.health.is_down()
+    }
+
+    /// This replica's counters.
+    pub fn stats(&self) -> FleetStats {
+        let c = &self.inner.counters;
+        FleetStats {
+            claimed: c.claimed.load(Ordering::Relaxed),
+            duplicates: c.duplicates.load(Ordering::Relaxed),
+            local_fallbacks: c.local_fallbacks.load(Ordering::Relaxed),
+            stream_handled: c.stream_handled.load(Ordering::Relaxed),
+            reclaimed: c.reclaimed.load(Ordering::Relaxed),
+            outages: self.inner.health.outages.load(Ordering::Relaxed),
+            failed_calls: self.inner.health.failed_calls.load(Ordering::Relaxed),
+            leased_connections: self.inner.leased.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &FleetConfig {
+        &self.inner.cfg
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    pub(crate) fn health(&self) -> &Health {
+        &self.inner.health
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.inner.stop.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_stream_handled(&self) {
+        self.inner
+            .counters
+            .stream_handled
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_local_fallbacks(&self, n: u64) {
+        self.inner
+            .counters
+            .local_fallbacks
+            .fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_reclaimed(&self, n: u64) {
+        self.inner
+            .counters
+            .reclaimed
+            .fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Claims a batch of envelopes in one round trip (one atomic script), recording the new
+    /// ones that take no reply in the stream. Bounded by the call timeout; on failure every
+    /// envelope gets [`Verdict::Local`].
+    pub(crate) fn accept(&self, envelopes: &[&Envelope]) -> Vec<Verdict> {
+        if envelopes.is_empty() {
+            return Vec::new();
+        }
+        let cfg = &self.inner.cfg;
+        let stream = cfg.key(&["events"]);
+        let claim_ttl = cfg.claim_ttl.as_millis().to_string();
+        let reply_ttl = REPLY_CLAIM_TTL.as_millis().to_string();
+        let mut inv = self.inner.accept.prepare_invoke();
+        inv.key(&stream);
+        inv.arg(&self.inner.id);
+        for e in envelopes {
+            inv.key(cfg.key(&["claim", e.dedup_key()]));
+            if e.accepts_response_payload() {
+                inv.arg(&reply_ttl).arg("");
+            } else {
+                inv.arg(&claim_ttl).arg(e.frame_text());
+            }
+        }
+        let result: Result<Vec<i64>, _> = match self.inner.loop_link.lock() {
+            Ok(mut link) => link.call(&self.inner.health, None, |c| inv.invoke(c)),
+            Err(_) => Err(link::CallError::Backoff),
+        };
+        let c = &self.inner.counters;
+        match result {
+            Ok(flags) if flags.len() == envelopes.len() => flags
+                .iter()
+                .zip(envelopes)
+                .map(|(&f, e)| {
+                    if f == 1 {
+                        c.claimed.fetch_add(1, Ordering::Relaxed);
+                        if e.accepts_response_payload() {
+                            Verdict::ClaimedLocal
+                        } else {
+                            Verdict::Recorded
+                        }
+                    } else {
+                        c.duplicates.fetch_add(1, Ordering::Relaxed);
+                        Verdict::Duplicate
+                    }
+                })
+                .collect(),
+            _ => {
+                c.local_fallbacks
+                    .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                vec![Verdict::Local; envelopes.len()]
+            }
+        }
+    }
+
+    /// Asks for `want` connections of the fleet's budget; returns how many this replica now
+    /// holds (0: a standby), or `None` when Redis did not answer.
+    pub fn lease_connections(&self, want: usize) -> Option<usize> {
+        let cfg = &self.inner.cfg;
+        let mut inv = self.inner.lease.prepare_invoke();
+        inv.key(cfg.key(&["conns"]))
+            .arg(&self.inner.id)
+            .arg(want)
+            .arg(cfg.lease_ttl.as_millis() as u64)
+            .arg(cfg.budget);
+        let granted: Option<i64> = match self.inner.bg_link.lock() {
+            Ok(mut link) => link.call(&self.inner.health, None, |c| inv.invoke(c)).ok(),
+            Err(_) => None,
+        };
+        let granted = granted.map(|g| usize::try_from(g).unwrap_or(0));
+        if let Some(g) = granted {
+            self.inner.leased.store(g, Ordering::Relaxed);
+        }
+        granted
+    }
+
+    /// Waits until the fleet's budget grants this replica at least one connection (saying
+    /// once that it is a standby), and returns how many it got, at most `want`. While Redis
+    /// cannot be reached, it does not wait: it returns `want` (local behaviour).
+    pub fn wait_for_connections(&self, want: usize) -> usize {
+        let mut said = false;
+        loop {
+            match self.lease_connections(want) {
+                Some(0) => {
+                    if !said {
+                        log::warn!(
+                            "fleet: standby: the fleet already holds its {} connections; waiting for a lease to lapse",
+                            self.inner.cfg.budget
+                        );
+                        said = true;
+                    }
+                    std::thread::sleep(self.inner.cfg.tick());
+                }
+                Some(n) => {
+                    if n < want {
+                        log::info!(
+                            "fleet: holding {n} of the {want} connections asked for (the fleet's budget is {})",
+                            self.inner.cfg.budget
+                        );
+                    } else if said {
+                        log::info!("fleet: no longer a standby: holding {n} connection(s)");
+                    }
+                    return n;
+                }
+                None => {
+                    log::warn!(
+                        "fleet: redis unavailable while asking for connections; opening {want} without a lease"
+                    );
+                    self.inner.leased.store(want, Ordering::Relaxed);
+                    return want;
+                }
+            }
+        }
+    }
+
+    /// Paces one `chat.postMessage` to `channel` with the fleet's shared bucket (burst 5, then
+    /// 1/s): how long to wait before sending, or `None` when Redis is away (use the local
+    /// limiter).
+    pub fn pace_post_message(&self, channel: &str) -> Option<Duration> {
+        let cfg = &self.inner.cfg;
+        let mut inv = self.inner.pace.prepare_invoke();
+        inv.key(cfg.key(&["pace", channel])).arg(5).arg(1000);
+        let wait: Option<i64> = match self.inner.bg_link.lock() {
+            Ok(mut link) => link.call(&self.inner.health, None, |c| inv.invoke(c)).ok(),
+            Err(_) => None,
+        };
+        wait.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+    }
+
+    /// Tells the fleet that `method` got a 429 with `Retry-After`: every replica pauses it.
+    /// Whether Redis took it.
+    pub fn pause_method(&self, method: &str, retry_after: Duration) -> bool {
+        let key = self.inner.cfg.key(&["pause", method]);
+        let ms = retry_after.as_millis().max(1) as u64;
+        match self.inner.bg_link.lock() {
+            Ok(mut link) => link
+                .call(&self.inner.health, None, |c| {
+                    redis::cmd("SET")
+                        .arg(&key)
+                        .arg(self.inner.id.as_str())
+                        .arg("PX")
+                        .arg(ms)
+                        .query::<()>(c)
+                })
+                .is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// How long `method` is still paused fleet-wide (zero: not paused), or `None` when Redis
+    /// is away.
+    pub fn method_pause(&self, method: &str) -> Option<Duration> {
+        let key = self.inner.cfg.key(&["pause", method]);
+        let ttl: Option<i64> = match self.inner.bg_link.lock() {
+            Ok(mut link) => link
+                .call(&self.inner.health, None, |c| {
+                    redis::cmd("PTTL").arg(&key).query(c)
+                })
+                .ok(),
+            Err(_) => None,
+        };
+        ttl.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+    }
+
+    /// Publishes this replica's heartbeat (connections, counters) and renews its leases.
+    pub(crate) fn beat(&self, ready_connections: usize) {
+        let held = self.inner.leased.load(Ordering::Relaxed);
+        if held > 0 {
+            match self.lease_connections(held) {
+                Some(g) if g < held => log::warn!(
+                    "fleet: the budget now grants {g} of the {held} connections this replica holds (a lease lapsed, e.g. after a redis restart)"
+                ),
+                _ => {}
+            }
+        }
+        let cfg = &self.inner.cfg;
+        let s = self.stats();
+        let ttl = (cfg.tick() * 3).as_millis() as u64;
+        let now = now_ms();
+        let key = cfg.key(&["replica", &self.inner.id]);
+        let fields: [(&str, String); 10] = [
+            ("connections", ready_connections.to_string()),
+            ("leased", held.to_string()),
+            ("claimed", s.claimed.to_string()),
+            ("duplicates", s.duplicates.to_string()),
+            ("local_fallbacks", s.local_fallbacks.to_string()),
+            ("stream_handled", s.stream_handled.to_string()),
+            ("reclaimed", s.reclaimed.to_string()),
+            ("outages", s.outages.to_string()),
+            ("failed_calls", s.failed_calls.to_string()),
+            ("seen_ms", now.to_string()),
+        ];
+        if let Ok(mut link) = self.inner.bg_link.lock() {
+            let _ = link.call(&self.inner.health, None, |c| {
+                redis::pipe()
+                    .cmd("HSET")
+                    .arg(&key)
+                    .arg(&fields[..])
+                    .ignore()
+                    .cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(ttl)
+                    .ignore()
+                    .cmd("ZADD")
+                    .arg(cfg.key(&["replicas"]))
+                    .arg(now + ttl)
+                    .arg(&self.inner.id)
+                    .ignore()
+                    .cmd("ZREMRANGEBYSCORE")
+                    .arg(cfg.key(&["replicas"]))
+                    .arg("-inf")
+                    .arg(now.saturating_sub(ttl * 10))
+                    .ignore()
+                    .query::<()>(c)
+            });
+        }
+    }
+
+    /// Starts the heartbeat thread (heartbeat and lease renewal every
+    /// [`FleetConfig::heartbeat_every`]); `ready` reads the replica's ready connections.
+    pub(crate) fn start_heartbeat(
+        &self,
+        ready: Arc<dyn Fn() -> usize + Send + Sync>,
+    ) -> Result<JoinHandle<()>, FleetError> {
+        let fleet = self.clone();
+        std::thread::Builder::new()
+            .name("slack-fleet-heartbeat".to_owned())
+            .spawn(move || {
+                let tick = fleet.inner.cfg.tick();
+                while !fleet.stopping() {
+                    fleet.beat(ready());
+                    let mut slept = Duration::ZERO;
+                    while slept < tick && !fleet.stopping() {
+                        let step = Duration::from_millis(20).min(tick - slept);
+                        std::thread::sleep(step);
+                        slept += step;
+                    }
+                }
+            })
+            .map_err(FleetError::Thread)
+    }
+
+    /// Stops the fleet's threads and gives back this replica's leases and heartbeat (a
+    /// graceful exit frees its connections at once, without waiting for the lease to lapse).
+    pub(crate) fn stop(&self) {
+        self.inner.stop.store(true, Ordering::Relaxed);
+        let cfg = &self.inner.cfg;
+        let id = &self.inner.id;
+        if let Ok(mut link) = self.inner.bg_link.lock() {
+            let _ = link.call(&self.inner.health, None, |c| {
+                let members: Vec<String> = (1..=10).map(|i| format!("{id}#{i}")).collect();
+                redis::pipe()
+                    .cmd("ZREM")
+                    .arg(cfg.key(&["conns"]))
+                    .arg(&members)
+                    .ignore()
+                    .cmd("DEL")
+                    .arg(cfg.key(&["replica", id]))
+                    .ignore()
+                    .cmd("ZREM")
+                    .arg(cfg.key(&["replicas"]))
+                    .arg(id)
+                    .ignore()
+                    .query::<()>(c)
+            });
+        }
+        self.inner.leased.store(0, Ordering::Relaxed);
+    }
+}
+
+/// A replica as seen in the fleet's heartbeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReplicaStatus {
+    /// Its name.
+    pub id: String,
+    /// What it published (connections, leased, counters).
+    pub fields: HashMap<String, String>,
+}
+
+/// The fleet as `slack-bot fleet` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FleetStatus {
+    /// Live replicas (heartbeat not expired).
+    pub replicas: Vec<ReplicaStatus>,
+    /// Connections under lease, fleet-wide.
+    pub leased: usize,
+    /// The budget.
+    pub budget: usize,
+}
+
+/// Reads the fleet's live replicas and leases (for `slack-bot fleet`), within `bound`.
+pub fn status(cfg: &FleetConfig, bound: Duration) -> Result<FleetStatus, FleetError> {
+    let client = client_for(cfg)?;
+    let health = Health::default();
+    let mut link = Link::new(client, bound, "status");
+    let now = now_ms();
+    let replicas_key = cfg.key(&["replicas"]);
+    let conns_key = cfg.key(&["conns"]);
+    let (ids, leased): (Vec<String>, usize) = link
+        .call(&health, None, |c| {
+            redis::pipe()
+                .cmd("ZRANGEBYSCORE")
+                .arg(&replicas_key)
+                .arg(now)
+                .arg("+inf")
+                .cmd("ZCOUNT")
+                .arg(&conns_key)
+                .arg(now)
+                .arg("+inf")
+                .query(c)
+        })
+        .map_err(|e| FleetError::Redis(redact_error(&e)))?;
+    let mut replicas = Vec::new();
+    for id in ids {
+        let key = cfg.key(&["replica", &id]);
+        let fields: HashMap<String, String> = link
+            .call(&health, None, |c| redis::cmd("HGETALL").arg(&key).query(c))
+            .map_err(|e| FleetError::Redis(redact_error(&e)))?;
+        if !fields.is_empty() {
+            replicas.push(ReplicaStatus { id, fields });
+        }
+    }
+    Ok(FleetStatus {
+        replicas,
+        leased,
+        budget: cfg.budget,
+    })
+}
+
+fn redact_error(e: &link::CallError) -> String {
+    match e {
+        link::CallError::Redis(e) => {
+            let mut s = e.kind_str();
+            if e.is_timeout() {
+                s.push_str(" (timed out)");
+            } else if e.is_connection_refusal() {
+                s.push_str(" (connection refused)");
+            }
+            s
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The longest a post waits for the fleet's pace or pause (a longer answer means a backlog the
+/// caller should see as slowness rather than a hung handler; the local limiter still applies).
+const MAX_PACE_WAIT: Duration = Duration::from_secs(60);
+
+/// Runs `post` (a `chat.postMessage` to `channel`) under the fleet's shared pause and pace,
+/// and shares a 429's pause with the fleet. When Redis is away, `post` runs at once (its own
+/// client's local limiter applies).
+pub(crate) fn paced_post<T>(
+    fleet: &Fleet,
+    channel: &str,
+    post: impl FnOnce() -> Result<T, slack_web::Error>,
+) -> Result<T, slack_web::Error> {
+    const METHOD: &str = "chat.postMessage";
+    if let Some(pause) = fleet.method_pause(METHOD).filter(|p| !p.is_zero()) {
+        std::thread::sleep(pause.min(MAX_PACE_WAIT));
+    }
+    if let Some(wait) = fleet.pace_post_message(channel).filter(|w| !w.is_zero()) {
+        std::thread::sleep(wait.min(MAX_PACE_WAIT));
+    }
+    let result = post();
+    if let Err(e) = &result {
+        if let Some(retry_after) = e.retry_after() {
+            fleet.pause_method(METHOD, retry_after);
+        }
+    }
+    result
+}

@@ -1,0 +1,478 @@
+//! The fleet's shared state against a real `redis-server` (its own, on a free port): claims
+//! across bots, connection leases, shared pacing and pauses, and bounded calls when Redis hangs.
+#![cfg(feature = "fleet")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr
+)]
+
+mod fleet_support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fleet_support::{RedisServer, eventually};
+use serde_json::json;
+use slack_bot::fleet::{Fleet, FleetConfig};
+use slack_bot::{Bot, Reply, RunningBot};
+use slack_testkit::FakeSlack;
+
+type Seen = Arc<Mutex<HashMap<String, Vec<usize>>>>;
+
+fn bot(slack: &FakeSlack, redis: &RedisServer, n: usize, seen: &Seen) -> RunningBot {
+    let seen = seen.clone();
+    Bot::builder(&slack.app_token(), &slack.bot_token())
+        .unwrap()
+        .api_url(slack.api_url())
+        .allow_insecure(true)
+        .redis(
+            FleetConfig::new(redis.url())
+                .key_prefix("claims")
+                .replica_id(format!("bot-{n}")),
+        )
+        .on_any_event(move |ctx| {
+            let key = ctx.envelope().dedup_key().to_owned();
+            seen.lock().unwrap().entry(key).or_default().push(n);
+            Ok(Reply::Ack)
+        })
+        .start()
+        .unwrap()
+}
+
+#[test]
+fn two_bots_handle_each_event_once_and_ack_redeliveries_on_either() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    let seen: Seen = Arc::default();
+    let a = bot(&slack, &redis, 0, &seen);
+    let b = bot(&slack, &redis, 1, &seen);
+    slack
+        .wait_for_connections(2, Duration::from_secs(20))
+        .unwrap();
+
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(
+            slack
+                .send_event(json!({"type": "message", "channel": "C1", "text": format!("m{i}"), "ts": format!("{i}.0")}))
+                .unwrap(),
+        );
+    }
+    // The same event delivered again (a new envelope, the same event_id), as a retry would be,
+    // round robin over both bots' connections.
+    let payload =
+        slack.event_callback(json!({"type": "message", "channel": "C1", "text": "again"}));
+    let mut dup_ids = Vec::new();
+    for attempt in 0..4 {
+        dup_ids.push(
+            slack
+                .send_envelope(
+                    json!({"type": "events_api", "payload": payload, "retry_attempt": attempt}),
+                )
+                .unwrap(),
+        );
+    }
+    for id in ids.iter().chain(&dup_ids) {
+        slack.wait_for_ack(id, Duration::from_secs(20)).unwrap();
+    }
+    eventually(
+        Duration::from_secs(20),
+        "41 distinct events handled",
+        || seen.lock().unwrap().len() == 41,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let seen = seen.lock().unwrap().clone();
+    for (key, by) in &seen {
+        assert_eq!(by.len(), 1, "{key} handled by {by:?}");
+    }
+    let (sa, sb) = (a.fleet().unwrap().stats(), b.fleet().unwrap().stats());
+    assert_eq!(sa.claimed + sb.claimed, 41, "{sa:?} {sb:?}");
+    assert_eq!(sa.stream_handled + sb.stream_handled, 41, "{sa:?} {sb:?}");
+    // Three of the four deliveries of the repeated event were duplicates, whichever bot (or
+    // the core's own window) saw them.
+    let core_dups = a.stats().duplicates + b.stats().duplicates;
+    assert_eq!(
+        sa.duplicates + sb.duplicates + core_dups,
+        3,
+        "{sa:?} {sb:?}"
+    );
+    assert_eq!(sa.local_fallbacks + sb.local_fallbacks, 0);
+    // Everything acknowledged in the stream, nothing left pending.
+    let pending: redis::Value = redis::cmd("XPENDING")
+        .arg("claims:events")
+        .arg("workers")
+        .query(&mut redis.conn())
+        .unwrap();
+    let redis::Value::Array(v) = pending else {
+        panic!("{pending:?}")
+    };
+    assert_eq!(v[0], redis::Value::Int(0));
+    a.shutdown().unwrap();
+    b.shutdown().unwrap();
+}
+
+#[test]
+fn leases_keep_the_fleet_within_its_budget_and_lapse_with_their_replica() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let fleet = |id: &str| {
+        Fleet::new(
+            FleetConfig::new(redis.url())
+                .key_prefix("leases")
+                .replica_id(id)
+                .lease_ttl(Duration::from_millis(1500)),
+        )
+        .unwrap()
+    };
+    let replicas: Vec<Fleet> = (0..4).map(|i| fleet(&format!("r{i}"))).collect();
+    let got: Vec<usize> = replicas
+        .iter()
+        .map(|f| f.lease_connections(3).unwrap())
+        .collect();
+    assert_eq!(got, vec![3, 3, 3, 1]);
+    let standby = fleet("r4");
+    assert_eq!(standby.lease_connections(3), Some(0), "a standby");
+    // Renewing keeps what one holds.
+    assert_eq!(replicas[0].lease_connections(3), Some(3));
+    // r1 dies (stops renewing); the others renew; after its lease time the standby gets its share.
+    let start = Instant::now();
+    let mut taken = 0;
+    while start.elapsed() < Duration::from_secs(10) {
+        for i in [0, 2, 3] {
+            replicas[i].lease_connections(replicas[i].stats().leased_connections);
+        }
+        taken = standby.lease_connections(3).unwrap();
+        if taken > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(taken, 3, "the dead replica's share went to the standby");
+    let total: usize = [0, 2, 3]
+        .iter()
+        .map(|&i| replicas[i].stats().leased_connections)
+        .sum::<usize>()
+        + taken;
+    assert_eq!(total, 10);
+    let held: usize = redis::cmd("ZCARD")
+        .arg("leases:conns")
+        .query(&mut redis.conn())
+        .unwrap();
+    assert_eq!(held, 10);
+}
+
+#[test]
+fn two_replicas_share_one_channel_bucket_and_429_pauses() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = Fleet::new(
+        FleetConfig::new(redis.url())
+            .key_prefix("pace")
+            .replica_id("a"),
+    )
+    .unwrap();
+    let b = Fleet::new(
+        FleetConfig::new(redis.url())
+            .key_prefix("pace")
+            .replica_id("b"),
+    )
+    .unwrap();
+    let mut waits = Vec::new();
+    for i in 0..8 {
+        let f = if i % 2 == 0 { &a } else { &b };
+        waits.push(f.pace_post_message("C1").unwrap());
+    }
+    // Burst 5 at once, then one a second for the fleet as a whole (each reservation waits for
+    // its own slot).
+    for w in &waits[..5] {
+        assert_eq!(*w, Duration::ZERO, "{waits:?}");
+    }
+    for (k, w) in waits[5..].iter().enumerate() {
+        let slot = 1000 * (k as u64 + 1);
+        assert!(
+            w.as_millis() as u64 >= slot - 150 && w.as_millis() as u64 <= slot,
+            "{waits:?}"
+        );
+    }
+    // Another channel has its own bucket.
+    assert_eq!(b.pace_post_message("C2"), Some(Duration::ZERO));
+    // A 429 seen by one pauses the method for both.
+    assert_eq!(b.method_pause("chat.postMessage"), Some(Duration::ZERO));
+    assert!(a.pause_method("chat.postMessage", Duration::from_secs(30)));
+    let p = b.method_pause("chat.postMessage").unwrap();
+    assert!(
+        p > Duration::from_secs(25) && p <= Duration::from_secs(30),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_hung_or_absent_redis_costs_each_call_its_bound_and_one_warning() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let f = Fleet::new(
+        FleetConfig::new(redis.url())
+            .key_prefix("hung")
+            .call_timeout(Duration::from_millis(50)),
+    )
+    .unwrap();
+    assert_eq!(f.lease_connections(2), Some(2));
+    assert!(!f.is_degraded());
+    redis.freeze(true);
+    for _ in 0..5 {
+        let t = Instant::now();
+        assert_eq!(
+            f.pace_post_message("C1"),
+            None,
+            "falls back to the local limiter"
+        );
+        // The bound is 50 ms; far below what an unbounded call (forever) would take, with
+        // room for a loaded machine.
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+    assert!(f.is_degraded());
+    let s = f.stats();
+    assert_eq!(s.outages, 1, "one outage, however many calls failed: {s:?}");
+    assert!(s.failed_calls >= 5, "{s:?}");
+    redis.freeze(false);
+    redis.stop();
+    let t = Instant::now();
+    assert_eq!(f.method_pause("x"), None);
+    assert!(t.elapsed() < Duration::from_secs(2));
+    redis.restart();
+    eventually(Duration::from_secs(20), "reconnected after backoff", || {
+        f.pace_post_message("C9").is_some()
+    });
+    assert!(!f.is_degraded());
+}
+
+/// An `events_api` envelope frame as Slack sends it.
+fn frame(slack: &FakeSlack, envelope_id: &str, text: &str) -> String {
+    json!({
+        "envelope_id": envelope_id,
+        "type": "events_api",
+        "payload": slack.event_callback(json!({"type": "message", "channel": "C1", "text": text})),
+        "accepts_response_payload": false,
+        "retry_attempt": 0,
+        "retry_reason": "",
+    })
+    .to_string()
+}
+
+#[test]
+fn a_dead_replicas_accepted_events_are_taken_over_by_the_living() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    // A replica that accepted three events (recorded, read by its consumer) and died before
+    // acknowledging them in the stream.
+    let mut c = redis.conn();
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", "dead:events", "workers", "0", "MKSTREAM"][..])
+        .query(&mut c)
+        .unwrap();
+    for i in 0..3 {
+        let _: String = redis::cmd("XADD")
+            .arg(&["dead:events", "*", "f"][..])
+            .arg(frame(&slack, &format!("env-{i}"), &format!("t{i}")))
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg(
+            &[
+                "GROUP",
+                "workers",
+                "the-dead-one",
+                "COUNT",
+                "10",
+                "STREAMS",
+                "dead:events",
+                ">",
+            ][..],
+        )
+        .query(&mut c)
+        .unwrap();
+    let seen: Seen = Arc::default();
+    let seen2 = seen.clone();
+    let bot = Bot::builder(&slack.app_token(), &slack.bot_token())
+        .unwrap()
+        .api_url(slack.api_url())
+        .allow_insecure(true)
+        .redis(
+            FleetConfig::new(redis.url())
+                .key_prefix("dead")
+                .replica_id("survivor")
+                .reclaim_idle(Duration::from_millis(500)),
+        )
+        .on_any_event(move |ctx| {
+            let key = ctx.envelope().envelope_id().to_owned();
+            seen2.lock().unwrap().entry(key).or_default().push(0);
+            Ok(Reply::Ack)
+        })
+        .start()
+        .unwrap();
+    eventually(Duration::from_secs(20), "the three taken over", || {
+        seen.lock().unwrap().len() == 3
+    });
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(seen.lock().unwrap().values().all(|v| v.len() == 1));
+    assert_eq!(bot.fleet().unwrap().stats().reclaimed, 3);
+    bot.shutdown().unwrap();
+}
+
+#[test]
+fn a_slow_handler_on_a_live_replica_is_not_taken_over() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    let seen: Seen = Arc::default();
+    let mk = |n: usize| {
+        let seen = seen.clone();
+        Bot::builder(&slack.app_token(), &slack.bot_token())
+            .unwrap()
+            .api_url(slack.api_url())
+            .allow_insecure(true)
+            .redis(
+                FleetConfig::new(redis.url())
+                    .key_prefix("slow")
+                    .replica_id(format!("s{n}"))
+                    .reclaim_idle(Duration::from_millis(400)),
+            )
+            .on_any_event(move |ctx| {
+                let key = ctx.envelope().dedup_key().to_owned();
+                seen.lock().unwrap().entry(key).or_default().push(n);
+                // Several reclaim periods long.
+                std::thread::sleep(Duration::from_millis(2500));
+                Ok(Reply::Ack)
+            })
+            .start()
+            .unwrap()
+    };
+    let a = mk(0);
+    let b = mk(1);
+    slack
+        .wait_for_connections(2, Duration::from_secs(20))
+        .unwrap();
+    for i in 0..4 {
+        let id = slack
+            .send_event(json!({"type": "message", "channel": "C1", "text": format!("slow {i}")}))
+            .unwrap();
+        slack.wait_for_ack(&id, Duration::from_secs(10)).unwrap();
+    }
+    eventually(Duration::from_secs(20), "all four started", || {
+        seen.lock().unwrap().len() == 4
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    let seen = seen.lock().unwrap().clone();
+    for (k, by) in &seen {
+        assert_eq!(by.len(), 1, "{k} run by {by:?}");
+    }
+    let reclaimed = a.fleet().unwrap().stats().reclaimed + b.fleet().unwrap().stats().reclaimed;
+    assert_eq!(reclaimed, 0);
+    a.shutdown().unwrap();
+    b.shutdown().unwrap();
+}
+
+/// A throwaway CA and a certificate for 127.0.0.1, as PEM files in `dir`: (ca, cert, key).
+fn tls_files(
+    dir: &std::path::Path,
+) -> (
+    String,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let (ca_path, cert_path, key_path) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (ca_cert.pem(), ca_path, cert_path, key_path)
+}
+
+#[test]
+fn rediss_with_a_password_and_a_private_ca() {
+    if !fleet_support::redis_available() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("slack-fleet-tls-{}", std::process::id()));
+    let (ca_pem, ca, cert, key) = tls_files(&dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .arg("--tls-ca-cert-file")
+        .arg(&ca)
+        .args(["--requirepass", "s3cret-pw"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(Duration::from_secs(20), "redis-server with tls", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let url = format!("rediss://127.0.0.1:{port}/0");
+    let cfg = FleetConfig::new(url.clone())
+        .key_prefix("tls")
+        .call_timeout(Duration::from_secs(2));
+    // The private CA and the password: works.
+    let f = Fleet::new(
+        cfg.clone()
+            .password("s3cret-pw")
+            .tls_root_certs_pem(&ca_pem),
+    )
+    .unwrap();
+    assert_eq!(f.lease_connections(2), Some(2));
+    // Without the CA the server's certificate is not trusted; without the password, refused.
+    let untrusted = Fleet::new(cfg.clone().password("s3cret-pw")).unwrap();
+    assert_eq!(untrusted.lease_connections(2), None);
+    let no_password = Fleet::new(cfg.tls_root_certs_pem(&ca_pem)).unwrap();
+    assert_eq!(no_password.lease_connections(2), None);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
