@@ -205,6 +205,16 @@ impl Config {
     pub fn get_connections(&self) -> usize {
         self.connections
     }
+
+    /// The value set with [`Config::connect_burst`] (tests of the pacing read it).
+    pub fn get_connect_burst(&self) -> u32 {
+        self.connect_burst
+    }
+
+    /// The value set with [`Config::connect_interval`] (tests of the pacing read it).
+    pub fn get_connect_interval(&self) -> Duration {
+        self.connect_interval
+    }
 }
 
 impl Config {

@@ -2,10 +2,12 @@
 //! the core alone, footprint and reconnect gap; writes `BENCHMARKS.md`. `--smoke` runs a tiny
 //! version that writes nothing (part of `test-all`).
 //!
-//! The measuring is done by the `e2e` bench of `slack-bot` (`slack-bot/benches/e2e.rs`) and the
+//! The measuring is done by the `e2e` bench of `slack-bot` (`slack-bot/benches/e2e.rs`), the
 //! `relay` bench (`slack-bot/benches/relay.rs`: envelopes through `slack-bot relay` to a local
-//! HTTP app), which print `RESULT <key> <value>` lines; this task builds and runs them, then
-//! turns the lines into a table with the targets of DESIGN.md.
+//! HTTP app) and the `recovery` bench (`slack-bot/benches/recovery.rs`: a silent and a dropped
+//! link while traffic flows, beside a raw tungstenite baseline), which print
+//! `RESULT <key> <value>` lines; this task builds and runs them, then turns the lines into a
+//! table with the targets of DESIGN.md.
 //!
 //! * `cargo xtask bench`: release profile (the `slack-bot` binary measured is the stripped
 //!   release binary), 5 repetitions of each figure; writes and prints `BENCHMARKS.md`.
@@ -40,6 +42,10 @@ const REQUIRED: &[&str] = &[
     "refresh_gap_ms",
     "relay_per_sec",
     "relay_added_p50_us",
+    "recovery_silent_bot_p50_ms",
+    "recovery_silent_base_p50_ms",
+    "recovery_drop_bot_p50_ms",
+    "recovery_drop_base_p50_ms",
 ];
 
 /// Runs the task; returns true on success.
@@ -78,7 +84,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
     let mut cmd_args: Vec<String> = ["bench", "--profile", profile]
         .iter()
         .chain(selection)
-        .chain(&["--bench", "e2e", "--bench", "relay"])
+        .chain(&["--bench", "e2e", "--bench", "relay", "--bench", "recovery"])
         .map(|s| (*s).to_owned())
         .collect();
     // Build first, so the build time is reported apart from the run.
@@ -163,6 +169,13 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
             r.text("refresh_gap_ms"),
             r.text("relay_per_sec"),
             r.text("relay_added_p50_us"),
+        );
+        println!(
+            "[bench] smoke recovery: silent link {} ms vs baseline {} ms, dropped link {} ms vs baseline {} ms (dev profile; not figures)",
+            r.text("recovery_silent_bot_p50_ms"),
+            r.text("recovery_silent_base_p50_ms"),
+            r.text("recovery_drop_bot_p50_ms"),
+            r.text("recovery_drop_base_p50_ms"),
         );
         return true;
     }
@@ -500,6 +513,7 @@ fn markdown(
         "reported",
         "",
     );
+    recovery_rows(r, &mut row);
 
     let mut md = String::new();
     md.push_str("# Benchmarks\n\n");
@@ -559,7 +573,79 @@ afterwards each instance must still ack an event.\n\
 - Refresh gap: from the old link's close to the replacement's `hello` (0 when the replacement \
 was ready before the old link closed: make-before-break).\n",
     );
+    md.push_str(RECOVERY_HOW);
     md
+}
+
+/// How the recovery rows are measured (`slack-bot/benches/recovery.rs`).
+const RECOVERY_HOW: &str = "- Recovery (`slack-bot/benches/recovery.rs`): a fresh fake and \
+client per run, `events_api` envelopes at 100/s, 1.5 s of traffic, then the fault on the link: \
+half-open (`Fault::Silent`: the fake neither reads, writes nor answers pings, TCP stays open) \
+or a TCP drop (`Fault::DropTcp`); measured from the fault to the first ack the fake reads over \
+another link. slack-bot with default settings (a busy link is suspected after 3 s of silence; \
+the first reconnect after a working link drops waits at most 100 ms of jitter). Baseline: a raw \
+tungstenite client on one thread (`apps.connections.open` as one HTTP request, then read and \
+ack) whose only liveness check is a 5 s read timeout; it replaces a failed link at once, with \
+no backoff. Median and max over the runs.\n";
+
+/// The recovery rows: each fault, slack-bot beside the baseline (median / max).
+fn recovery_rows(r: &Results, row: &mut dyn FnMut(&str, String, &str, &str)) {
+    let reps = r.text("recovery_reps");
+    let rate = r.text("recovery_rate");
+    let pair = |key: &str| {
+        format!(
+            "{} / {} ms",
+            r.text(&format!("{key}_p50_ms")),
+            r.text(&format!("{key}_max_ms"))
+        )
+    };
+    let p50 = |key: &str| r.num(&format!("{key}_p50_ms"));
+    // (key, figure, target, by how much slack-bot's median may exceed the baseline's)
+    for (scenario, what, target, allowance_ms) in [
+        (
+            "silent",
+            "**Recovery from a silent half-open link** (from the link going silent to events \
+             flowing over a replacement)",
+            "< baseline's",
+            None,
+        ),
+        (
+            "drop",
+            "**Recovery from a dropped healthy link** (from the TCP drop to the first event \
+             over the new link)",
+            "≤ baseline's + 100 ms (jitter)",
+            Some(100.0),
+        ),
+    ] {
+        let bot = p50(&format!("recovery_{scenario}_bot"));
+        let base = p50(&format!("recovery_{scenario}_base"));
+        let st = match (bot, base, allowance_ms) {
+            (Some(b), Some(a), None) if b < a => "met",
+            (Some(b), Some(a), Some(x)) => status(Some(b), &Target::AtMost(a + x)),
+            (Some(_), Some(_), None) => "**missed**",
+            _ => "n/a",
+        };
+        row(
+            &format!("{what}, {rate} events/s, {reps} runs: slack-bot median / max"),
+            pair(&format!("recovery_{scenario}_bot")),
+            target,
+            st,
+        );
+        row(
+            &format!(
+                "Recovery from a {} link: raw tungstenite baseline (5 s read timeout, reconnects \
+                 at once) median / max",
+                if scenario == "silent" {
+                    "silent half-open"
+                } else {
+                    "dropped healthy"
+                }
+            ),
+            pair(&format!("recovery_{scenario}_base")),
+            "",
+            "",
+        );
+    }
 }
 
 /// (steal, total) ticks of all CPUs from `/proc/stat`.
