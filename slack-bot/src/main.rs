@@ -375,7 +375,11 @@ fn unique_certificates(pem: &[u8]) -> Vec<u8> {
             .filter(|c| !c.is_ascii_whitespace())
             .collect();
         if seen.insert(body) {
-            out.extend_from_slice(rest[start..start + BEGIN.len() + end + END.len()].as_bytes());
+            let block = rest
+                .as_bytes()
+                .get(start..start + BEGIN.len() + end + END.len())
+                .unwrap_or_default();
+            out.extend_from_slice(block);
             out.push(b'\n');
         }
         rest = &after[end + END.len()..];

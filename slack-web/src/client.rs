@@ -329,10 +329,17 @@ impl WebClientBuilder {
                     .map(|c| ureq::tls::Certificate::from_der(c.as_ref()))
                     .collect();
             for pem in &self.extra_roots {
-                let before = roots.len();
+                let mut found = false;
                 for item in ureq::tls::parse_pem(pem) {
                     match item {
-                        Ok(ureq::tls::PemItem::Certificate(c)) => roots.push(c),
+                        Ok(ureq::tls::PemItem::Certificate(c)) => {
+                            found = true;
+                            // A system store (SSL_CERT_FILE) mostly repeats the built-in
+                            // roots: each certificate is kept once.
+                            if !roots.iter().any(|r| r.der() == c.der()) {
+                                roots.push(c);
+                            }
+                        }
                         Ok(_) => {}
                         Err(e) => {
                             return Err(Error::Config {
@@ -341,7 +348,7 @@ impl WebClientBuilder {
                         }
                     }
                 }
-                if roots.len() == before {
+                if !found {
                     return Err(Error::Config {
                         detail: "root certificate pem holds no certificate".into(),
                     });
