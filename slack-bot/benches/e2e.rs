@@ -887,6 +887,10 @@ fn idle_instances(o: &Opts, instances: usize, tls: bool) -> Res<Idle> {
             .env_remove("WEBSOCKET_DEBUG")
             .env_remove("SLACK_CONNECTIONS")
             .env_remove("BOT_USER_ID")
+            // The host's extra roots (the binary trusts them too) would make the figure depend
+            // on the host's store; a92c804 ignored these variables.
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
             .env_remove("HTTPS_PROXY")
             .env_remove("https_proxy")
             .env_remove("ALL_PROXY")

@@ -891,8 +891,9 @@ impl BotBuilder {
             .jitter_seed(self.jitter_seed.unwrap_or_else(default_seed));
         let supervisor = Supervisor::new(cfg).map_err(|e| Error::Config(e.to_string()))?;
         let web = self.web_client(RetryPolicy::default())?;
-        // Opening connections is paced by the core's backoff; no retries of its own.
-        let connect_web = self.web_client(RetryPolicy::none())?;
+        // Opening connections is paced by the core's backoff; no retries of its own. The same
+        // agent (one copy of the roots, one TLS configuration), another retry policy.
+        let connect_web = web.with_retry_policy(RetryPolicy::none());
         let bot = self.identify(&connect_web)?.map(Arc::new);
         let outbox = if self.outbox {
             Some(Arc::new(

@@ -358,6 +358,35 @@ fn ssl_cert_env(env: Env<'_>) -> Result<Vec<u8>, String> {
     Ok(pem)
 }
 
+/// The PEM certificate blocks of `pem`, each one once (blocks compared without their
+/// whitespace), in their first order; whatever is not a certificate block is left out.
+fn unique_certificates(pem: &[u8]) -> Vec<u8> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let text = String::from_utf8_lossy(pem);
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut rest: &str = &text;
+    while let Some(start) = rest.find(BEGIN) {
+        let after = &rest[start + BEGIN.len()..];
+        let Some(end) = after.find(END) else { break };
+        let body: String = after[..end]
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        if seen.insert(body) {
+            let block = rest
+                .as_bytes()
+                .get(start..start + BEGIN.len() + end + END.len())
+                .unwrap_or_default();
+            out.extend_from_slice(block);
+            out.push(b'\n');
+        }
+        rest = &after[end + END.len()..];
+    }
+    out
+}
+
 fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
     let (relay_mode, args) = match args.first().map(String::as_str) {
         Some("relay") => (true, args.get(1..).unwrap_or_default()),
@@ -528,7 +557,9 @@ fn parse_settings(args: &[String], env: Env<'_>) -> Result<Settings, String> {
         let mut all = ca_pem.unwrap_or_default();
         all.push(b'\n');
         all.extend_from_slice(&system_extra);
-        ca_pem = Some(all);
+        // SSL_CERT_FILE is usually the bundle of SSL_CERT_DIR's own files (which holds it
+        // too): each certificate once, not three times in every client that keeps them.
+        ca_pem = Some(unique_certificates(&all));
     }
     let relay = if relay_mode {
         let to = to.ok_or_else(|| {
@@ -620,7 +651,7 @@ fn check_proxy(p: &str, name: &str) -> Result<(), String> {
 
 /// Runs the bot until it stops; returns how many acked requests were lost at shutdown.
 fn run(
-    settings: Settings,
+    mut settings: Settings,
     #[cfg(feature = "fleet")] fleet: Option<FleetConfig>,
 ) -> Result<usize, Error> {
     let mut builder = Bot::builder(&settings.app_token, &settings.bot_token)?
@@ -630,7 +661,8 @@ fn run(
     if let Some(url) = &settings.api_url {
         builder = builder.api_url(url.clone());
     }
-    if let Some(pem) = &settings.ca_pem {
+    // Not kept for the whole run: the bot keeps its own copy.
+    if let Some(pem) = settings.ca_pem.take() {
         builder = builder.add_root_certs_pem(pem);
     }
     if let Some(p) = &settings.proxy {
@@ -1183,6 +1215,25 @@ mod tests {
         let bad = dir.join("slack-app-token").to_string_lossy().to_string();
         assert!(parse(&[], &[OK[0], OK[1], ("SSL_CERT_FILE", &bad)]).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn certificates_are_kept_once() {
+        let a = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\nBBBB\n-----END CERTIFICATE-----\n";
+        let a_rewrapped =
+            "-----BEGIN CERTIFICATE-----\r\nMIIBAAAABBBB\r\n-----END CERTIFICATE-----";
+        let b = "# comment\n-----BEGIN CERTIFICATE-----\nMIIBCCCC\n-----END CERTIFICATE-----\n";
+        let all = format!("{a}{b}junk\n{a_rewrapped}\n{a}");
+        let out = String::from_utf8(unique_certificates(all.as_bytes())).unwrap();
+        assert_eq!(out.matches("BEGIN CERTIFICATE").count(), 2, "{out}");
+        assert!(
+            out.contains("MIIBAAAA") && out.contains("MIIBCCCC"),
+            "{out}"
+        );
+        assert!(!out.contains("junk") && !out.contains("comment"), "{out}");
+        // An unterminated block is left out, without a panic.
+        assert!(unique_certificates(b"-----BEGIN CERTIFICATE-----\nMIIB").is_empty());
+        assert!(unique_certificates(b"").is_empty());
     }
 
     #[test]

@@ -361,6 +361,18 @@ pub(crate) fn client_config(config: &Config) -> Result<Arc<rustls::ClientConfig>
             });
         }
     }
+    // A system store (SSL_CERT_FILE) mostly repeats webpki-roots: each anchor once (the
+    // built-in one first, with its name constraints).
+    if !config.extra_root_certs_pem.is_empty() {
+        let mut seen = std::collections::HashSet::new();
+        roots.roots.retain(|ta| {
+            seen.insert((
+                ta.subject.as_ref().to_vec(),
+                ta.subject_public_key_info.as_ref().to_vec(),
+                ta.name_constraints.as_ref().map(|n| n.as_ref().to_vec()),
+            ))
+        });
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
