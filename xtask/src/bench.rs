@@ -154,6 +154,16 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
         eprintln!("[bench] FAILED: no result for {}", missing.join(", "));
         return false;
     }
+    let mut results = results;
+    // The fleet's section needs slack-bot's `fleet` feature, which the release binary measured
+    // above is built without (it is not a default feature): a second build with it, run after
+    // the rest so the footprint figures stay those of the default binary.
+    if !smoke && (!only || pass.iter().any(|a| a == "fleet")) {
+        match fleet_results(root, &pass) {
+            Some(mut more) => results.append(&mut more),
+            None => return false,
+        }
+    }
     let r = Results(results);
     if smoke {
         println!(
@@ -341,8 +351,7 @@ fn markdown(
     );
     // fleet: shared claims on a local Redis against off (the bench's `fleet` section, which
     // runs when the bench is built with slack-bot's `fleet` feature and redis-server exists).
-    let fleet_na =
-        "n/a (`cargo bench -p slack-bot --bench e2e -- --only fleet`, with redis-server)";
+    let fleet_na = "n/a (`cargo bench -p slack-bot --features fleet --bench e2e -- --only fleet`, with redis-server)";
     row(
         "**Fleet: throughput with shared claims on** (local Redis) / off, 64 in flight",
         num("fleet_ratio").map_or_else(
@@ -717,4 +726,67 @@ fn utc_now() -> String {
         rem / 3600,
         (rem % 3600) / 60
     )
+}
+
+/// The fleet section of the e2e bench, built with slack-bot's `fleet` feature: its `RESULT`
+/// lines (none when redis-server is missing: the rows then say n/a). `None` if it failed.
+fn fleet_results(root: &Path, pass: &[String]) -> Option<Vec<(String, String)>> {
+    let mut args: Vec<String> = [
+        "bench",
+        "--profile",
+        "release",
+        "--package",
+        "slack-bot",
+        "--features",
+        "fleet",
+        "--bench",
+        "e2e",
+        "--",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    // `--only` is the fleet's here; the other pass-through arguments (`--reps`, …) apply.
+    let mut i = 0;
+    while i < pass.len() {
+        if pass.get(i).map(String::as_str) == Some("--only") {
+            i += 2;
+            continue;
+        }
+        if let Some(a) = pass.get(i) {
+            args.push(a.clone());
+        }
+        i += 1;
+    }
+    args.push("--only".to_owned());
+    args.push("fleet".to_owned());
+    println!("[bench] cargo {}", args.join(" "));
+    let output = crate::cargo()
+        .args(&args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output();
+    match output {
+        Ok(o) if o.status.success() => Some(
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| l.strip_prefix("RESULT "))
+                .filter_map(|l| l.split_once(' '))
+                .filter(|(k, _)| k.starts_with("fleet_"))
+                .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+                .collect(),
+        ),
+        Ok(o) => {
+            eprintln!(
+                "[bench] FAILED: the fleet bench reported a problem ({})",
+                o.status
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("[bench] could not run cargo: {e}");
+            None
+        }
+    }
 }
