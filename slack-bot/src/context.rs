@@ -3,7 +3,10 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use slack_envelope::events::SlackEvent as TypedEvent;
 use slack_envelope::payload::{EventCallback, Interaction, SlashCommand, View};
@@ -73,26 +76,152 @@ enum Typed {
 /// One request, shared by routing, the middleware and every listener that runs for it.
 pub(crate) struct Request {
     pub(crate) envelope: Envelope,
-    /// The payload as a JSON tree (parsed once; `Null` if it is not JSON).
-    pub(crate) raw: Value,
-    pub(crate) raw_error: Option<slack_envelope::Error>,
+    /// The payload as a JSON tree (`Null` if it is not JSON), parsed on first use and then
+    /// shared: routing an event and skipping the bot's own events do not need it.
+    tree: OnceLock<(Value, Option<slack_envelope::Error>)>,
     typed: OnceLock<Typed>,
     pub(crate) services: Services,
 }
 
+/// The few fields of an event the self-event check reads, borrowed from the payload text
+/// (no JSON tree; unknown fields are skipped).
+#[derive(Deserialize, Default)]
+pub(crate) struct EventHead<'a> {
+    #[serde(borrow, rename = "type", default)]
+    kind: MaybeStr<'a>,
+    #[serde(borrow, default)]
+    user: MaybeStr<'a>,
+    #[serde(borrow, default)]
+    bot_id: MaybeStr<'a>,
+}
+
+impl EventHead<'_> {
+    pub(crate) fn kind(&self) -> Option<&str> {
+        self.kind.0.as_deref()
+    }
+    pub(crate) fn user(&self) -> Option<&str> {
+        self.user.0.as_deref()
+    }
+    pub(crate) fn bot_id(&self) -> Option<&str> {
+        self.bot_id.0.as_deref()
+    }
+}
+
+/// A field that counts only when it is a string (as `Value::as_str` reads it): any other
+/// JSON value is skipped and reads as `None`, instead of failing the whole head.
+#[derive(Default)]
+struct MaybeStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for MaybeStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MaybeStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(MaybeStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MaybeStr(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(MaybeStr(Some(Cow::Owned(v))))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+        }
+        // `MaybeStr<'de>` is a `MaybeStr<'a>` (covariant).
+        Ok(d.deserialize_any(V)?)
+    }
+}
+
+#[derive(Deserialize)]
+struct CallbackHead<'a> {
+    #[serde(borrow)]
+    event: Option<EventHead<'a>>,
+}
+
 impl Request {
     pub(crate) fn new(envelope: Envelope, services: Services) -> Request {
-        let (raw, raw_error) = match envelope.payload_value() {
-            Ok(v) => (v, None),
-            Err(e) => (Value::Null, Some(e)),
-        };
         Request {
             envelope,
-            raw,
-            raw_error,
+            tree: OnceLock::new(),
             typed: OnceLock::new(),
             services,
         }
+    }
+
+    /// The payload as a JSON tree (`Null` if it is not JSON), parsed once per request.
+    pub(crate) fn raw(&self) -> &Value {
+        &self.tree_and_error().0
+    }
+
+    /// Whether the JSON tree was built (tests: routing must not need it).
+    #[cfg(test)]
+    pub(crate) fn tree_built(&self) -> bool {
+        self.tree.get().is_some()
+    }
+
+    /// Why the payload is not JSON, if it is not.
+    pub(crate) fn raw_error(&self) -> Option<&slack_envelope::Error> {
+        self.tree_and_error().1.as_ref()
+    }
+
+    fn tree_and_error(&self) -> &(Value, Option<slack_envelope::Error>) {
+        self.tree
+            .get_or_init(|| match self.envelope.payload_value() {
+                Ok(v) => (v, None),
+                Err(e) => (Value::Null, Some(e)),
+            })
+    }
+
+    /// The inner event's `type`, `user` and `bot_id`, read without building a tree (`None`
+    /// for other kinds or when the payload is not an object with an `event` object).
+    pub(crate) fn event_head(&self) -> Option<EventHead<'_>> {
+        if !matches!(self.envelope.kind(), EnvelopeKind::EventsApi) {
+            return None;
+        }
+        if self.tree.get().is_none() {
+            if let Ok(head) = serde_json::from_str::<CallbackHead<'_>>(self.envelope.payload_json())
+            {
+                return head.event;
+            }
+        }
+        // Already parsed for someone else, or an odd payload (not JSON, `event` not an
+        // object, a repeated key): read the tree, as `Value` does.
+        let ev = self.raw().get("event")?;
+        let s = |k: &str| MaybeStr(ev.get(k).and_then(Value::as_str).map(Cow::Borrowed));
+        Some(EventHead {
+            kind: s("type"),
+            user: s("user"),
+            bot_id: s("bot_id"),
+        })
     }
 
     fn typed(&self) -> &Typed {
@@ -101,10 +230,10 @@ impl Request {
                 r: &Request,
                 name: &'static str,
             ) -> Result<T, slack_envelope::Error> {
-                if let Some(e) = &r.raw_error {
+                if let Some(e) = r.raw_error() {
                     return Err(e.clone());
                 }
-                T::deserialize(&r.raw).map_err(|e| slack_envelope::Error::InvalidPayload {
+                T::deserialize(r.raw()).map_err(|e| slack_envelope::Error::InvalidPayload {
                     view: name,
                     detail: e.to_string(),
                 })
@@ -121,22 +250,21 @@ impl Request {
     /// The inner event of an Events API callback, as JSON.
     pub(crate) fn event_json(&self) -> Option<&Value> {
         match self.envelope.kind() {
-            EnvelopeKind::EventsApi => self.raw.get("event"),
+            EnvelopeKind::EventsApi => self.raw().get("event"),
             _ => None,
         }
     }
 
     /// The inner event's `type`.
-    pub(crate) fn event_type(&self) -> Option<String> {
+    pub(crate) fn event_type(&self) -> Option<Cow<'_, str>> {
         self.envelope
             .event_type()
-            .map(|t| t.into_owned())
-            .or_else(|| str_at(self.event_json()?, "/type").map(str::to_owned))
+            .or_else(|| str_at(self.event_json()?, "/type").map(Cow::Borrowed))
     }
 
     /// A string at this JSON pointer of the payload.
     pub(crate) fn str_at(&self, pointer: &str) -> Option<&str> {
-        str_at(&self.raw, pointer)
+        str_at(self.raw(), pointer)
     }
 
     pub(crate) fn response_url(&self) -> Option<&str> {
@@ -269,7 +397,7 @@ impl Context {
 
     /// The payload as a JSON tree (`Null` if it was not JSON), parsed once per request.
     pub fn json(&self) -> &Value {
-        &self.req.raw
+        self.req.raw()
     }
 
     /// The Events API callback, for `events_api` requests (decoded once, then shared).
@@ -284,7 +412,7 @@ impl Context {
     /// The inner event as the typed view `T` (`ctx.event_as::<ReactionAddedEvent>()`).
     pub fn event_as<T: TypedEvent>(&self) -> Result<T, Error> {
         let Some(ev) = self.req.event_json() else {
-            if let Some(e) = &self.req.raw_error {
+            if let Some(e) = self.req.raw_error() {
                 return Err(Error::Payload(e.clone()));
             }
             return Err(wrong_kind("event", self.req.envelope.kind()));
