@@ -5,8 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use std::borrow::Cow;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use slack_envelope::events::SlackEvent as TypedEvent;
 use slack_envelope::payload::{EventCallback, Interaction, SlashCommand, View};
@@ -83,88 +82,12 @@ pub(crate) struct Request {
     pub(crate) services: Services,
 }
 
-/// The few fields of an event the self-event check reads, borrowed from the payload text
-/// (no JSON tree; unknown fields are skipped).
-#[derive(Deserialize, Default)]
+/// The few fields of an event the self-event check reads (`type`, `user`, `bot_id`, each
+/// when it is a string), as the core's scan of the frame found them: no JSON tree.
 pub(crate) struct EventHead<'a> {
-    #[serde(borrow, rename = "type", default)]
-    kind: MaybeStr<'a>,
-    #[serde(borrow, default)]
-    user: MaybeStr<'a>,
-    #[serde(borrow, default)]
-    bot_id: MaybeStr<'a>,
-}
-
-impl EventHead<'_> {
-    pub(crate) fn kind(&self) -> Option<&str> {
-        self.kind.0.as_deref()
-    }
-    pub(crate) fn user(&self) -> Option<&str> {
-        self.user.0.as_deref()
-    }
-    pub(crate) fn bot_id(&self) -> Option<&str> {
-        self.bot_id.0.as_deref()
-    }
-}
-
-/// A field that counts only when it is a string (as `Value::as_str` reads it): any other
-/// JSON value is skipped and reads as `None`, instead of failing the whole head.
-#[derive(Default)]
-struct MaybeStr<'a>(Option<Cow<'a, str>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for MaybeStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MaybeStr<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(MaybeStr(Some(Cow::Borrowed(v))))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(MaybeStr(Some(Cow::Owned(v.to_owned()))))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(MaybeStr(Some(Cow::Owned(v))))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_none<E>(self) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-                while a.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(MaybeStr(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(MaybeStr(None))
-            }
-        }
-        // `MaybeStr<'de>` is a `MaybeStr<'a>` (covariant).
-        Ok(d.deserialize_any(V)?)
-    }
-}
-
-#[derive(Deserialize)]
-struct CallbackHead<'a> {
-    #[serde(borrow)]
-    event: Option<EventHead<'a>>,
+    pub(crate) kind: Option<Cow<'a, str>>,
+    pub(crate) user: Option<&'a str>,
+    pub(crate) bot_id: Option<&'a str>,
 }
 
 impl Request {
@@ -202,25 +125,15 @@ impl Request {
     }
 
     /// The inner event's `type`, `user` and `bot_id`, read without building a tree (`None`
-    /// for other kinds or when the payload is not an object with an `event` object).
+    /// for other kinds).
     pub(crate) fn event_head(&self) -> Option<EventHead<'_>> {
         if !matches!(self.envelope.kind(), EnvelopeKind::EventsApi) {
             return None;
         }
-        if self.tree.get().is_none() {
-            if let Ok(head) = serde_json::from_str::<CallbackHead<'_>>(self.envelope.payload_json())
-            {
-                return head.event;
-            }
-        }
-        // Already parsed for someone else, or an odd payload (not JSON, `event` not an
-        // object, a repeated key): read the tree, as `Value` does.
-        let ev = self.raw().get("event")?;
-        let s = |k: &str| MaybeStr(ev.get(k).and_then(Value::as_str).map(Cow::Borrowed));
         Some(EventHead {
-            kind: s("type"),
-            user: s("user"),
-            bot_id: s("bot_id"),
+            kind: self.envelope.event_type(),
+            user: self.envelope.event_user(),
+            bot_id: self.envelope.event_bot_id(),
         })
     }
 

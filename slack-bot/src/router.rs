@@ -426,14 +426,14 @@ impl Router {
         let Some(ev) = ctx.req.event_head() else {
             return false;
         };
-        if me.bot_id.is_some() && ev.bot_id() == me.bot_id.as_deref() {
+        if me.bot_id.is_some() && ev.bot_id == me.bot_id.as_deref() {
             return true;
         }
         let joins = matches!(
-            ev.kind(),
+            ev.kind.as_deref(),
             Some("member_joined_channel" | "member_left_channel")
         );
-        !me.user_id.is_empty() && ev.user() == Some(me.user_id.as_str()) && !joins
+        !me.user_id.is_empty() && ev.user == Some(me.user_id.as_str()) && !joins
     }
 
     /// The listeners that take this request, with what their pattern captured.
