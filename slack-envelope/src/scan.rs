@@ -692,6 +692,7 @@ impl<'a> Scanner<'a> {
     /// At the value of the payload's `event`: skips it and returns its `type`, `user` and
     /// `bot_id`, each when it is a string (`None` for anything else; the last one when
     /// repeated, as serde_json's `Value` reads it).
+    #[inline(never)]
     fn event_object(&mut self) -> Option<(Option<TextAt>, EventWho)> {
         let mut who = EventWho::default();
         if self.peek()? != b'{' {
