@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::Value;
 use slack_envelope::events::SlackEvent as TypedEvent;
@@ -73,26 +75,66 @@ enum Typed {
 /// One request, shared by routing, the middleware and every listener that runs for it.
 pub(crate) struct Request {
     pub(crate) envelope: Envelope,
-    /// The payload as a JSON tree (parsed once; `Null` if it is not JSON).
-    pub(crate) raw: Value,
-    pub(crate) raw_error: Option<slack_envelope::Error>,
+    /// The payload as a JSON tree (`Null` if it is not JSON), parsed on first use and then
+    /// shared: routing an event and skipping the bot's own events do not need it.
+    tree: OnceLock<(Value, Option<slack_envelope::Error>)>,
     typed: OnceLock<Typed>,
     pub(crate) services: Services,
 }
 
+/// The few fields of an event the self-event check reads (`type`, `user`, `bot_id`, each
+/// when it is a string), as the core's scan of the frame found them: no JSON tree.
+pub(crate) struct EventHead<'a> {
+    pub(crate) kind: Option<Cow<'a, str>>,
+    pub(crate) user: Option<&'a str>,
+    pub(crate) bot_id: Option<&'a str>,
+}
+
 impl Request {
     pub(crate) fn new(envelope: Envelope, services: Services) -> Request {
-        let (raw, raw_error) = match envelope.payload_value() {
-            Ok(v) => (v, None),
-            Err(e) => (Value::Null, Some(e)),
-        };
         Request {
             envelope,
-            raw,
-            raw_error,
+            tree: OnceLock::new(),
             typed: OnceLock::new(),
             services,
         }
+    }
+
+    /// The payload as a JSON tree (`Null` if it is not JSON), parsed once per request.
+    pub(crate) fn raw(&self) -> &Value {
+        &self.tree_and_error().0
+    }
+
+    /// Whether the JSON tree was built (tests: routing must not need it).
+    #[cfg(test)]
+    pub(crate) fn tree_built(&self) -> bool {
+        self.tree.get().is_some()
+    }
+
+    /// Why the payload is not JSON, if it is not.
+    pub(crate) fn raw_error(&self) -> Option<&slack_envelope::Error> {
+        self.tree_and_error().1.as_ref()
+    }
+
+    fn tree_and_error(&self) -> &(Value, Option<slack_envelope::Error>) {
+        self.tree
+            .get_or_init(|| match self.envelope.payload_value() {
+                Ok(v) => (v, None),
+                Err(e) => (Value::Null, Some(e)),
+            })
+    }
+
+    /// The inner event's `type`, `user` and `bot_id`, read without building a tree (`None`
+    /// for other kinds).
+    pub(crate) fn event_head(&self) -> Option<EventHead<'_>> {
+        if !matches!(self.envelope.kind(), EnvelopeKind::EventsApi) {
+            return None;
+        }
+        Some(EventHead {
+            kind: self.envelope.event_type(),
+            user: self.envelope.event_user(),
+            bot_id: self.envelope.event_bot_id(),
+        })
     }
 
     fn typed(&self) -> &Typed {
@@ -101,10 +143,10 @@ impl Request {
                 r: &Request,
                 name: &'static str,
             ) -> Result<T, slack_envelope::Error> {
-                if let Some(e) = &r.raw_error {
+                if let Some(e) = r.raw_error() {
                     return Err(e.clone());
                 }
-                T::deserialize(&r.raw).map_err(|e| slack_envelope::Error::InvalidPayload {
+                T::deserialize(r.raw()).map_err(|e| slack_envelope::Error::InvalidPayload {
                     view: name,
                     detail: e.to_string(),
                 })
@@ -121,22 +163,21 @@ impl Request {
     /// The inner event of an Events API callback, as JSON.
     pub(crate) fn event_json(&self) -> Option<&Value> {
         match self.envelope.kind() {
-            EnvelopeKind::EventsApi => self.raw.get("event"),
+            EnvelopeKind::EventsApi => self.raw().get("event"),
             _ => None,
         }
     }
 
     /// The inner event's `type`.
-    pub(crate) fn event_type(&self) -> Option<String> {
+    pub(crate) fn event_type(&self) -> Option<Cow<'_, str>> {
         self.envelope
             .event_type()
-            .map(|t| t.into_owned())
-            .or_else(|| str_at(self.event_json()?, "/type").map(str::to_owned))
+            .or_else(|| str_at(self.event_json()?, "/type").map(Cow::Borrowed))
     }
 
     /// A string at this JSON pointer of the payload.
     pub(crate) fn str_at(&self, pointer: &str) -> Option<&str> {
-        str_at(&self.raw, pointer)
+        str_at(self.raw(), pointer)
     }
 
     pub(crate) fn response_url(&self) -> Option<&str> {
@@ -269,7 +310,7 @@ impl Context {
 
     /// The payload as a JSON tree (`Null` if it was not JSON), parsed once per request.
     pub fn json(&self) -> &Value {
-        &self.req.raw
+        self.req.raw()
     }
 
     /// The Events API callback, for `events_api` requests (decoded once, then shared).
@@ -284,7 +325,7 @@ impl Context {
     /// The inner event as the typed view `T` (`ctx.event_as::<ReactionAddedEvent>()`).
     pub fn event_as<T: TypedEvent>(&self) -> Result<T, Error> {
         let Some(ev) = self.req.event_json() else {
-            if let Some(e) = &self.req.raw_error {
+            if let Some(e) = self.req.raw_error() {
                 return Err(Error::Payload(e.clone()));
             }
             return Err(wrong_kind("event", self.req.envelope.kind()));

@@ -53,6 +53,9 @@ impl Link {
 }
 
 /// What woke the loop.
+// A value returned once per wake-up and matched at once, never stored in bulk: boxing the
+// frame would cost an allocation per frame to save stack bytes.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Wake<M> {
     /// A message on the loop's inbox.
     Inbox(M),

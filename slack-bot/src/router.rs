@@ -420,18 +420,20 @@ impl Router {
         if !self.ignore_self {
             return false;
         }
-        let (Some(me), Some(ev)) = (ctx.bot(), ctx.req.event_json()) else {
+        let Some(me) = ctx.bot() else {
             return false;
         };
-        let s = |k: &str| ev.get(k).and_then(Value::as_str);
-        if me.bot_id.is_some() && s("bot_id") == me.bot_id.as_deref() {
+        let Some(ev) = ctx.req.event_head() else {
+            return false;
+        };
+        if me.bot_id.is_some() && ev.bot_id == me.bot_id.as_deref() {
             return true;
         }
         let joins = matches!(
-            s("type"),
+            ev.kind.as_deref(),
             Some("member_joined_channel" | "member_left_channel")
         );
-        !me.user_id.is_empty() && s("user") == Some(me.user_id.as_str()) && !joins
+        !me.user_id.is_empty() && ev.user == Some(me.user_id.as_str()) && !joins
     }
 
     /// The listeners that take this request, with what their pattern captured.
@@ -448,20 +450,22 @@ impl Router {
                 let Some(event_type) = req.event_type() else {
                     return fallback();
                 };
-                let ev = req.event_json();
+                // The tree only when a message listener reads the subtype or the text.
+                let ev = || req.event_json();
                 let mut picked = Vec::new();
                 for l in &self.listeners {
                     match &l.matcher {
                         Matcher::Event(t) if *t == event_type => picked.push((l, None)),
                         Matcher::Message(p) if event_type == "message" => {
-                            let subtype = ev.and_then(|e| e.get("subtype")).and_then(Value::as_str);
+                            let subtype =
+                                ev().and_then(|e| e.get("subtype")).and_then(Value::as_str);
                             if subtype.is_some_and(|s| !MESSAGE_SUBTYPES.contains(&s)) {
                                 continue;
                             }
                             match p {
                                 None => picked.push((l, None)),
                                 Some(p) => {
-                                    let text = ev
+                                    let text = ev()
                                         .and_then(|e| e.get("text"))
                                         .and_then(Value::as_str)
                                         .unwrap_or("");
@@ -510,7 +514,7 @@ impl Router {
                 };
                 let callback = req.callback_id();
                 let mut actions: Vec<&str> = req
-                    .raw
+                    .raw()
                     .get("actions")
                     .and_then(Value::as_array)
                     .map(|a| {
@@ -809,6 +813,60 @@ mod tests {
             event(json!({"type": "message", "text": "x", "user": "UME"})),
             &s,
         );
+        assert_eq!(taken(&log), ["ev"]);
+    }
+
+    /// Routing an event and the self-event check read no JSON tree: a listener that asks
+    /// for nothing costs no parse of the payload; one that asks gets the tree, built once.
+    #[test]
+    fn routing_and_the_self_check_build_no_tree() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut r = Router::default();
+        let s2 = seen.clone();
+        r.add(
+            Spec::Event("reaction_added".into()),
+            Arc::new(move |ctx: &Context| {
+                let before = ctx.req.tree_built();
+                let user = ctx.user_id().map(str::to_owned);
+                s2.lock()
+                    .unwrap()
+                    .push((before, ctx.req.tree_built(), user));
+                Ok(Reply::Ack)
+            }),
+        );
+        let s = services();
+        r.handle(
+            event(json!({"type": "reaction_added", "user": "U1", "bot_id": "B1"})),
+            &s,
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [(false, true, Some("U1".to_owned()))]
+        );
+    }
+
+    /// The self check reads `user`, `bot_id` and `type` only when they are strings, like the
+    /// tree did: an object `user` (`user_change`) neither matches nor hides the `bot_id`.
+    #[test]
+    fn the_self_check_tolerates_odd_field_types() {
+        let log = Log::default();
+        let mut r = Router::default();
+        r.add(Spec::AnyEvent, h(&log, "ev"));
+        let s = services();
+        r.handle(
+            event(json!({"type": "user_change", "user": {"id": "UME"}, "bot_id": "BME"})),
+            &s,
+        );
+        r.handle(
+            event(json!({"type": "x", "user": ["UME"], "bot_id": 1})),
+            &s,
+        );
+        // An escaped id is the same id.
+        let escaped = r#"{"envelope_id":"e2","type":"events_api","payload":{"event":{"type":"x","user":"U\u004dE"}}}"#;
+        let Ok(Frame::Envelope(e)) = Frame::parse(escaped) else {
+            panic!("not an envelope");
+        };
+        r.handle(e, &s);
         assert_eq!(taken(&log), ["ev"]);
     }
 

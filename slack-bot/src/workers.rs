@@ -136,7 +136,13 @@ const MAX_NAME: usize = 64;
 /// Where a job is routed, for reports (`event app_mention`, `command /deploy`, …), bounded.
 fn route_label(envelope: &Envelope) -> String {
     let name = match envelope.kind() {
-        EnvelopeKind::EventsApi => envelope.event_type().map(|t| format!("event {t}")),
+        // Built by hand: this runs for every job, and `format!` costs several times more.
+        EnvelopeKind::EventsApi => envelope.event_type().map(|t| {
+            let mut s = String::with_capacity(6 + t.len());
+            s.push_str("event ");
+            s.push_str(&t);
+            s
+        }),
         EnvelopeKind::SlashCommands => envelope
             .slash_command()
             .ok()
@@ -147,8 +153,14 @@ fn route_label(envelope: &Envelope) -> String {
         }),
         _ => None,
     };
-    let name = name.unwrap_or_else(|| envelope.kind().as_str().to_owned());
-    name.chars().take(MAX_NAME).collect()
+    let mut name = name.unwrap_or_else(|| envelope.kind().as_str().to_owned());
+    // No more bytes than characters: a short name is not walked.
+    if name.len() > MAX_NAME {
+        if let Some((cut, _)) = name.char_indices().nth(MAX_NAME) {
+            name.truncate(cut);
+        }
+    }
+    name
 }
 
 /// What a worker is running.
@@ -345,5 +357,37 @@ impl Pool {
             }
         }
         left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use slack_envelope::Frame;
+
+    fn event_envelope(event_type: &str) -> Envelope {
+        let text = serde_json::json!({"envelope_id": "e1", "type": "events_api",
+            "payload": {"event": {"type": event_type}}})
+        .to_string();
+        match Frame::parse(text).unwrap() {
+            Frame::Envelope(e) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The label names the route and stays within `MAX_NAME` characters, cut on a character.
+    #[test]
+    fn route_labels_are_bounded_by_characters() {
+        assert_eq!(route_label(&event_envelope("message")), "event message");
+        let long = "é".repeat(100);
+        let label = route_label(&event_envelope(&long));
+        assert_eq!(label.chars().count(), MAX_NAME);
+        assert!(label.starts_with("event éé"));
+        let exact = "a".repeat(MAX_NAME - 6);
+        assert_eq!(
+            route_label(&event_envelope(&exact)),
+            format!("event {exact}")
+        );
     }
 }

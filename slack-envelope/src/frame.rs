@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::Error;
 use crate::payload::{EventCallback, Interaction, SlashCommand};
-use crate::scan::{self, TextAt};
+use crate::scan::{self, EventWho, TextAt};
 
 /// The longest `envelope_id` or `event_id` a frame may carry, in bytes. Slack's are about 36
 /// bytes; a frame with a longer one is refused ([`Error::IdTooLong`]) before anything of it is
@@ -226,6 +226,8 @@ pub struct Envelope {
     event_id: Option<Arc<str>>,
     /// `payload.event.type` (of an `events_api` envelope), when it is a string.
     event_type: Option<TextAt>,
+    /// `payload.event.user` and `.bot_id` (of an `events_api` envelope), when strings.
+    event_who: EventWho,
 }
 
 impl fmt::Debug for Envelope {
@@ -282,6 +284,21 @@ impl Envelope {
             .as_ref()
             .and_then(|t| t.get(&self.text))
             .map(Cow::Borrowed)
+    }
+
+    /// `payload.event.user` of an `events_api` envelope, when it is a string (as the scan
+    /// read it: no JSON tree is built). `None` otherwise.
+    pub fn event_user(&self) -> Option<&str> {
+        self.event_who.user.as_ref().and_then(|t| t.get(&self.text))
+    }
+
+    /// `payload.event.bot_id` of an `events_api` envelope, when it is a string (as the scan
+    /// read it). `None` otherwise.
+    pub fn event_bot_id(&self) -> Option<&str> {
+        self.event_who
+            .bot_id
+            .as_ref()
+            .and_then(|t| t.get(&self.text))
     }
 
     /// The key used to recognise a redelivery: the `event_id` when there is one, else the envelope id.
@@ -418,6 +435,7 @@ impl Frame {
                 retry_reason: fields.retry_reason,
                 event_id: fields.event_id,
                 event_type: fields.event_type,
+                event_who: fields.event_who,
             }),
         }
     }
@@ -432,6 +450,7 @@ struct EnvelopeFields {
     retry_reason: Option<String>,
     event_id: Option<Arc<str>>,
     event_type: Option<TextAt>,
+    event_who: EventWho,
 }
 
 enum Parsed {
@@ -460,20 +479,26 @@ fn check_ids(parsed: &Parsed) -> Result<(), Error> {
     }
 }
 
-/// The payload's fields for an envelope of `kind`: the `event_id` and `event.type` only count
-/// for `events_api`.
-fn payload_fields(
-    kind: &EnvelopeKind,
-    payload: Option<scan::ScannedPayload<'_>>,
-) -> (Option<Range<usize>>, Option<Arc<str>>, Option<TextAt>) {
+/// The payload's fields of an envelope: its range, and its `event_id`, `event.type`,
+/// `event.user` and `event.bot_id`, which count for `events_api` only.
+type PayloadFields = (
+    Option<Range<usize>>,
+    Option<Arc<str>>,
+    Option<TextAt>,
+    EventWho,
+);
+
+/// The payload's fields for an envelope of `kind` (see [`PayloadFields`]).
+fn payload_fields(kind: &EnvelopeKind, payload: Option<scan::ScannedPayload<'_>>) -> PayloadFields {
     match payload {
         Some(p) if *kind == EnvelopeKind::EventsApi => (
             Some(p.range),
             p.event_id.as_deref().map(Arc::from),
             p.event_type,
+            p.event_who,
         ),
-        Some(p) => (Some(p.range), None, None),
-        None => (None, None, None),
+        Some(p) => (Some(p.range), None, None, EventWho::default()),
+        None => (None, None, None, EventWho::default()),
     }
 }
 
@@ -493,7 +518,7 @@ fn plain_kind(s: &scan::Scan<'_>) -> Option<EnvelopeKind> {
 
 /// A plain envelope (see [`plain_kind`]), read from the scan alone.
 fn plain_envelope(s: scan::Scan<'_>, kind: EnvelopeKind) -> EnvelopeFields {
-    let (payload, event_id, event_type) = payload_fields(&kind, s.payload);
+    let (payload, event_id, event_type, event_who) = payload_fields(&kind, s.payload);
     EnvelopeFields {
         payload,
         envelope_id: Arc::from(s.envelope_id.flatten().unwrap_or_default()),
@@ -507,6 +532,7 @@ fn plain_envelope(s: scan::Scan<'_>, kind: EnvelopeKind) -> EnvelopeFields {
             .map(str::to_owned),
         event_id,
         event_type,
+        event_who,
     }
 }
 
@@ -585,7 +611,7 @@ fn envelope_fields(
             field: "payload",
         });
     }
-    let (payload, event_id, event_type) = payload_fields(&kind, scanned_payload);
+    let (payload, event_id, event_type, event_who) = payload_fields(&kind, scanned_payload);
     Ok(EnvelopeFields {
         payload,
         envelope_id,
@@ -599,6 +625,7 @@ fn envelope_fields(
             .map(str::to_owned),
         event_id,
         event_type,
+        event_who,
     })
 }
 

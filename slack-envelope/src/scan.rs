@@ -47,6 +47,16 @@ pub(crate) struct ScannedPayload<'a> {
     pub(crate) event_id: Option<Cow<'a, str>>,
     /// Its `event.type` when that is a string (the last one, if repeated).
     pub(crate) event_type: Option<TextAt>,
+    /// Its `event.user` and `event.bot_id`, read like `event.type`.
+    pub(crate) event_who: EventWho,
+}
+
+/// An event's `user` and `bot_id` when they are strings (what a bot needs to recognise its
+/// own events without decoding the payload).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct EventWho {
+    pub(crate) user: Option<TextAt>,
+    pub(crate) bot_id: Option<TextAt>,
 }
 
 /// A string value of the frame: where its text is, or its decoded text when it has escapes.
@@ -139,6 +149,7 @@ pub(crate) fn scan(text: &str) -> Option<Scan<'_>> {
                                 range: start..s.i,
                                 event_id: None,
                                 event_type: None,
+                                event_who: EventWho::default(),
                             });
                         }
                     }
@@ -621,6 +632,7 @@ impl<'a> Scanner<'a> {
         self.ws();
         let mut event_id = None;
         let mut event_type = None;
+        let mut event_who = EventWho::default();
         if self.peek()? != b'}' {
             loop {
                 let key_at = self.i;
@@ -644,7 +656,7 @@ impl<'a> Scanner<'a> {
                         None
                     };
                 } else if key == b"event" {
-                    event_type = self.event_object()?;
+                    (event_type, event_who) = self.event_object()?;
                 } else {
                     self.member_value(2)?;
                 }
@@ -658,6 +670,7 @@ impl<'a> Scanner<'a> {
             range: start..self.i,
             event_id,
             event_type,
+            event_who,
         })
     }
 
@@ -676,12 +689,15 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// At the value of the payload's `event`: skips it and returns its `type` when that is a
-    /// string (`Some(None)` for anything else).
-    fn event_object(&mut self) -> Option<Option<TextAt>> {
+    /// At the value of the payload's `event`: skips it and returns its `type`, `user` and
+    /// `bot_id`, each when it is a string (`None` for anything else; the last one when
+    /// repeated, as serde_json's `Value` reads it).
+    #[inline(never)]
+    fn event_object(&mut self) -> Option<(Option<TextAt>, EventWho)> {
+        let mut who = EventWho::default();
         if self.peek()? != b'{' {
             self.value(2)?;
-            return Some(None);
+            return Some((None, who));
         }
         self.eat(b'{')?;
         self.ws();
@@ -690,20 +706,29 @@ impl<'a> Scanner<'a> {
             loop {
                 let key_at = self.i;
                 let (key, escaped) = self.key()?;
-                let is_type = if escaped {
-                    self.decode_key(key_at, key) == b"type"
+                let decoded;
+                let key = if escaped {
+                    decoded = self.decode_key(key_at, key);
+                    decoded.as_slice()
                 } else {
-                    key == b"type"
+                    key
                 };
-                if is_type {
-                    found = if self.peek()? == b'"' {
-                        self.string_value()?
-                    } else {
-                        self.value(3)?;
-                        None
-                    };
-                } else {
-                    self.member_value(3)?;
+                let slot = match key {
+                    b"type" => Some(&mut found),
+                    b"user" => Some(&mut who.user),
+                    b"bot_id" => Some(&mut who.bot_id),
+                    _ => None,
+                };
+                match slot {
+                    Some(slot) => {
+                        *slot = if self.peek()? == b'"' {
+                            self.string_value()?
+                        } else {
+                            self.value(3)?;
+                            None
+                        };
+                    }
+                    None => self.member_value(3)?,
                 }
                 if !self.more_members()? {
                     break;
@@ -711,7 +736,7 @@ impl<'a> Scanner<'a> {
             }
         }
         self.eat(b'}')?;
-        Some(found)
+        Some((found, who))
     }
 }
 
@@ -761,13 +786,19 @@ mod tests {
                 v.get("event_id").and_then(|e| e.as_str()),
                 "{text:?}"
             );
-            assert_eq!(
-                env.event_type().as_deref(),
-                v.get("event")
-                    .and_then(|e| e.get("type"))
-                    .and_then(|t| t.as_str()),
-                "{text:?}"
-            );
+            for (got, field) in [
+                (env.event_type(), "type"),
+                (env.event_user().map(Cow::Borrowed), "user"),
+                (env.event_bot_id().map(Cow::Borrowed), "bot_id"),
+            ] {
+                assert_eq!(
+                    got.as_deref(),
+                    v.get("event")
+                        .and_then(|e| e.get(field))
+                        .and_then(|t| t.as_str()),
+                    "{field} of {text:?}"
+                );
+            }
         }
     }
 
@@ -1485,6 +1516,43 @@ mod event_type_tests {
         ] {
             check(p);
         }
+    }
+
+    /// `event.user` and `event.bot_id` (for recognising a bot's own events) read as
+    /// serde_json's `Value` reads them: strings only, escapes decoded, the last one wins.
+    #[test]
+    fn event_user_and_bot_id_agree_with_serde() {
+        for p in [
+            r#"{"event":{"type":"message","user":"U1","bot_id":"B1"}}"#,
+            r#"{"event":{"user":{"id":"U1"},"bot_id":7}}"#,
+            r#"{"event":{"user":["U1"],"bot_id":null}}"#,
+            r#"{"event":{"user":"U\u0031","b\u006ft_id":"B\u0031"}}"#,
+            r#"{"event":{"user":"U1","user":"U2","bot_id":"B1","bot_id":{}}}"#,
+            r#"{"event":{"user":"U1"},"event":{"bot_id":"B2"}}"#,
+            r#"{"event":{"x":{"user":"inner"},"user":"outer"}}"#,
+            r#"{"user":"U1","bot_id":"B1","event":{"type":"x"}}"#,
+            r#"{"event":"U1"}"#,
+        ] {
+            let text = format!(r#"{{"envelope_id":"e","type":"events_api","payload":{p}}}"#);
+            let Ok(Frame::Envelope(env)) = Frame::parse(text.as_str()) else {
+                panic!("{text}");
+            };
+            let v: serde_json::Value = serde_json::from_str(env.payload_json()).unwrap();
+            let field = |k: &str| {
+                v.get("event")
+                    .and_then(|e| e.get(k))
+                    .and_then(|s| s.as_str())
+            };
+            assert_eq!(env.event_user(), field("user"), "{text}");
+            assert_eq!(env.event_bot_id(), field("bot_id"), "{text}");
+        }
+        // Only an `events_api` payload has an event.
+        let Ok(Frame::Envelope(env)) = Frame::parse(
+            r#"{"envelope_id":"e","type":"interactive","payload":{"event":{"user":"U1"}}}"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(env.event_user(), None);
     }
 
     #[test]
