@@ -79,7 +79,7 @@ pub(crate) struct Request {
     /// shared: routing an event and skipping the bot's own events do not need it.
     tree: OnceLock<(Value, Option<slack_envelope::Error>)>,
     typed: OnceLock<Typed>,
-    pub(crate) services: Services,
+    pub(crate) services: Arc<Services>,
 }
 
 /// The few fields of an event the self-event check reads (`type`, `user`, `bot_id`, each
@@ -91,7 +91,7 @@ pub(crate) struct EventHead<'a> {
 }
 
 impl Request {
-    pub(crate) fn new(envelope: Envelope, services: Services) -> Request {
+    pub(crate) fn new(envelope: Envelope, services: Arc<Services>) -> Request {
         Request {
             envelope,
             tree: OnceLock::new(),

@@ -914,7 +914,7 @@ impl BotBuilder {
             transport = transport.proxy(slack_transport::ProxyConfig::None);
         }
         let shared = Arc::new(Shared::new());
-        let services = Services {
+        let services = Arc::new(Services {
             web: web.clone(),
             outbox: outbox.clone(),
             bot: bot.clone(),
@@ -922,7 +922,7 @@ impl BotBuilder {
             response_url_redirect: None,
             #[cfg(feature = "fleet")]
             fleet: fleet.clone(),
-        };
+        });
         let (inbox_tx, inbox) = unbounded();
         let (events_tx, events) = bounded(1024);
         let parts = event_loop::LoopParts {

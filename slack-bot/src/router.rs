@@ -369,7 +369,7 @@ impl Router {
     /// The one entry point of the runtime: routes `envelope`, runs the middleware and the
     /// listeners (catching panics, reporting errors to `on_error`, counting) and returns the
     /// answer. Never panics.
-    pub(crate) fn handle(&self, envelope: Envelope, services: &Services) -> Handled {
+    pub(crate) fn handle(&self, envelope: Envelope, services: &Arc<Services>) -> Handled {
         let wants_reply = envelope.accepts_response_payload();
         let req = Arc::new(Request::new(envelope, services.clone()));
         let (response_url, callback_id) = if wants_reply {
@@ -656,13 +656,13 @@ mod tests {
     use serde_json::json;
     use slack_envelope::Frame;
 
-    fn services() -> Services {
+    fn services() -> Arc<Services> {
         let web = slack_web::WebClient::builder(slack_web::BotToken::new("xoxb-test").unwrap())
             .base_url("http://127.0.0.1:9/api/")
             .allow_insecure_http(true)
             .build()
             .unwrap();
-        Services {
+        Arc::new(Services {
             web,
             outbox: None,
             bot: Some(Arc::new(crate::BotInfo {
@@ -674,7 +674,7 @@ mod tests {
             response_url_redirect: None,
             #[cfg(feature = "fleet")]
             fleet: None,
-        }
+        })
     }
 
     fn envelope(kind: &str, accepts: bool, payload: Value) -> Envelope {

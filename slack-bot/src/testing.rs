@@ -103,7 +103,7 @@ impl Outcome {
 /// Your listeners, ready to take requests one at a time on the calling thread.
 pub struct TestBot {
     router: Router,
-    services: Services,
+    services: Arc<Services>,
     recorder: Recorder,
     next_id: AtomicU64,
 }
@@ -130,7 +130,7 @@ impl TestBot {
         let web = builder.web_client(slack_web::RetryPolicy::none())?;
         let bot = builder.identify(&web)?.map(Arc::new);
         recorder.take();
-        let services = Services {
+        let services = Arc::new(Services {
             web,
             outbox: None,
             bot,
@@ -138,7 +138,7 @@ impl TestBot {
             response_url_redirect: Some(format!("{}response/", recorder.base)),
             #[cfg(feature = "fleet")]
             fleet: None,
-        };
+        });
         Ok(TestBot {
             router: builder.router,
             services,

@@ -22,7 +22,7 @@ use crate::router::Router;
 pub(crate) struct WorkerCtx {
     pub(crate) router: Arc<Router>,
     /// What the listeners get (Web API client, outbox, who the bot is, counters).
-    pub(crate) services: Services,
+    pub(crate) services: Arc<Services>,
     pub(crate) inbox: Sender<LoopMsg>,
 }
 

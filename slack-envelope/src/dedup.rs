@@ -2,22 +2,27 @@
 
 use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::hash::FastMap;
+use crate::hash::{IdMap, KeyHash};
 
 /// A bounded memory of recently seen keys (`event_id`s), covering at least `window`.
 ///
 /// Memory is bounded twice: entries older than `window` are forgotten, and when more than
 /// `capacity` entries are live the oldest is forgotten early (and counted in
 /// [`DedupWindow::evicted_early`], so an undersized capacity shows up in stats).
+///
+/// Keys are remembered by two independent 64-bit hashes, not by their text: forgetting the
+/// oldest key (once per new one when the window is full) then touches neither the key's
+/// bytes nor an allocation, and an entry takes 32 bytes whatever the key's length. Two keys
+/// are taken for the same only when both hashes agree (about one chance in 2^128).
 #[derive(Debug, Clone)]
 pub struct DedupWindow {
     window: Duration,
     capacity: usize,
-    seen: FastMap<Arc<str>, Instant>,
-    order: VecDeque<(Instant, Arc<str>)>,
+    /// By the key's first hash: when it was seen and its second hash.
+    seen: IdMap<(Instant, u64)>,
+    order: VecDeque<(Instant, u64)>,
     evicted_early: u64,
 }
 
@@ -27,7 +32,7 @@ impl DedupWindow {
         DedupWindow {
             window,
             capacity: capacity.max(1),
-            seen: FastMap::default(),
+            seen: IdMap::default(),
             order: VecDeque::new(),
             evicted_early: 0,
         }
@@ -36,56 +41,51 @@ impl DedupWindow {
     /// Records `key` at `now`; returns `true` when it was new, `false` for a duplicate. A key
     /// longer than [`MAX_ID_LEN`](crate::MAX_ID_LEN) is not remembered (always new).
     pub fn insert(&mut self, now: Instant, key: &str) -> bool {
-        self.insert_shared(now, &Arc::from(key))
-    }
-
-    /// [`DedupWindow::insert`] with a shared key: remembered without copying it.
-    ///
-    /// A key longer than [`MAX_ID_LEN`](crate::MAX_ID_LEN) is not remembered (it counts as
-    /// new): memory stays bounded in bytes, not only in keys. Frames with such ids are
-    /// refused before they get here.
-    pub(crate) fn insert_shared(&mut self, now: Instant, key: &Arc<str>) -> bool {
         if key.len() > crate::MAX_ID_LEN {
             return true;
         }
         self.expire(now);
-        if self.seen.len() < self.capacity {
-            // Room left (the usual case): one probe finds the key or its slot.
-            return match self.seen.entry(Arc::clone(key)) {
-                Entry::Occupied(_) => false,
-                Entry::Vacant(slot) => {
-                    slot.insert(now);
-                    self.order.push_back((now, Arc::clone(key)));
-                    true
-                }
-            };
-        }
-        if self.seen.contains_key(key) {
-            return false;
+        let KeyHash(h, check) = KeyHash::of(key);
+        if let Some(&(_, c)) = self.seen.get(&h) {
+            if c == check {
+                return false;
+            }
+            // Another key with the same first hash is remembered: this one counts as new
+            // and is not remembered (the other stays).
+            return true;
         }
         while self.seen.len() >= self.capacity {
             match self.order.pop_front() {
-                Some((_, old)) => {
-                    if self.seen.remove(&old).is_some() {
-                        self.evicted_early += 1;
+                Some((at, old)) => {
+                    if let Entry::Occupied(e) = self.seen.entry(old) {
+                        if e.get().0 == at {
+                            e.remove();
+                            self.evicted_early += 1;
+                        }
                     }
                 }
                 None => break,
             }
         }
-        self.seen.insert(Arc::clone(key), now);
-        self.order.push_back((now, Arc::clone(key)));
+        self.seen.insert(h, (now, check));
+        self.order.push_back((now, h));
         true
     }
 
     /// Whether `key` is remembered.
     pub fn contains(&self, key: &str) -> bool {
-        self.seen.contains_key(key)
+        let KeyHash(h, check) = KeyHash::of(key);
+        self.seen.get(&h).is_some_and(|&(_, c)| c == check)
     }
 
     /// Forgets `key` (the application could not take it, so a redelivery must get through).
     pub fn forget(&mut self, key: &str) {
-        self.seen.remove(key);
+        let KeyHash(h, check) = KeyHash::of(key);
+        if let Entry::Occupied(e) = self.seen.entry(h) {
+            if e.get().1 == check {
+                e.remove();
+            }
+        }
         // Its entry in `order` is skipped lazily when it expires.
     }
 
@@ -105,21 +105,24 @@ impl DedupWindow {
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some((at, _)) = self.order.front() {
-            if now.saturating_duration_since(*at) < self.window {
+        while let Some(&(at, h)) = self.order.front() {
+            if now.saturating_duration_since(at) < self.window {
                 break;
             }
-            if let Some((at, key)) = self.order.pop_front() {
-                // Only remove if the live entry is this one (it may have been forgotten and re-added).
-                if self.seen.get(&key) == Some(&at) {
-                    self.seen.remove(&key);
+            self.order.pop_front();
+            // Only remove if the live entry is this one (it may have been forgotten and
+            // remembered again since).
+            if let Entry::Occupied(e) = self.seen.entry(h) {
+                if e.get().0 == at {
+                    e.remove();
                 }
             }
         }
         // `order` may hold stale entries for forgotten keys; keep it from growing without bound.
         if self.order.len() > self.capacity.saturating_mul(2) {
             let seen = &self.seen;
-            self.order.retain(|(at, k)| seen.get(k) == Some(at));
+            self.order
+                .retain(|(at, h)| seen.get(h).is_some_and(|(a, _)| a == at));
         }
     }
 }
@@ -127,6 +130,26 @@ impl DedupWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distinct_keys_are_never_taken_for_duplicates() {
+        // Keys are remembered by their hashes: similar ids (one character apart, lengths
+        // around the 8-byte steps of the hasher) must all stay distinct.
+        let t0 = Instant::now();
+        let mut d = DedupWindow::new(Duration::from_secs(600), 1_000_000);
+        let mut n = 0;
+        for i in 0..200_000u32 {
+            // Three shapes that never spell the same id (lengths 10, 4 to 9, 1 to 6 with no
+            // leading "E").
+            for k in [format!("Ev{i:08}"), format!("Ev0{i}"), format!("{i}")] {
+                assert!(!d.contains(&k), "{k} remembered before it was inserted");
+                assert!(d.insert(t0, &k), "{k} taken for a duplicate");
+                assert!(!d.insert(t0, &k), "{k} not remembered");
+                n += 1;
+            }
+        }
+        assert_eq!(d.len(), n);
+    }
 
     #[test]
     fn remembers_within_the_window_and_forgets_after() {

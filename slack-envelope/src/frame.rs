@@ -311,11 +311,6 @@ impl Envelope {
         &self.envelope_id
     }
 
-    /// The dedup key, shared (no copy).
-    pub(crate) fn dedup_key_shared(&self) -> &Arc<str> {
-        self.event_id.as_ref().unwrap_or(&self.envelope_id)
-    }
-
     /// The payload as raw JSON text (`"null"` when the envelope had none).
     pub fn payload_json(&self) -> &str {
         self.payload

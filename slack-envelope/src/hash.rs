@@ -91,6 +91,76 @@ impl Hasher for FastHasher {
     }
 }
 
+/// A map keyed by a [`KeyHash`]'s first half: the key is a hash already, so it is used as it is.
+pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<PassHasher>>;
+
+/// Two independent 64-bit hashes of an id.
+///
+/// Not [`FastHasher`]: a table only needs its hashes spread over buckets, while two ids here
+/// are taken for the same when both hashes agree, so each step mixes the whole state (the
+/// 128-bit product of state and word folded to 64 bits, as wyhash does) and the two hashes
+/// start from different seeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyHash(pub(crate) u64, pub(crate) u64);
+
+impl KeyHash {
+    /// Both hashes of `key`.
+    #[inline]
+    pub(crate) fn of(key: &str) -> KeyHash {
+        KeyHash(
+            strong_hash(key.as_bytes(), 0x243f_6a88_85a3_08d3),
+            strong_hash(key.as_bytes(), 0x1319_8a2e_0370_7344),
+        )
+    }
+}
+
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = u128::from(a).wrapping_mul(u128::from(b));
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// One 64-bit hash of `bytes` from `seed` (see [`KeyHash`]).
+#[inline]
+fn strong_hash(bytes: &[u8], seed: u64) -> u64 {
+    const P0: u64 = 0xa076_1d64_78bd_642f;
+    const P1: u64 = 0xe703_7ed1_a0b4_28db;
+    let mut h = seed ^ P0;
+    let mut rest = bytes;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        h = fold_mul(h ^ u64::from_le_bytes(*word), P1);
+        rest = tail;
+    }
+    let mut last = [0u8; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    h = fold_mul(h ^ u64::from_le_bytes(last), P1 ^ rest.len() as u64);
+    fold_mul(h ^ bytes.len() as u64, P0)
+}
+
+/// Passes a `u64` key through (the keys of an [`IdMap`] are well-mixed hashes already).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PassHasher(u64);
+
+impl Hasher for PassHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `u64` keys; folded in so the hasher stays correct for any key.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

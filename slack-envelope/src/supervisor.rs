@@ -1082,7 +1082,7 @@ impl Supervisor {
             // Not taken: left un-acked so Slack delivers it to a live connection later.
             return;
         }
-        if !self.dedup.insert_shared(now, envelope.dedup_key_shared()) {
+        if !self.dedup.insert(now, envelope.dedup_key()) {
             self.stats.duplicates += 1;
             let envelope_id = envelope.envelope_id().to_owned();
             let key = envelope.dedup_key().to_owned();
