@@ -131,8 +131,11 @@ fn strong_hash(bytes: &[u8], seed: u64) -> u64 {
         h = fold_mul(h ^ u64::from_le_bytes(*word), P1);
         rest = tail;
     }
+    // At most seven bytes are left.
     let mut last = [0u8; 8];
-    last[..rest.len()].copy_from_slice(rest);
+    for (d, s) in last.iter_mut().zip(rest) {
+        *d = *s;
+    }
     h = fold_mul(h ^ u64::from_le_bytes(last), P1 ^ rest.len() as u64);
     fold_mul(h ^ bytes.len() as u64, P0)
 }
