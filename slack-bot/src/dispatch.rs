@@ -101,7 +101,7 @@ pub(crate) enum Intake {
 }
 
 /// What to do with one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Ack it now and queue it.
     AckAndQueue,
@@ -111,19 +111,22 @@ pub(crate) enum Verdict {
     Decline(DeclineReason),
     /// Held: hand it to the claimer, and feed its verdict to [`Dispatcher::handle_claims`].
     Claim,
-    /// Ack it now, and do not queue it here: the fleet's stream holds it, and a stream worker
-    /// of some replica runs it.
-    AckRecorded,
+    /// Ack it now and queue it: the fleet's stream holds it (this entry, pending for this
+    /// replica), so if this replica dies before its handler finishes, another one runs it.
+    AckRecorded {
+        /// The stream entry, acknowledged in the stream when the handler is done.
+        entry: String,
+    },
     /// Ack it now, and do not queue it: the fleet claimed this event before (a redelivery).
     AckDuplicate,
 }
 
 /// The claimer's answer for one held request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(not(feature = "fleet"), allow(dead_code))]
 pub(crate) enum Claim {
-    /// Claimed and recorded in the fleet's stream.
-    Recorded,
+    /// Claimed and recorded in the fleet's stream, as this entry (pending for this replica).
+    Recorded(String),
     /// Claimed, not recorded (its ack waits for a reply): taken here as usual.
     ClaimedLocal,
     /// Claimed earlier by this or another replica.
@@ -353,7 +356,11 @@ impl Dispatcher {
                 continue;
             };
             let verdict = match claim {
-                Claim::Recorded => Verdict::AckRecorded,
+                Claim::Recorded(entry) => {
+                    // Its room was taken when it was held; its handler runs here now.
+                    self.check_at.get_or_insert(now + self.cfg.handler_budget);
+                    Verdict::AckRecorded { entry }
+                }
                 Claim::Duplicate => {
                     self.claim_stats.duplicates += 1;
                     Verdict::AckDuplicate
@@ -1100,14 +1107,20 @@ mod tests {
         d.handle_claims(
             t1,
             [
-                ("a".into(), Claim::Recorded),
+                ("a".into(), Claim::Recorded("1-0".into())),
                 ("c".into(), Claim::ClaimedLocal),
             ],
         );
         assert_eq!(
             judged(&mut d),
             vec![
-                ("a".into(), Verdict::AckRecorded, false),
+                (
+                    "a".into(),
+                    Verdict::AckRecorded {
+                        entry: "1-0".into()
+                    },
+                    false
+                ),
                 ("c".into(), Verdict::QueueAwaitingReply, false),
             ]
         );
@@ -1135,7 +1148,7 @@ mod tests {
         );
         assert_eq!(d.claim_stats().duplicates, 1);
         // A verdict for something not held is late and ignored.
-        d.handle_claims(t0, [("redelivered".into(), Claim::Recorded)]);
+        d.handle_claims(t0, [("redelivered".into(), Claim::Recorded("1-0".into()))]);
         assert_eq!(judged(&mut d), vec![]);
         assert_eq!(d.claim_stats().late, 1);
     }
@@ -1188,7 +1201,7 @@ mod tests {
         );
         assert_eq!(d.claim_stats().timed_out, 2);
         // Its verdict, when it comes, is late and ignored (the request is taken already).
-        d.handle_claims(t1 + BOUND, [("a".into(), Claim::Recorded)]);
+        d.handle_claims(t1 + BOUND, [("a".into(), Claim::Recorded("1-0".into()))]);
         assert_eq!(judged(&mut d), vec![]);
         assert_eq!(d.claim_stats().late, 1);
     }
@@ -1211,13 +1224,19 @@ mod tests {
             "nothing new is held while draining"
         );
         // A recorded one is acked (the stream has it); a local one is declined (draining).
-        d.handle_claims(t0, [("a".into(), Claim::Recorded)]);
+        d.handle_claims(t0, [("a".into(), Claim::Recorded("1-0".into()))]);
         assert_eq!(actions(&mut d), vec![], "b is still held");
         d.handle_claims(t0, [("b".into(), Claim::Local)]);
         assert_eq!(
             judged(&mut d),
             vec![
-                ("a".into(), Verdict::AckRecorded, false),
+                (
+                    "a".into(),
+                    Verdict::AckRecorded {
+                        entry: "1-0".into()
+                    },
+                    false
+                ),
                 ("b".into(), Verdict::Decline(DeclineReason::Draining), false),
             ]
         );

@@ -48,6 +48,9 @@ pub(crate) enum LoopMsg {
     /// The claimer's verdicts on envelopes the dispatcher holds.
     #[cfg(feature = "fleet")]
     FleetVerdicts(crate::fleet::Verdicts),
+    /// Recorded events the fleet's keeper took over (a stopped replica's): (entry, envelope).
+    #[cfg(feature = "fleet")]
+    FleetTaken(Vec<(String, Envelope)>),
 }
 
 /// Frames taken from one link per wake-up of the loop, at most (the timers and the other
@@ -102,7 +105,7 @@ struct Loop {
     stopped: Option<StopReason>,
     /// Whether a request over the byte budget was logged already.
     too_large_logged: bool,
-    /// The fleet's threads (claimer, stream workers, heartbeat), when running in a fleet.
+    /// The fleet's threads (claimer, keeper, heartbeat), when running in a fleet.
     #[cfg(feature = "fleet")]
     fleet: Option<crate::fleet::runtime::Runtime>,
 }
@@ -158,16 +161,14 @@ fn start_fleet(p: &LoopParts) -> Option<crate::fleet::runtime::Runtime> {
     let shared = Arc::clone(&p.worker.services.shared);
     let ready = Arc::new(move || shared.core.lock().map(|c| c.ready).unwrap_or(0));
     let inbox = p.worker.inbox.clone();
-    let deliver = move |v| {
+    let verdicts = move |v| {
         let _ = inbox.send(LoopMsg::FleetVerdicts(v));
     };
-    match crate::fleet::runtime::Runtime::start(
-        fleet,
-        p.dispatch.workers,
-        p.worker.clone(),
-        ready,
-        deliver,
-    ) {
+    let inbox = p.worker.inbox.clone();
+    let taken = move |t| {
+        let _ = inbox.send(LoopMsg::FleetTaken(t));
+    };
+    match crate::fleet::runtime::Runtime::start(fleet, ready, verdicts, taken) {
         Ok(r) => Some(r),
         Err(e) => {
             log::error!("fleet: {e}; events are handled locally only");
@@ -318,7 +319,15 @@ impl Loop {
             Verdict::QueueAwaitingReply => true,
             Verdict::Decline(reason) => return self.decline(&envelope, reason),
             Verdict::Claim => return self.hold(envelope),
-            Verdict::AckRecorded => return self.ack(now, envelope.envelope_id(), None),
+            Verdict::AckRecorded { entry } => {
+                self.ack(now, envelope.envelope_id(), None);
+                self.pending_jobs.push(Job {
+                    envelope,
+                    work: Work::Recorded { entry },
+                    queued: now,
+                });
+                return;
+            }
             Verdict::AckDuplicate => {
                 log::debug!(
                     "{} was claimed by the fleet before; acked only",
@@ -356,9 +365,12 @@ impl Loop {
             None => return,
         };
         if !refused.is_empty() {
-            let local = crate::dispatch::Claim::Local;
-            self.dispatch
-                .handle_claims(now, refused.into_iter().map(|id| (id, local)));
+            self.dispatch.handle_claims(
+                now,
+                refused
+                    .into_iter()
+                    .map(|id| (id, crate::dispatch::Claim::Local)),
+            );
         }
     }
 
@@ -383,6 +395,15 @@ impl Loop {
             }
         }
         progressed
+    }
+
+    /// A recorded event not run here after all: handed back to the fleet.
+    fn release(&self, entry: String) {
+        #[cfg(feature = "fleet")]
+        if let Some(fleet) = &self.fleet {
+            return fleet.release(entry);
+        }
+        log::error!("stream entry {entry} not run and no fleet to hand it back to");
     }
 
     /// Leaves `envelope` un-acked and forgotten by duplicate suppression, so that Slack's
@@ -441,6 +462,17 @@ impl Loop {
             LoopMsg::Done { envelope, reply } => self.on_reply(now, envelope, reply),
             #[cfg(feature = "fleet")]
             LoopMsg::FleetVerdicts(verdicts) => self.dispatch.handle_claims(now, verdicts),
+            #[cfg(feature = "fleet")]
+            LoopMsg::FleetTaken(taken) => {
+                for (entry, envelope) in taken {
+                    self.pending_jobs.push(Job {
+                        envelope,
+                        work: Work::Recorded { entry },
+                        queued: now,
+                    });
+                }
+                self.dispatch.handle_queued(now);
+            }
             LoopMsg::Shutdown => {
                 if !self.dispatch.is_draining() {
                     log::info!("shutting down: taking no new requests");
@@ -615,6 +647,7 @@ impl Loop {
                     self.dispatch.handle_refused(id);
                     self.decline(&job.envelope, DeclineReason::QueueFull);
                 }
+                Work::Recorded { entry } => self.release(entry),
                 _ => log::error!(
                     "worker queue refused envelope {id} after its ack was sent; its handler does not run"
                 ),
@@ -734,15 +767,6 @@ impl Loop {
         self.publish();
         let reason = self.stopped.clone().unwrap_or(StopReason::Shutdown);
         let deadline = Instant::now() + self.p.shutdown_timeout;
-        // The fleet: no more claims; the stream's handlers finish until the deadline; the
-        // leases go back to the fleet.
-        #[cfg(feature = "fleet")]
-        if let Some(fleet) = self.fleet.take() {
-            let left = fleet.stop(deadline);
-            if left > 0 {
-                log::warn!("fleet: {left} stream worker(s) still busy at the shutdown deadline");
-            }
-        }
         // Workers: no new jobs; let them work through the queue until the deadline.
         self.jobs.close();
         let left = self.pool.join_until(deadline);
@@ -750,6 +774,14 @@ impl Loop {
             log::warn!("{left} handler(s) still running at the shutdown deadline; not waiting");
         }
         let (spooled, dropped) = self.spool_leftovers();
+        // The fleet: no more claims; finished stream entries acknowledged, those not started
+        // handed back to the fleet; the leases go back too.
+        #[cfg(feature = "fleet")]
+        if let Some(fleet) = self.fleet.take() {
+            if !fleet.stop(deadline.max(Instant::now() + Duration::from_secs(1))) {
+                log::warn!("fleet: the stream keeper was still busy at the shutdown deadline");
+            }
+        }
         let unsent = match &self.p.worker.services.outbox {
             Some(outbox) => outbox.shutdown(deadline.max(Instant::now() + Duration::from_secs(1))),
             None => Vec::new(),
@@ -810,6 +842,11 @@ impl Loop {
             .into_iter()
             .filter_map(|job| match job.work {
                 Work::Handle { .. } | Work::Restored => Some(job.envelope),
+                // In the fleet's stream: handed back, for a living replica to run.
+                Work::Recorded { entry } => {
+                    self.release(entry);
+                    None
+                }
                 Work::LateReply(_) => {
                     log::warn!(
                         "a late reply for envelope {} was not delivered before the shutdown deadline",

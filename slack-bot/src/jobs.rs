@@ -32,6 +32,12 @@ pub(crate) enum Work {
     Restored,
     /// Deliver a reply that came after the envelope was acked empty (`workers::late_reply`).
     LateReply(Reply),
+    /// Run its handler: a request the fleet recorded in its stream (acked already); then
+    /// acknowledge this stream entry.
+    Recorded {
+        /// The stream entry.
+        entry: String,
+    },
 }
 
 /// What a queued item weighs and when it was queued.

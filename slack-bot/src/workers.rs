@@ -54,6 +54,17 @@ fn run_job(ctx: &WorkerCtx, job: Job) {
             }
         }
         Work::LateReply(reply) => late_reply(ctx, &job.envelope, reply),
+        Work::Recorded { entry } => {
+            #[cfg(feature = "fleet")]
+            let envelope_id = job.envelope.envelope_id().to_owned();
+            run_acked(ctx, job.envelope);
+            #[cfg(feature = "fleet")]
+            if let Some(fleet) = &ctx.services.fleet {
+                fleet.entry_done(entry, &envelope_id);
+            }
+            #[cfg(not(feature = "fleet"))]
+            let _ = entry;
+        }
     }
 }
 

@@ -124,6 +124,9 @@ fn a_replica_killed_mid_stream_loses_nothing() {
         .map(|i| replica(&slack, &redis, &format!("k{i}"), 1))
         .collect();
     slack.wait_for_connections(3, LONG).unwrap();
+    // Handlers take 400 ms (their `reactions.add` is answered late), so the replica killed
+    // has accepted events running and waiting when it dies.
+    slack.delay_method("reactions.add", Duration::from_millis(400));
     let n = 60;
     for i in 0..n {
         if i == n / 2 {
@@ -144,6 +147,15 @@ fn a_replica_killed_mid_stream_loses_nothing() {
     // workers (10) at the moment it died.
     assert!(twice <= 10, "{twice} handled twice: {r:?}");
     eprintln!("handled twice: {twice}");
+    // The dead replica's accepted events came from the stream, not from Slack.
+    assert!(
+        [0, 2]
+            .iter()
+            .any(|&i| replicas[i].log().contains("took over")),
+        "no survivor took over the dead replica's accepted events:\n{}\n{}",
+        replicas[0].log(),
+        replicas[2].log()
+    );
     for i in [0, 2] {
         assert!(alive(&mut replicas[i]));
     }

@@ -281,10 +281,17 @@ fn a_dead_replicas_accepted_events_are_taken_over_by_the_living() {
         .arg(&["CREATE", "dead:events", "workers", "0", "MKSTREAM"][..])
         .query(&mut c)
         .unwrap();
+    // As the claim script writes them: the frame under its key, the entry naming the envelope.
     for i in 0..3 {
+        let id = format!("env-{i}");
+        let _: () = redis::cmd("SET")
+            .arg(format!("dead:frame:{id}"))
+            .arg(frame(&slack, &id, &format!("t{i}")))
+            .query(&mut c)
+            .unwrap();
         let _: String = redis::cmd("XADD")
-            .arg(&["dead:events", "*", "f"][..])
-            .arg(frame(&slack, &format!("env-{i}"), &format!("t{i}")))
+            .arg(&["dead:events", "*", "e"][..])
+            .arg(&id)
             .query(&mut c)
             .unwrap();
     }
@@ -328,6 +335,15 @@ fn a_dead_replicas_accepted_events_are_taken_over_by_the_living() {
     std::thread::sleep(Duration::from_millis(1200));
     assert!(seen.lock().unwrap().values().all(|v| v.len() == 1));
     assert_eq!(bot.fleet().unwrap().stats().reclaimed, 3);
+    // Handled: the entries and their frames are gone from Redis.
+    eventually(Duration::from_secs(5), "entries and frames deleted", || {
+        let len: usize = redis::cmd("XLEN").arg("dead:events").query(&mut c).unwrap();
+        let frames: usize = redis::cmd("EXISTS")
+            .arg(&["dead:frame:env-0", "dead:frame:env-1", "dead:frame:env-2"][..])
+            .query(&mut c)
+            .unwrap();
+        len == 0 && frames == 0
+    });
     bot.shutdown().unwrap();
 }
 

@@ -711,6 +711,17 @@ impl FakeSlack {
             .insert(method.to_string(), (retry_after_secs, times));
     }
 
+    /// Answers every later call of Web API `method` `delay` after it arrives (a slow Slack,
+    /// or a handler caught in the middle of its call); `Duration::ZERO` removes the delay.
+    pub fn delay_method(&self, method: &str, delay: Duration) {
+        let mut st = lock(&self.shared.state);
+        if delay.is_zero() {
+            st.delays.remove(method);
+        } else {
+            st.delays.insert(method.to_string(), delay);
+        }
+    }
+
     /// Answers every later call of Web API `method` with `response` (a JSON object; add
     /// `"ok": true` yourself, it is sent as given), after the token check. Replaces an
     /// earlier stub of the same method. For users' tests of methods the fake does not model,

@@ -81,6 +81,8 @@ pub(crate) struct State {
     /// URLs the next `apps.connections.open` calls answer with instead of a fresh ticket.
     pub open_urls: VecDeque<String>,
     pub rate_limits: HashMap<String, (u64, usize)>,
+    /// `delay_method(method, d)`: calls of `method` are answered `d` after they arrive.
+    pub delays: HashMap<String, std::time::Duration>,
     pub response_urls: HashMap<String, u32>,
     pub rr: usize,
     pub ts_counter: u64,

@@ -26,6 +26,15 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: &Request) -> Response {
     let path = req.path().to_string();
     if let Some(method) = path.strip_prefix("/api/") {
         let method = method.trim_end_matches('/').to_string();
+        let delay = shared
+            .state
+            .lock()
+            .ok()
+            .and_then(|st| st.delays.get(&method).copied());
+        if let Some(d) = delay {
+            // Outside the lock: other calls go on meanwhile.
+            std::thread::sleep(d);
+        }
         let (body, decode_error, missing_charset) = decode_body(req);
         // Like Slack, a method that does not read JSON ignores a JSON body: it sees only the
         // query string (and then reports its required arguments as missing).

@@ -43,20 +43,21 @@ pub(crate) mod stream;
 #[doc(hidden)]
 pub mod cli;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use config::FleetConfig;
+use crossbeam_channel::{Receiver, Sender, unbounded};
 use link::{Health, Link};
 use redis::{Client, IntoConnectionInfo, Script};
 use slack_envelope::Envelope;
 
 pub(crate) use claimer::{Claimer, Verdicts};
 pub(crate) use config::claim_bound;
-pub(crate) use stream::StreamWorkers;
+pub(crate) use stream::Keeper;
 
 /// Errors of the fleet's setup (calls at run time never fail: they fall back).
 #[derive(Debug)]
@@ -87,6 +88,12 @@ impl std::error::Error for FleetError {}
 /// waits for the handler), so a redelivery after Slack's 3 s deadline, which means the claimer
 /// never answered, may be claimed again.
 const REPLY_CLAIM_TTL: Duration = Duration::from_secs(3);
+
+/// How long a recorded event's frame is kept (`PREFIX:frame:ENVELOPE_ID`) when its entry is
+/// never acknowledged: deleted with its entry once handled, this only bounds what a fleet that
+/// stays down longer leaves behind (its entries then cannot be run any more, and are dropped
+/// with a warning when taken over).
+const FRAME_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What the fleet decided for one envelope of a batch: the dispatcher's input
 /// (`dispatch.rs`, where the claim rules live).
@@ -135,6 +142,16 @@ struct Inner {
     counters: Counters,
     leased: AtomicUsize,
     stop: AtomicBool,
+    /// Stream entries pending for this replica whose handler has not finished (kept fresh
+    /// by the keeper, so that no other replica takes them over).
+    running: Mutex<HashSet<String>>,
+    /// Entries whose handler finished: the keeper acknowledges them in the stream.
+    /// (entry, its frame's key).
+    done_tx: Sender<(String, String)>,
+    done_rx: Receiver<(String, String)>,
+    /// Entries this replica gives up (not started at shutdown, or no room in its queue): the
+    /// keeper marks them idle, for a living replica to take over at once.
+    released: Mutex<Vec<String>>,
     accept: Script,
     lease: Script,
     pace: Script,
@@ -213,6 +230,7 @@ impl Fleet {
         let client = client_for(&cfg)?;
         let id = cfg.replica_id.clone().unwrap_or_else(default_replica_id);
         let bound = cfg.call_timeout;
+        let (done_tx, done_rx) = unbounded();
         Ok(Fleet {
             inner: Arc::new(Inner {
                 loop_link: Mutex::new(Link::new(client.clone(), bound, "claims")),
@@ -224,6 +242,10 @@ impl Fleet {
                 counters: Counters::default(),
                 leased: AtomicUsize::new(0),
                 stop: AtomicBool::new(false),
+                running: Mutex::new(HashSet::new()),
+                done_tx,
+                done_rx,
+                released: Mutex::new(Vec::new()),
                 accept: Script::new(scripts::ACCEPT),
                 lease: Script::new(scripts::LEASE),
                 pace: Script::new(scripts::PACE),
@@ -272,11 +294,69 @@ impl Fleet {
         self.inner.stop.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn count_stream_handled(&self) {
+    /// A recorded event's handler finished (on this replica): its stream entry is
+    /// acknowledged by the keeper.
+    pub(crate) fn entry_done(&self, entry: String, envelope_id: &str) {
+        if let Ok(mut r) = self.inner.running.lock() {
+            r.remove(&entry);
+        }
         self.inner
             .counters
             .stream_handled
             .fetch_add(1, Ordering::Relaxed);
+        let frame_key = self.inner.cfg.key(&["frame", envelope_id]);
+        let _ = self.inner.done_tx.send((entry, frame_key));
+    }
+
+    /// A recorded event this replica will not run (no room in its queue, or shutting down):
+    /// the keeper hands it back to the fleet (another replica, or this one later, takes it
+    /// over).
+    pub(crate) fn entry_released(&self, entry: String) {
+        if let Ok(mut r) = self.inner.running.lock() {
+            r.remove(&entry);
+        }
+        if let Ok(mut r) = self.inner.released.lock() {
+            r.push(entry);
+        }
+    }
+
+    /// Entries taken over by the keeper, now running here.
+    pub(crate) fn entries_taken(&self, entries: &[String]) {
+        if let Ok(mut r) = self.inner.running.lock() {
+            r.extend(entries.iter().cloned());
+        }
+    }
+
+    /// The entries whose handler runs here (for the keeper).
+    pub(crate) fn running_entries(&self) -> Vec<String> {
+        self.inner
+            .running
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether `entry` runs here.
+    pub(crate) fn is_running(&self, entry: &str) -> bool {
+        self.inner
+            .running
+            .lock()
+            .map(|r| r.contains(entry))
+            .unwrap_or(false)
+    }
+
+    /// Finished entries (for the keeper).
+    pub(crate) fn done_entries(&self) -> &Receiver<(String, String)> {
+        &self.inner.done_rx
+    }
+
+    /// Released entries (for the keeper), taken.
+    pub(crate) fn take_released(&self) -> Vec<String> {
+        self.inner
+            .released
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
     }
 
     pub(crate) fn count_local_fallbacks(&self, n: u64) {
@@ -304,40 +384,80 @@ impl Fleet {
         let stream = cfg.key(&["events"]);
         let claim_ttl = cfg.claim_ttl.as_millis().to_string();
         let reply_ttl = REPLY_CLAIM_TTL.as_millis().to_string();
-        let mut inv = self.inner.accept.prepare_invoke();
-        inv.key(&stream);
-        inv.arg(&self.inner.id);
+        let frame_ttl = FRAME_TTL.as_millis().to_string();
+        // One round trip: the frames under their keys, then the claim script (by its hash;
+        // loaded and sent again if Redis does not know it).
+        let mut pipe = redis::pipe();
+        let mut script = redis::cmd("EVALSHA");
+        script
+            .arg(self.inner.accept.get_hash())
+            .arg(1 + 2 * envelopes.len())
+            .arg(&stream);
         for e in envelopes {
-            inv.key(cfg.key(&["claim", e.dedup_key()]));
-            if e.accepts_response_payload() {
-                inv.arg(&reply_ttl).arg("");
-            } else {
-                inv.arg(&claim_ttl).arg(e.frame_text());
+            let frame_key = cfg.key(&["frame", e.envelope_id()]);
+            script
+                .arg(cfg.key(&["claim", e.dedup_key()]))
+                .arg(&frame_key);
+            if !e.accepts_response_payload() {
+                pipe.cmd("SET")
+                    .arg(&frame_key)
+                    .arg(e.frame_text())
+                    .arg("PX")
+                    .arg(&frame_ttl)
+                    .ignore();
             }
         }
-        let result: Result<Vec<i64>, _> = match self.inner.loop_link.lock() {
-            Ok(mut link) => link.call(&self.inner.health, None, |c| inv.invoke(c)),
+        script.arg(&self.inner.id);
+        for e in envelopes {
+            if e.accepts_response_payload() {
+                script.arg(&reply_ttl).arg("");
+            } else {
+                script.arg(&claim_ttl).arg(e.envelope_id());
+            }
+        }
+        pipe.add_command(script);
+        let accept = &self.inner.accept;
+        let result: Result<Vec<String>, _> = match self.inner.loop_link.lock() {
+            Ok(mut link) => link.call(&self.inner.health, None, |c| {
+                match pipe.query::<(Vec<String>,)>(c) {
+                    Err(e)
+                        if e.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                    {
+                        accept.load(c)?;
+                        pipe.query::<(Vec<String>,)>(c)
+                    }
+                    other => other,
+                }
+                .map(|(v,)| v)
+            }),
             Err(_) => Err(link::CallError::Backoff),
         };
         let c = &self.inner.counters;
         match result {
-            Ok(flags) if flags.len() == envelopes.len() => flags
-                .iter()
-                .zip(envelopes)
-                .map(|(&f, e)| {
-                    if f == 1 {
-                        c.claimed.fetch_add(1, Ordering::Relaxed);
-                        if e.accepts_response_payload() {
-                            Verdict::ClaimedLocal
-                        } else {
-                            Verdict::Recorded
+            Ok(flags) if flags.len() == envelopes.len() => {
+                let mut running = self.inner.running.lock().ok();
+                flags
+                    .into_iter()
+                    .map(|f| match f.as_str() {
+                        "0" => {
+                            c.duplicates.fetch_add(1, Ordering::Relaxed);
+                            Verdict::Duplicate
                         }
-                    } else {
-                        c.duplicates.fetch_add(1, Ordering::Relaxed);
-                        Verdict::Duplicate
-                    }
-                })
-                .collect(),
+                        "1" => {
+                            c.claimed.fetch_add(1, Ordering::Relaxed);
+                            Verdict::ClaimedLocal
+                        }
+                        _ => {
+                            c.claimed.fetch_add(1, Ordering::Relaxed);
+                            if let Some(r) = running.as_mut() {
+                                r.insert(f.clone());
+                            }
+                            Verdict::Recorded(f)
+                        }
+                    })
+                    .collect()
+            }
             _ => {
                 c.local_fallbacks
                     .fetch_add(envelopes.len() as u64, Ordering::Relaxed);

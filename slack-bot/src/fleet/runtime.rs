@@ -1,8 +1,10 @@
 //! A replica's fleet threads as the event loop sees them: the claimer (claims and stream
-//! writes, off the loop), the stream's workers (handlers run through the bot's router, like
-//! the local workers') and the heartbeat. The loop only carries messages: it hands the
-//! envelopes the dispatcher holds to [`Runtime::hold`], flushes them once per wake-up, and
-//! feeds the verdicts that come back on its inbox to the dispatcher (`dispatch.rs`).
+//! writes, off the loop), the keeper (acknowledges finished stream entries, keeps running
+//! ones fresh, takes over a dead replica's) and the heartbeat. The loop only carries
+//! messages: it hands the envelopes the dispatcher holds to [`Runtime::hold`], flushes them
+//! once per wake-up, feeds the verdicts that come back on its inbox to the dispatcher
+//! (`dispatch.rs`) and queues the recorded events, and those the keeper took over, on its
+//! own workers.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -10,46 +12,43 @@ use std::time::Instant;
 
 use slack_envelope::Envelope;
 
-use super::stream::HandleFn;
-use super::{Claimer, Fleet, FleetError, StreamWorkers, Verdicts};
-use crate::workers::{self, WorkerCtx};
+use super::stream::Taken;
+use super::{Claimer, Fleet, FleetError, Keeper, Verdicts};
 
 /// The running fleet threads of one replica.
 pub(crate) struct Runtime {
     fleet: Fleet,
     claimer: Claimer,
-    stream: StreamWorkers,
+    keeper: Keeper,
     heartbeat: JoinHandle<()>,
     /// This wake-up's held envelopes, handed to the claimer together by [`Runtime::flush`].
     pending: Vec<Envelope>,
 }
 
 impl Runtime {
-    /// Starts the threads: `workers` stream workers running the handlers with `ctx`, the
-    /// heartbeat (`ready` reads the replica's ready connections), and the claimer, whose
-    /// verdicts go to `deliver` (the loop's inbox).
+    /// Starts the threads: the heartbeat (`ready` reads the replica's ready connections), the
+    /// keeper, whose entries taken over go to `taken`, and the claimer, whose verdicts go to
+    /// `verdicts` (both send to the loop's inbox).
     pub(crate) fn start(
         fleet: &Fleet,
-        workers: usize,
-        ctx: WorkerCtx,
         ready: Arc<dyn Fn() -> usize + Send + Sync>,
-        deliver: impl Fn(Verdicts) + Send + 'static,
+        verdicts: impl Fn(Verdicts) + Send + 'static,
+        taken: impl Fn(Taken) + Send + 'static,
     ) -> Result<Runtime, FleetError> {
-        let handle: HandleFn = Arc::new(move |envelope| workers::run_acked(&ctx, envelope));
-        let stream = StreamWorkers::start(fleet, workers, handle)?;
-        let heartbeat = match fleet.start_heartbeat(ready) {
-            Ok(h) => h,
+        let heartbeat = fleet.start_heartbeat(ready)?;
+        let keeper = match Keeper::start(fleet, taken) {
+            Ok(k) => k,
             Err(e) => {
                 fleet.stop();
-                stream.join(Instant::now());
+                let _ = heartbeat.join();
                 return Err(e);
             }
         };
-        let claimer = match Claimer::start(fleet, deliver) {
+        let claimer = match Claimer::start(fleet, verdicts) {
             Ok(c) => c,
             Err(e) => {
                 fleet.stop();
-                stream.join(Instant::now());
+                keeper.join(Instant::now());
                 let _ = heartbeat.join();
                 return Err(e);
             }
@@ -57,7 +56,7 @@ impl Runtime {
         Ok(Runtime {
             fleet: fleet.clone(),
             claimer,
-            stream,
+            keeper,
             heartbeat,
             pending: Vec::new(),
         })
@@ -87,14 +86,20 @@ impl Runtime {
         self.fleet.count_local_fallbacks(n);
     }
 
-    /// Stops claiming and reading the stream, lets the stream's handlers finish until
-    /// `deadline`, and gives back the replica's leases. Returns how many stream workers were
-    /// still busy then.
-    pub(crate) fn stop(mut self, deadline: Instant) -> usize {
+    /// A recorded event this replica will not run (its queue refused it): handed back to the
+    /// fleet.
+    pub(crate) fn release(&self, entry: String) {
+        self.fleet.entry_released(entry);
+    }
+
+    /// Stops claiming, gives back the replica's leases, and lets the keeper acknowledge what
+    /// finished and hand back what was released, until `deadline`. Called once the workers
+    /// are done. Whether the keeper finished in time.
+    pub(crate) fn stop(mut self, deadline: Instant) -> bool {
         self.claimer.stop();
         self.fleet.stop();
-        let left = self.stream.join(deadline);
+        let ended = self.keeper.join(deadline);
         let _ = self.heartbeat.join();
-        left
+        ended
     }
 }

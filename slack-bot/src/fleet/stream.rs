@@ -1,124 +1,101 @@
-//! The accepted-event stream's workers: read the fleet's stream through the consumer group,
-//! run the handler, acknowledge; take over a dead replica's entries.
+//! The keeper of this replica's entries in the accepted-event stream.
+//!
+//! The claim script delivers each event it records to this replica's consumer at once, and
+//! the replica runs it from memory on its own workers (the bot's job queue, with its bounds
+//! and handler budget). What is left to do in Redis, off the event loop and off the workers,
+//! is this thread's:
+//!
+//! * acknowledge (`XACK`, then `XDEL`) the entries whose handler finished, in batches;
+//! * keep the entries still running fresh (`XCLAIM` with idle time 0), so that no other
+//!   replica takes them over while this one lives;
+//! * hand back the entries this replica gives up (`XCLAIM … IDLE`, so they are idle enough
+//!   to be taken over at once);
+//! * take over entries that have been idle longer than [`super::FleetConfig::reclaim_idle`]:
+//!   a dead replica's, or ones handed back (`XAUTOCLAIM`), and hand them to the loop, which
+//!   queues them like the others.
 
-use std::collections::HashSet;
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::streams::StreamAutoClaimReply;
 use slack_envelope::{Envelope, Frame};
 
 use super::link::Link;
 use super::{Fleet, FleetError};
 
-/// What runs one envelope's handler (the bot's router, as its own workers do).
-pub(crate) type HandleFn = Arc<dyn Fn(Envelope) + Send + Sync>;
+/// Entries taken over and handed to the loop: (entry id, envelope).
+pub(crate) type Taken = Vec<(String, Envelope)>;
 
-/// How long one `XREADGROUP` blocks in Redis at most (the reader then looks at its acks and
-/// at the stop flag).
-const READ_BLOCK: Duration = Duration::from_millis(100);
+/// How long the keeper waits for a finished entry before looking at its timers.
+const TICK: Duration = Duration::from_millis(20);
 
-/// The running stream workers of a replica.
-pub(crate) struct StreamWorkers {
-    threads: Vec<JoinHandle<()>>,
+/// Entries taken over in one `XAUTOCLAIM` at most.
+const RECLAIM_BATCH: usize = 64;
+
+/// The running keeper.
+pub(crate) struct Keeper {
+    thread: JoinHandle<()>,
 }
 
-impl StreamWorkers {
-    /// Starts the reader and `workers` handler threads.
+impl Keeper {
+    /// Starts the thread; `deliver` gets the entries taken over (it sends them to the loop).
     pub(crate) fn start(
         fleet: &Fleet,
-        workers: usize,
-        handle: HandleFn,
-    ) -> Result<StreamWorkers, FleetError> {
-        let workers = workers.max(1);
-        let (jobs_tx, jobs_rx) = bounded::<(String, Envelope)>(workers);
-        let (done_tx, done_rx) = unbounded::<String>();
-        let mut threads = Vec::new();
-        for i in 0..workers {
-            let jobs = jobs_rx.clone();
-            let done = done_tx.clone();
-            let handle = handle.clone();
-            let fleet = fleet.clone();
-            let t = std::thread::Builder::new()
-                .name(format!("slack-fleet-worker-{i}"))
-                .spawn(move || {
-                    for (id, envelope) in jobs {
-                        handle(envelope);
-                        fleet.count_stream_handled();
-                        let _ = done.send(id);
-                    }
-                })
-                .map_err(FleetError::Thread)?;
-            threads.push(t);
-        }
-        drop(jobs_rx);
-        drop(done_tx);
+        deliver: impl Fn(Taken) + Send + 'static,
+    ) -> Result<Keeper, FleetError> {
         let fleet = fleet.clone();
-        let t = std::thread::Builder::new()
-            .name("slack-fleet-reader".to_owned())
-            .spawn(move || Reader::new(fleet, workers, jobs_tx, done_rx).run())
+        let thread = std::thread::Builder::new()
+            .name("slack-fleet-keeper".to_owned())
+            .spawn(move || State::new(fleet).run(&deliver))
             .map_err(FleetError::Thread)?;
-        threads.push(t);
-        Ok(StreamWorkers { threads })
+        Ok(Keeper { thread })
     }
 
-    /// Waits for the threads (after [`Fleet::stop`]) until `deadline`; how many were left.
-    pub(crate) fn join(self, deadline: Instant) -> usize {
-        let mut left = 0;
-        for h in self.threads {
-            while !h.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            if h.is_finished() {
-                let _ = h.join();
-            } else {
-                left += 1;
-            }
+    /// Waits for the thread (after [`Fleet::stop`]: its last round acknowledges what
+    /// finished and hands back what was released) until `deadline`; whether it ended.
+    pub(crate) fn join(self, deadline: Instant) -> bool {
+        while !self.thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
         }
-        left
+        if self.thread.is_finished() {
+            let _ = self.thread.join();
+            true
+        } else {
+            false
+        }
     }
 }
 
-struct Reader {
+struct State {
     fleet: Fleet,
     link: Link,
     stream: String,
     group: &'static str,
-    capacity: usize,
-    jobs: Option<Sender<(String, Envelope)>>,
-    done: Receiver<String>,
-    /// Entries handed to the handlers and not finished.
-    in_flight: HashSet<String>,
+    me: String,
     /// Finished entries whose `XACK` has not reached Redis yet.
     to_ack: Vec<String>,
-    group_ready: bool,
+    /// Their frames' keys (and those of entries skipped), to delete with them.
+    frames_to_delete: Vec<String>,
+    /// Released entries not handed back yet.
+    to_release: Vec<String>,
     next_touch: Instant,
     next_reclaim: Instant,
 }
 
-impl Reader {
-    fn new(
-        fleet: Fleet,
-        capacity: usize,
-        jobs: Sender<(String, Envelope)>,
-        done: Receiver<String>,
-    ) -> Reader {
+impl State {
+    fn new(fleet: Fleet) -> State {
         let cfg = fleet.config();
         // Off the event loop: a generous bound (a busy Redis, an fsync), still finite.
-        let bound = cfg.call_timeout.max(Duration::from_secs(1)) + READ_BLOCK;
+        let bound = cfg.call_timeout.max(Duration::from_secs(1));
         let link = Link::new(fleet.client().clone(), bound, "stream");
         let now = Instant::now();
-        Reader {
+        State {
             stream: cfg.key(&["events"]),
             group: "workers",
-            capacity,
-            jobs: Some(jobs),
-            done,
-            in_flight: HashSet::new(),
+            me: fleet.replica_id().to_owned(),
             to_ack: Vec::new(),
-            group_ready: false,
+            frames_to_delete: Vec::new(),
+            to_release: Vec::new(),
             next_touch: now,
             next_reclaim: now,
             link,
@@ -126,225 +103,225 @@ impl Reader {
         }
     }
 
-    fn run(mut self) {
+    fn run(mut self, deliver: &dyn Fn(Taken)) {
         loop {
-            for id in self.done.try_iter() {
-                self.in_flight.remove(&id);
-                self.to_ack.push(id);
+            let done = self.fleet.done_entries().clone();
+            if let Ok(d) = done.recv_timeout(TICK) {
+                self.finished(d);
             }
-            self.ack();
+            for d in done.try_iter() {
+                self.finished(d);
+            }
+            self.to_release.extend(self.fleet.take_released());
+            let ok = self.ack() & self.release();
             if self.fleet.stopping() {
-                // Stop reading; let the handlers finish what they have, then acknowledge it.
-                self.jobs = None;
-                if self.in_flight.is_empty() {
-                    break;
-                }
-                match self.done.recv_timeout(Duration::from_millis(50)) {
-                    Ok(id) => {
-                        self.in_flight.remove(&id);
-                        self.to_ack.push(id);
-                    }
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-                }
+                break;
+            }
+            if !ok {
+                // Redis away: the link backs off; the lists are kept for the next round.
                 continue;
             }
             let now = Instant::now();
+            let reclaim_idle = self.fleet.config().reclaim_idle;
             if now >= self.next_touch {
                 self.touch();
-                self.next_touch = now + self.fleet.config().reclaim_idle / 3;
-            }
-            let room = self.capacity.saturating_sub(self.in_flight.len());
-            if room == 0 {
-                if let Ok(id) = self.done.recv_timeout(Duration::from_millis(50)) {
-                    self.in_flight.remove(&id);
-                    self.to_ack.push(id);
-                }
-                continue;
+                self.next_touch = now + reclaim_idle / 3;
             }
             if now >= self.next_reclaim {
-                self.reclaim(room);
-                self.next_reclaim = now + self.fleet.config().reclaim_idle / 2;
-                continue;
-            }
-            if !self.read(room) {
-                // Redis away: the link backs off; do not spin.
-                std::thread::sleep(Duration::from_millis(50));
+                let taken = self.reclaim();
+                self.next_reclaim = now + reclaim_idle / 2;
+                if !taken.is_empty() {
+                    deliver(taken);
+                }
             }
         }
+        // The last round: what finished while stopping, and what was given up.
+        let done = self.fleet.done_entries().clone();
+        for d in done.try_iter() {
+            self.finished(d);
+        }
+        self.to_release.extend(self.fleet.take_released());
         self.ack();
+        self.release();
     }
 
-    fn ensure_group(&mut self) -> bool {
-        if self.group_ready {
+    fn finished(&mut self, (entry, frame_key): (String, String)) {
+        self.to_ack.push(entry);
+        self.frames_to_delete.push(frame_key);
+    }
+
+    /// Acknowledges (and deletes) finished entries and their frames; kept for the next round
+    /// if Redis is away. Whether nothing is left.
+    fn ack(&mut self) -> bool {
+        if self.to_ack.is_empty() && self.frames_to_delete.is_empty() {
             return true;
         }
-        let (stream, group) = (self.stream.clone(), self.group);
+        let (stream, group) = (&self.stream, self.group);
+        let (ids, frames) = (&self.to_ack, &self.frames_to_delete);
         let r = self.link.call(self.fleet.health(), None, |c| {
-            match redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(&stream)
-                .arg(group)
-                .arg("0")
-                .arg("MKSTREAM")
-                .query::<()>(c)
-            {
-                Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
-                other => other,
-            }
-        });
-        self.group_ready = r.is_ok();
-        self.group_ready
-    }
-
-    /// Reads new entries for up to `room` handlers; whether Redis answered.
-    fn read(&mut self, room: usize) -> bool {
-        if !self.ensure_group() {
-            return false;
-        }
-        let me = self.fleet.replica_id().to_owned();
-        let (stream, group) = (self.stream.clone(), self.group);
-        let r: Result<Option<StreamReadReply>, _> =
-            self.link.call(self.fleet.health(), None, |c| {
-                redis::cmd("XREADGROUP")
-                    .arg("GROUP")
+            let mut p = redis::pipe();
+            if !ids.is_empty() {
+                p.cmd("XACK")
+                    .arg(stream)
                     .arg(group)
-                    .arg(&me)
-                    .arg("COUNT")
-                    .arg(room)
-                    .arg("BLOCK")
-                    .arg(READ_BLOCK.as_millis() as u64)
-                    .arg("STREAMS")
-                    .arg(&stream)
-                    .arg(">")
-                    .query(c)
-            });
-        match r {
-            Ok(reply) => {
-                for key in reply.map(|r| r.keys).unwrap_or_default() {
-                    for entry in key.ids {
-                        self.dispatch(entry);
-                    }
-                }
-                true
+                    .arg(ids)
+                    .ignore()
+                    .cmd("XDEL")
+                    .arg(stream)
+                    .arg(ids)
+                    .ignore();
             }
-            Err(super::link::CallError::Redis(e)) if e.code() == Some("NOGROUP") => {
-                // Redis lost the group (restarted without persistence): create it again.
-                self.group_ready = false;
-                true
+            if !frames.is_empty() {
+                p.cmd("UNLINK").arg(frames).ignore();
             }
-            Err(_) => {
-                self.group_ready = false;
-                false
-            }
-        }
-    }
-
-    fn dispatch(&mut self, entry: StreamId) {
-        let text: Option<String> = entry.get("f");
-        let envelope = text
-            .and_then(|t| Frame::parse(t).ok())
-            .and_then(|f| match f {
-                Frame::Envelope(e) => Some(e),
-                _ => None,
-            });
-        let Some(envelope) = envelope else {
-            log::warn!(
-                "fleet: stream entry {} is not an envelope; acknowledged and skipped",
-                entry.id
-            );
-            self.to_ack.push(entry.id);
-            return;
-        };
-        let Some(jobs) = &self.jobs else {
-            return;
-        };
-        self.in_flight.insert(entry.id.clone());
-        if jobs.send((entry.id.clone(), envelope)).is_err() {
-            self.in_flight.remove(&entry.id);
-        }
-    }
-
-    /// Acknowledges (and deletes) finished entries; kept for the next round if Redis is away.
-    fn ack(&mut self) {
-        if self.to_ack.is_empty() {
-            return;
-        }
-        let (stream, group) = (self.stream.clone(), self.group);
-        let ids = &self.to_ack;
-        let r = self.link.call(self.fleet.health(), None, |c| {
-            redis::pipe()
-                .cmd("XACK")
-                .arg(&stream)
-                .arg(group)
-                .arg(ids)
-                .ignore()
-                .cmd("XDEL")
-                .arg(&stream)
-                .arg(ids)
-                .ignore()
-                .query::<()>(c)
+            p.query::<()>(c)
         });
         if r.is_ok() {
             self.to_ack.clear();
+            self.frames_to_delete.clear();
         }
+        self.to_ack.is_empty()
+    }
+
+    /// Hands released entries back: still pending for this consumer, but idle as long as the
+    /// reclaim time, so the next `XAUTOCLAIM` of any replica takes them.
+    fn release(&mut self) -> bool {
+        if self.to_release.is_empty() {
+            return true;
+        }
+        let idle = self.fleet.config().reclaim_idle.as_millis() as u64;
+        let (stream, group, me) = (&self.stream, self.group, &self.me);
+        let ids = &self.to_release;
+        let r = self.link.call(self.fleet.health(), None, |c| {
+            redis::cmd("XCLAIM")
+                .arg(stream)
+                .arg(group)
+                .arg(me)
+                .arg(0)
+                .arg(ids)
+                .arg("IDLE")
+                .arg(idle)
+                .arg("JUSTID")
+                .query::<redis::Value>(c)
+        });
+        if r.is_ok() {
+            log::info!(
+                "fleet: handed {} accepted event(s) back to the fleet",
+                self.to_release.len()
+            );
+            self.to_release.clear();
+        }
+        self.to_release.is_empty()
     }
 
     /// Keeps the entries our handlers are running fresh (their idle time back to zero), so
     /// no other replica takes them over while we are alive.
     fn touch(&mut self) {
-        if self.in_flight.is_empty() {
+        let ids = self.fleet.running_entries();
+        if ids.is_empty() {
             return;
         }
-        let me = self.fleet.replica_id().to_owned();
-        let (stream, group) = (self.stream.clone(), self.group);
-        let ids: Vec<&String> = self.in_flight.iter().collect();
-        let _ = self.link.call(self.fleet.health(), None, |c| {
-            redis::cmd("XCLAIM")
-                .arg(&stream)
-                .arg(group)
-                .arg(&me)
-                .arg(0)
-                .arg(&ids)
-                .arg("JUSTID")
-                .query::<redis::Value>(c)
-        });
+        let (stream, group, me) = (&self.stream, self.group, &self.me);
+        for chunk in ids.chunks(1000) {
+            let _ = self.link.call(self.fleet.health(), None, |c| {
+                redis::cmd("XCLAIM")
+                    .arg(stream)
+                    .arg(group)
+                    .arg(me)
+                    .arg(0)
+                    .arg(chunk)
+                    .arg("JUSTID")
+                    .query::<redis::Value>(c)
+            });
+        }
     }
 
-    /// Takes over entries another consumer (a dead replica) has left idle too long.
-    fn reclaim(&mut self, room: usize) {
-        if !self.ensure_group() {
-            return;
-        }
-        let me = self.fleet.replica_id().to_owned();
+    /// Takes over entries left idle too long (a dead replica's, or handed back).
+    fn reclaim(&mut self) -> Taken {
         let idle = self.fleet.config().reclaim_idle.as_millis() as u64;
-        let (stream, group) = (self.stream.clone(), self.group);
+        let (stream, group, me) = (&self.stream, self.group, &self.me);
         let r: Result<StreamAutoClaimReply, _> = self.link.call(self.fleet.health(), None, |c| {
             redis::cmd("XAUTOCLAIM")
-                .arg(&stream)
+                .arg(stream)
                 .arg(group)
-                .arg(&me)
+                .arg(me)
                 .arg(idle)
                 .arg("0-0")
                 .arg("COUNT")
-                .arg(room)
+                .arg(RECLAIM_BATCH)
                 .query(c)
         });
-        if let Ok(reply) = r {
-            let mut n = 0;
-            for entry in reply.claimed {
-                if self.in_flight.contains(&entry.id) {
-                    continue;
-                }
-                n += 1;
-                self.dispatch(entry);
+        let Ok(reply) = r else {
+            // NOGROUP (no event recorded yet, or Redis restarted): nothing to take over.
+            return Vec::new();
+        };
+        let claimed: Vec<(String, Option<String>)> = reply
+            .claimed
+            .into_iter()
+            .filter(|e| !self.fleet.is_running(&e.id))
+            .map(|e| {
+                let envelope_id: Option<String> = e.get("e");
+                (e.id, envelope_id)
+            })
+            .collect();
+        let frame_keys: Vec<String> = claimed
+            .iter()
+            .map(|(_, id)| {
+                let cfg = self.fleet.config();
+                cfg.key(&["frame", id.as_deref().unwrap_or("")])
+            })
+            .collect();
+        let frames: Vec<Option<String>> = if frame_keys.is_empty() {
+            Vec::new()
+        } else {
+            match self.link.call(self.fleet.health(), None, |c| {
+                redis::cmd("MGET").arg(&frame_keys).query(c)
+            }) {
+                Ok(f) => f,
+                // Taken over again at the next round (they stay pending here, untouched).
+                Err(_) => return Vec::new(),
             }
-            if n > 0 {
-                log::info!(
-                    "fleet: took over {n} accepted event(s) a stopped replica had not finished"
-                );
-                self.fleet.count_reclaimed(n);
+        };
+        let mut taken = Vec::new();
+        for (((entry, envelope_id), frame), frame_key) in
+            claimed.into_iter().zip(frames).zip(frame_keys)
+        {
+            match frame.and_then(envelope_of) {
+                Some(envelope) if Some(envelope.envelope_id()) == envelope_id.as_deref() => {
+                    taken.push((entry, envelope));
+                }
+                _ => {
+                    log::warn!(
+                        "fleet: stream entry {entry} (envelope {}) has no readable frame (expired after the fleet was down for {} h, or not written by slack-bot); acknowledged and skipped",
+                        envelope_id.as_deref().unwrap_or("?"),
+                        super::FRAME_TTL.as_secs() / 3600
+                    );
+                    self.to_ack.push(entry);
+                    self.frames_to_delete.push(frame_key);
+                }
             }
         }
+        // Entries deleted meanwhile (acknowledged by their replica just now) are listed apart.
+        if !reply.deleted_ids.is_empty() {
+            self.to_ack.extend(reply.deleted_ids);
+        }
+        if !taken.is_empty() {
+            log::info!(
+                "fleet: took over {} accepted event(s) a stopped replica had not finished",
+                taken.len()
+            );
+            self.fleet.count_reclaimed(taken.len() as u64);
+            let ids: Vec<String> = taken.iter().map(|(id, _)| id.clone()).collect();
+            self.fleet.entries_taken(&ids);
+        }
+        taken
+    }
+}
+
+/// The envelope of a frame as Slack sent it.
+fn envelope_of(text: String) -> Option<Envelope> {
+    match Frame::parse(text) {
+        Ok(Frame::Envelope(e)) => Some(e),
+        _ => None,
     }
 }
