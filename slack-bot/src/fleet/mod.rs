@@ -134,8 +134,6 @@ struct Inner {
     cfg: FleetConfig,
     id: String,
     client: Client,
-    /// The event loop's link (claims), bounded by the call timeout.
-    loop_link: Mutex<Link>,
     /// The background thread's link (heartbeat, leases), and handlers' pacing calls.
     bg_link: Mutex<Link>,
     health: Health,
@@ -233,7 +231,6 @@ impl Fleet {
         let (done_tx, done_rx) = unbounded();
         Ok(Fleet {
             inner: Arc::new(Inner {
-                loop_link: Mutex::new(Link::new(client.clone(), bound, "claims")),
                 bg_link: Mutex::new(Link::new(client.clone(), bound, "heartbeat")),
                 client,
                 id,
@@ -276,6 +273,16 @@ impl Fleet {
             failed_calls: self.inner.health.failed_calls.load(Ordering::Relaxed),
             leased_connections: self.inner.leased.load(Ordering::Relaxed),
         }
+    }
+
+    /// A connection for claims (each claimer thread has its own), bounded by the call
+    /// timeout.
+    pub(crate) fn claim_link(&self) -> Link {
+        Link::new(
+            self.inner.client.clone(),
+            self.inner.cfg.call_timeout,
+            "claims",
+        )
     }
 
     pub(crate) fn config(&self) -> &FleetConfig {
@@ -376,7 +383,7 @@ impl Fleet {
     /// Claims a batch of envelopes in one round trip (one atomic script), recording the new
     /// ones that take no reply in the stream. Bounded by the call timeout; on failure every
     /// envelope gets [`Verdict::Local`].
-    pub(crate) fn accept(&self, envelopes: &[&Envelope]) -> Vec<Verdict> {
+    pub(crate) fn accept(&self, link: &mut Link, envelopes: &[&Envelope]) -> Vec<Verdict> {
         if envelopes.is_empty() {
             return Vec::new();
         }
@@ -417,8 +424,8 @@ impl Fleet {
         }
         pipe.add_command(script);
         let accept = &self.inner.accept;
-        let result: Result<Vec<String>, _> = match self.inner.loop_link.lock() {
-            Ok(mut link) => link.call(&self.inner.health, None, |c| {
+        let result: Result<Vec<String>, _> = {
+            link.call(&self.inner.health, None, |c| {
                 match pipe.query::<(Vec<String>,)>(c) {
                     Err(e)
                         if e.kind()
@@ -430,8 +437,7 @@ impl Fleet {
                     other => other,
                 }
                 .map(|(v,)| v)
-            }),
-            Err(_) => Err(link::CallError::Backoff),
+            })
         };
         let c = &self.inner.counters;
         match result {

@@ -32,7 +32,7 @@ impl Runtime {
     pub(crate) fn start(
         fleet: &Fleet,
         ready: Arc<dyn Fn() -> usize + Send + Sync>,
-        verdicts: impl Fn(Verdicts) + Send + 'static,
+        verdicts: impl Fn(Verdicts) + Send + Sync + 'static,
         taken: impl Fn(Taken) + Send + 'static,
     ) -> Result<Runtime, FleetError> {
         let heartbeat = fleet.start_heartbeat(ready)?;
