@@ -8,9 +8,12 @@
 //!   an event's `event_id` (or envelope id) handles it; a redelivery anywhere else is acked
 //!   and counted as a duplicate.
 //! * **the accepted-event stream** (`PREFIX:events`, consumer group `workers`): a claimed
-//!   event is recorded there in the same atomic script, *before* its ack is sent; workers of
-//!   any replica read it, run the handler and `XACK` it; a dead replica's unfinished entries
-//!   are taken over (`XAUTOCLAIM`) after [`FleetConfig::reclaim_idle`].
+//!   event is recorded there in the same atomic script, *before* its ack is sent, and is
+//!   pending for the replica that claimed it, which runs it on its own workers and then
+//!   `XACK`s it; its frame is kept under `PREFIX:frame:ENVELOPE_ID` until then. A dead
+//!   replica's unfinished entries are taken over (`XAUTOCLAIM`) after
+//!   [`FleetConfig::reclaim_idle`]; a replica stopping gracefully hands back those it had not
+//!   started at once.
 //! * **connection leases** (`PREFIX:conns`): the fleet holds at most 10 connections; a
 //!   replica's lease lapses [`FleetConfig::lease_ttl`] after it stops renewing it.
 //! * **pacing** (`PREFIX:pace:CHANNEL`, `PREFIX:pause:METHOD`): `chat.postMessage`'s per-channel
