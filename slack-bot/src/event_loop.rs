@@ -51,6 +51,9 @@ pub(crate) enum LoopMsg {
     /// Recorded events the fleet's keeper took over (a stopped replica's): (entry, envelope).
     #[cfg(feature = "fleet")]
     FleetTaken(Vec<(String, Envelope)>),
+    /// The fleet's budget now grants this many connections (0: a standby).
+    #[cfg(feature = "fleet")]
+    FleetConnections(usize),
 }
 
 /// Frames taken from one link per wake-up of the loop, at most (the timers and the other
@@ -168,7 +171,11 @@ fn start_fleet(p: &LoopParts) -> Option<crate::fleet::runtime::Runtime> {
     let taken = move |t| {
         let _ = inbox.send(LoopMsg::FleetTaken(t));
     };
-    match crate::fleet::runtime::Runtime::start(fleet, ready, verdicts, taken) {
+    let inbox = p.worker.inbox.clone();
+    let granted = move |n| {
+        let _ = inbox.send(LoopMsg::FleetConnections(n));
+    };
+    match crate::fleet::runtime::Runtime::start(fleet, ready, verdicts, taken, granted) {
         Ok(r) => Some(r),
         Err(e) => {
             log::error!("fleet: {e}; events are handled locally only");
@@ -462,6 +469,12 @@ impl Loop {
             LoopMsg::Done { envelope, reply } => self.on_reply(now, envelope, reply),
             #[cfg(feature = "fleet")]
             LoopMsg::FleetVerdicts(verdicts) => self.dispatch.handle_claims(now, verdicts),
+            #[cfg(feature = "fleet")]
+            LoopMsg::FleetConnections(n) => {
+                if !self.dispatch.is_draining() {
+                    self.p.supervisor.set_connections(now, n);
+                }
+            }
             #[cfg(feature = "fleet")]
             LoopMsg::FleetTaken(taken) => {
                 for (entry, envelope) in taken {

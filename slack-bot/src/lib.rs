@@ -868,28 +868,27 @@ impl BotBuilder {
                 "handler_timeout must be more than 0".to_owned(),
             ));
         }
-        // fleet: connections come from the fleet's budget (waits as a standby while none is
-        // free).
-        #[cfg(feature = "fleet")]
-        let (fleet, connections) = match &self.fleet {
-            Some(fc) => {
-                let f = fleet::Fleet::new(fc.clone()).map_err(|e| Error::Config(e.to_string()))?;
-                let n = if (1..=10).contains(&self.connections) {
-                    f.wait_for_connections(self.connections)
-                } else {
-                    self.connections
-                };
-                (Some(f), n)
-            }
-            None => (None, self.connections),
-        };
-        #[cfg(not(feature = "fleet"))]
-        let connections = self.connections;
         let cfg = slack_envelope::Config::default()
-            .connections(connections)
+            .connections(self.connections)
             .session(self.session.clone())
             .jitter_seed(self.jitter_seed.unwrap_or_else(default_seed));
-        let supervisor = Supervisor::new(cfg).map_err(|e| Error::Config(e.to_string()))?;
+        #[allow(unused_mut)]
+        let mut supervisor = Supervisor::new(cfg).map_err(|e| Error::Config(e.to_string()))?;
+        // fleet: connections come from the fleet's budget. Asked once here without waiting
+        // (a standby starts with none); the heartbeat asks again at every beat and the loop
+        // opens or retires links when the grant changes.
+        #[cfg(feature = "fleet")]
+        let fleet = match &self.fleet {
+            Some(fc) => {
+                let f = fleet::Fleet::new(fc.clone()).map_err(|e| Error::Config(e.to_string()))?;
+                let n = f.first_lease(self.connections);
+                if n != self.connections {
+                    supervisor.set_connections(Instant::now(), n);
+                }
+                Some(f)
+            }
+            None => None,
+        };
         let web = self.web_client(RetryPolicy::default())?;
         // Opening connections is paced by the core's backoff; no retries of its own. The same
         // agent (one copy of the roots, one TLS configuration), another retry policy.

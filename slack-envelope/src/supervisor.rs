@@ -616,6 +616,20 @@ impl Supervisor {
         }
     }
 
+    /// Changes how many connections to hold (at most [`MAX_CONNECTIONS`]; 0 holds none: a
+    /// standby that keeps its state and can be given connections again). More are opened
+    /// as the connect pacing allows; fewer retire the oldest ready links, each drained like
+    /// a refreshed one, so no envelope in flight is lost. Before [`Supervisor::start`] it
+    /// only sets the goal.
+    pub fn set_connections(&mut self, now: Instant, connections: usize) {
+        let n = connections.min(MAX_CONNECTIONS);
+        if n == self.cfg.connections {
+            return;
+        }
+        self.cfg.connections = n;
+        self.reconcile(now);
+    }
+
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.stats

@@ -1586,3 +1586,32 @@ fn apps_connections_open_is_never_called_faster_than_its_rate_limit() {
     assert!(connects >= 450, "{connects}");
     assert!(h.sup.connections().len() <= 4, "{:?}", h.sup.connections());
 }
+
+#[test]
+fn the_number_of_connections_can_change_while_running() {
+    let (mut h, s) = ready_one();
+    h.run(s);
+    // Up to two: a second link is opened.
+    h.sup.set_connections(h.at(30), 2);
+    let out = h.step(40, In::Tick);
+    assert!(out.iter().any(|l| l.starts_with("connect #2")), "{out:?}");
+    h.step(50, In::Authenticated(2));
+    h.step(60, In::Connected(2));
+    h.step(70, In::Text(2, hello()));
+    assert_eq!(h.sup.ready_connections(), 2);
+    // Down to none (a standby): both links are drained and closed, none is opened again.
+    h.sup.set_connections(h.at(70), 0);
+    let mut out = h.step(80, In::Tick);
+    out.extend(h.step(20_000, In::Tick));
+    assert!(
+        out.iter().filter(|l| l.contains(" close ")).count() == 2,
+        "{out:#?}"
+    );
+    assert!(!out.iter().any(|l| l.starts_with("connect #")), "{out:#?}");
+    assert_eq!(h.sup.ready_connections(), 0);
+    assert!(!h.sup.is_stopped());
+    // Given one again: it connects.
+    h.sup.set_connections(h.at(20_000), 1);
+    let out = h.step(20_010, In::Tick);
+    assert!(out.iter().any(|l| l.starts_with("connect #3")), "{out:#?}");
+}

@@ -142,6 +142,8 @@ struct Inner {
     health: Health,
     counters: Counters,
     leased: AtomicUsize,
+    /// Connections this replica asks the budget for (its `connections` setting).
+    wanted: AtomicUsize,
     stop: AtomicBool,
     /// Stream entries pending for this replica whose handler has not finished (kept fresh
     /// by the keeper, so that no other replica takes them over).
@@ -241,6 +243,7 @@ impl Fleet {
                 health: Health::default(),
                 counters: Counters::default(),
                 leased: AtomicUsize::new(0),
+                wanted: AtomicUsize::new(0),
                 stop: AtomicBool::new(false),
                 running: Mutex::new(HashSet::new()),
                 done_tx,
@@ -535,6 +538,44 @@ impl Fleet {
         }
     }
 
+    /// Asks once for `want` connections of the fleet's budget, without waiting: how many to
+    /// open now (0: a standby, said once; `want` when Redis cannot be reached). The heartbeat
+    /// then asks for `want` again at every beat, and a change of the grant is handed to the
+    /// running bot (a standby is given connections when a lease lapses; a replica that got
+    /// fewer than it asked for gets more when they free up).
+    pub(crate) fn first_lease(&self, want: usize) -> usize {
+        self.inner.wanted.store(want, Ordering::Relaxed);
+        match self.lease_connections(want) {
+            Some(0) => {
+                self.say_standby();
+                0
+            }
+            Some(n) => {
+                if n < want {
+                    log::info!(
+                        "fleet: holding {n} of the {want} connections asked for (the fleet's budget is {})",
+                        self.inner.cfg.budget
+                    );
+                }
+                n
+            }
+            None => {
+                log::warn!(
+                    "fleet: redis unavailable while asking for connections; opening {want} without a lease"
+                );
+                self.inner.leased.store(want, Ordering::Relaxed);
+                want
+            }
+        }
+    }
+
+    fn say_standby(&self) {
+        log::warn!(
+            "fleet: standby: the fleet already holds its {} connections; waiting for a lease to lapse",
+            self.inner.cfg.budget
+        );
+    }
+
     /// Paces one `chat.postMessage` to `channel` with the fleet's shared bucket (burst 5, then
     /// 1/s): how long to wait before sending, or `None` when Redis is away (use the local
     /// limiter).
@@ -585,14 +626,40 @@ impl Fleet {
     }
 
     /// Publishes this replica's heartbeat (connections, counters) and renews its leases.
-    pub(crate) fn beat(&self, ready_connections: usize) {
+    /// Returns the connections granted when that changed (the bot then opens or retires
+    /// links to match).
+    pub(crate) fn beat(&self, ready_connections: usize) -> Option<usize> {
         let held = self.inner.leased.load(Ordering::Relaxed);
-        if held > 0 {
-            match self.lease_connections(held) {
-                Some(g) if g < held => log::warn!(
-                    "fleet: the budget now grants {g} of the {held} connections this replica holds (a lease lapsed, e.g. after a redis restart)"
-                ),
-                _ => {}
+        let want = self.inner.wanted.load(Ordering::Relaxed);
+        let mut changed = None;
+        if want > 0 {
+            match self.lease_connections(want) {
+                Some(g) if g == held => {}
+                Some(0) => {
+                    log::warn!(
+                        "fleet: the budget now grants none of the {held} connections this replica held (a lease lapsed, e.g. after a redis restart)"
+                    );
+                    self.say_standby();
+                    changed = Some(0);
+                }
+                Some(g) if held == 0 => {
+                    log::info!("fleet: no longer a standby: holding {g} connection(s)");
+                    changed = Some(g);
+                }
+                Some(g) if g < held => {
+                    log::warn!(
+                        "fleet: the budget now grants {g} of the {held} connections this replica held (a lease lapsed, e.g. after a redis restart)"
+                    );
+                    changed = Some(g);
+                }
+                Some(g) => {
+                    log::info!(
+                        "fleet: holding {g} of the {want} connections asked for (up from {held}: a lease lapsed elsewhere)"
+                    );
+                    changed = Some(g);
+                }
+                // Redis away: keep what is held.
+                None => {}
             }
         }
         let cfg = &self.inner.cfg;
@@ -602,7 +669,10 @@ impl Fleet {
         let key = cfg.key(&["replica", &self.inner.id]);
         let fields: [(&str, String); 10] = [
             ("connections", ready_connections.to_string()),
-            ("leased", held.to_string()),
+            (
+                "leased",
+                self.inner.leased.load(Ordering::Relaxed).to_string(),
+            ),
             ("claimed", s.claimed.to_string()),
             ("duplicates", s.duplicates.to_string()),
             ("local_fallbacks", s.local_fallbacks.to_string()),
@@ -636,13 +706,16 @@ impl Fleet {
                     .query::<()>(c)
             });
         }
+        changed
     }
 
     /// Starts the heartbeat thread (heartbeat and lease renewal every
-    /// [`FleetConfig::heartbeat_every`]); `ready` reads the replica's ready connections.
+    /// [`FleetConfig::heartbeat_every`]); `ready` reads the replica's ready connections,
+    /// `granted` gets the connections the budget grants when that changes.
     pub(crate) fn start_heartbeat(
         &self,
         ready: Arc<dyn Fn() -> usize + Send + Sync>,
+        granted: impl Fn(usize) + Send + 'static,
     ) -> Result<JoinHandle<()>, FleetError> {
         let fleet = self.clone();
         std::thread::Builder::new()
@@ -650,7 +723,9 @@ impl Fleet {
             .spawn(move || {
                 let tick = fleet.inner.cfg.tick();
                 while !fleet.stopping() {
-                    fleet.beat(ready());
+                    if let Some(n) = fleet.beat(ready()) {
+                        granted(n);
+                    }
                     let mut slept = Duration::ZERO;
                     while slept < tick && !fleet.stopping() {
                         let step = Duration::from_millis(20).min(tick - slept);

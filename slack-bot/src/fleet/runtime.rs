@@ -26,7 +26,8 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
-    /// Starts the threads: the heartbeat (`ready` reads the replica's ready connections), the
+    /// Starts the threads: the heartbeat (`ready` reads the replica's ready connections,
+    /// `granted` gets a new grant of connections from the fleet's budget), the
     /// keeper, whose entries taken over go to `taken`, and the claimer, whose verdicts go to
     /// `verdicts` (both send to the loop's inbox).
     pub(crate) fn start(
@@ -34,8 +35,9 @@ impl Runtime {
         ready: Arc<dyn Fn() -> usize + Send + Sync>,
         verdicts: impl Fn(Verdicts) + Send + Sync + 'static,
         taken: impl Fn(Taken) + Send + 'static,
+        granted: impl Fn(usize) + Send + 'static,
     ) -> Result<Runtime, FleetError> {
-        let heartbeat = fleet.start_heartbeat(ready)?;
+        let heartbeat = fleet.start_heartbeat(ready, granted)?;
         let keeper = match Keeper::start(fleet, taken) {
             Ok(k) => k,
             Err(e) => {
