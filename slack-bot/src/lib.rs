@@ -895,9 +895,15 @@ impl BotBuilder {
         let connect_web = web.with_retry_policy(RetryPolicy::none());
         let bot = self.identify(&connect_web)?.map(Arc::new);
         let outbox = if self.outbox {
-            Some(Arc::new(
-                Outbox::start(&web, OutboxConfig::default()).map_err(Error::Web)?,
-            ))
+            // In a fleet, `say_later`'s messages keep the fleet's shared pace too.
+            #[cfg(feature = "fleet")]
+            let started = match &fleet {
+                Some(f) => Outbox::start_paced(&web, OutboxConfig::default(), Arc::new(f.clone())),
+                None => Outbox::start(&web, OutboxConfig::default()),
+            };
+            #[cfg(not(feature = "fleet"))]
+            let started = Outbox::start(&web, OutboxConfig::default());
+            Some(Arc::new(started.map_err(Error::Web)?))
         } else {
             None
         };

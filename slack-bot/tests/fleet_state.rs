@@ -492,3 +492,76 @@ fn rediss_with_a_password_and_a_private_ca() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn two_replicas_saying_later_to_one_channel_keep_burst_5_then_1_per_second_together() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    let mk = |n: usize| {
+        Bot::builder(&slack.app_token(), &slack.bot_token())
+            .unwrap()
+            .api_url(slack.api_url())
+            .allow_insecure(true)
+            .redis(
+                FleetConfig::new(redis.url())
+                    .key_prefix("later")
+                    .replica_id(format!("l{n}")),
+            )
+            .on_event("message", |ctx| {
+                ctx.say_later("C1", "queued")?;
+                Ok(Reply::Ack)
+            })
+            .start()
+            .unwrap()
+    };
+    let bots = [mk(0), mk(1)];
+    slack
+        .wait_for_connections(2, Duration::from_secs(20))
+        .unwrap();
+    let n = 9;
+    for i in 0..n {
+        slack
+            .send_event(json!({"type": "message", "channel": "C9", "user": "U1", "text": format!("m{i}"), "ts": format!("{}.000100", 2000 + i)}))
+            .unwrap();
+    }
+    let posts = || -> Vec<Instant> {
+        let mut at: Vec<Instant> = slack
+            .calls()
+            .into_iter()
+            .filter(|c| c.method == "chat.postMessage" && c.arg("channel") == Some("C1"))
+            .map(|c| c.at)
+            .collect();
+        at.sort();
+        at
+    };
+    eventually(Duration::from_secs(30), "every message posted", || {
+        posts().len() == n
+    });
+    // Both replicas posted (the events went round robin), and together they kept the bucket:
+    // the k-th post after the burst of five comes at least k seconds after the first (less a
+    // margin for the two clocks involved: the fake's and Redis's).
+    let at = posts();
+    for (k, t) in at.iter().enumerate().skip(5) {
+        let gap = t.duration_since(at[0]);
+        let floor =
+            Duration::from_millis(1000 * (k as u64 - 4)).saturating_sub(Duration::from_millis(150));
+        assert!(
+            gap >= floor,
+            "post {k} came {gap:?} after the first: {at:?}"
+        );
+    }
+    let handled: u64 = bots
+        .iter()
+        .map(|b| b.fleet().unwrap().stats().stream_handled)
+        .sum();
+    assert_eq!(handled, n as u64);
+    assert!(
+        bots.iter()
+            .all(|b| b.fleet().unwrap().stats().stream_handled > 0)
+    );
+    for b in bots {
+        b.shutdown().unwrap();
+    }
+}

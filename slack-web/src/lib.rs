@@ -56,7 +56,7 @@ pub use client::{
 pub use encoding::{Encoding, JSON_METHODS};
 pub use error::{Error, TransportKind};
 pub use limiter::{LimiterConfig, Rate, RateLimiter, Tier};
-pub use outbox::{FlushReport, Outbox, OutboxConfig, OutboxStats, QueueError, Unsent};
+pub use outbox::{FlushReport, Outbox, OutboxConfig, OutboxStats, QueueError, SharedPace, Unsent};
 pub use slack_envelope::logging;
 pub use token::{ApiToken, AppToken, BotToken, TokenError, TokenKind, UserToken};
 pub use types::{

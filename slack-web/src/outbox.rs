@@ -184,6 +184,18 @@ pub struct OutboxStats {
     pub pending: usize,
 }
 
+/// A pace for `chat.postMessage` shared with other processes (several replicas of one bot
+/// keeping Slack's per-channel limit together, in a store they share), consulted by an
+/// [`Outbox`] started with [`Outbox::start_paced`] after its own limiter.
+pub trait SharedPace: Send + Sync + 'static {
+    /// Reserves the next post to `channel`: how long to wait before sending it (zero: now),
+    /// or `None` when the shared pace cannot be reached (the outbox then relies on its own
+    /// limiter). Called off the outbox's lock; it should return within tens of milliseconds.
+    fn reserve(&self, channel: &str) -> Option<Duration>;
+    /// A post got HTTP 429 with this `Retry-After`: tell the others.
+    fn rate_limited(&self, retry_after: Duration);
+}
+
 /// What the worker posts through; [`WebClient`] in production, a fake in unit tests.
 pub(crate) trait Sink: Send + Sync + 'static {
     fn post(&self, msg: &PostMessage) -> Result<(), Error>;
@@ -212,6 +224,8 @@ struct Queued {
     message: PostMessage,
     attempts: u32,
     waited: bool,
+    /// Its slot in the shared pace: not posted before this (and not reserved again).
+    not_before: Option<Instant>,
     last_error: Option<Error>,
 }
 
@@ -271,6 +285,7 @@ struct Shared {
     state: Mutex<State>,
     changed: Condvar,
     config: OutboxConfig,
+    pace: Option<Arc<dyn SharedPace>>,
 }
 
 impl Shared {
@@ -304,14 +319,31 @@ impl Outbox {
     /// Starts an outbox posting through `client` (a clone is kept; the rate limiter and
     /// counters are shared with it).
     pub fn start(client: &WebClient, config: OutboxConfig) -> Result<Outbox, Error> {
-        Outbox::start_with(Arc::new(client.clone()), config)
+        Outbox::start_with(Arc::new(client.clone()), config, None)
     }
 
-    pub(crate) fn start_with(sink: Arc<dyn Sink>, config: OutboxConfig) -> Result<Outbox, Error> {
+    /// Like [`Outbox::start`], with each message also paced by `pace`, shared with other
+    /// processes: after the local limiter lets a message go, `pace` gives its slot, and it
+    /// waits for it in its channel's queue (other channels go on meanwhile); a 429 is
+    /// reported to `pace`. When `pace` cannot be reached, the local limiter alone applies.
+    pub fn start_paced(
+        client: &WebClient,
+        config: OutboxConfig,
+        pace: Arc<dyn SharedPace>,
+    ) -> Result<Outbox, Error> {
+        Outbox::start_with(Arc::new(client.clone()), config, Some(pace))
+    }
+
+    pub(crate) fn start_with(
+        sink: Arc<dyn Sink>,
+        config: OutboxConfig,
+        pace: Option<Arc<dyn SharedPace>>,
+    ) -> Result<Outbox, Error> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
             config,
+            pace,
         });
         let worker_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -354,6 +386,7 @@ impl Outbox {
             message,
             attempts: 0,
             waited: false,
+            not_before: None,
             last_error: None,
         };
         match st.queues.get_mut(&channel) {
@@ -530,7 +563,17 @@ fn worker(shared: &Shared, sink: &dyn Sink) {
             let Some(channel) = st.order.pop_front() else {
                 break;
             };
-            let acquired = lock(&limiter).try_acquire(POST_MESSAGE, Some(&channel), now);
+            let slot = st
+                .queues
+                .get(&channel)
+                .and_then(|q| q.front())
+                .and_then(|m| m.not_before);
+            let acquired = match slot {
+                // Reserved in the shared pace already (and let go by the local limiter then).
+                Some(at) if at <= now => Ok(()),
+                Some(at) => Err(at - now),
+                None => lock(&limiter).try_acquire(POST_MESSAGE, Some(&channel), now),
+            };
             match acquired {
                 Ok(()) => {
                     picked = Some(channel);
@@ -567,6 +610,19 @@ fn worker(shared: &Shared, sink: &dyn Sink) {
         } else {
             st.queues.remove(&channel);
         }
+        if let (Some(pace), None) = (&shared.pace, item.not_before) {
+            // Its slot in the shared pace, asked for off the lock; a later slot waits in its
+            // queue.
+            drop(st);
+            let wait = pace.reserve(&channel);
+            st = shared.lock();
+            item.not_before = Some(Instant::now() + wait.unwrap_or(Duration::ZERO));
+            if wait.is_some_and(|w| !w.is_zero()) {
+                // At shutdown, one whose slot comes after the grace is reported unsent.
+                st.push_front(&channel, item);
+                continue;
+            }
+        }
         st.in_flight = Some((channel.clone(), item.id));
         st.in_flight_msg = Some(item.message.clone());
         drop(st);
@@ -596,6 +652,11 @@ fn worker(shared: &Shared, sink: &dyn Sink) {
                 if let Error::RateLimited { retry_after, .. } = &e {
                     st.stats.rate_limited += 1;
                     lock(&limiter).on_rate_limited(POST_MESSAGE, *retry_after, Instant::now());
+                    if let Some(pace) = &shared.pace {
+                        pace.rate_limited(*retry_after);
+                    }
+                    // Its slot is spent: a new one after the pause.
+                    item.not_before = None;
                     item.waited = false;
                     item.last_error = Some(e);
                     st.push_front(&channel, item);
@@ -694,7 +755,7 @@ mod tests {
     #[test]
     fn order_per_channel_and_flush() {
         let fake = Fake::new(LimiterConfig::only_retry_after(), vec![]);
-        let ob = Outbox::start_with(fake.clone(), OutboxConfig::default()).unwrap();
+        let ob = Outbox::start_with(fake.clone(), OutboxConfig::default(), None).unwrap();
         for i in 0..20 {
             ob.queue_message(format!("C{}", i % 3), format!("m{i}"))
                 .unwrap();
@@ -717,6 +778,76 @@ mod tests {
         ));
     }
 
+    /// A shared pace that makes channel "slow" wait 300 ms per message and counts 429s.
+    #[derive(Default)]
+    struct Pace {
+        reserved: Mutex<Vec<String>>,
+        rate_limited: Mutex<Vec<Duration>>,
+        away: bool,
+    }
+
+    impl SharedPace for Pace {
+        fn reserve(&self, channel: &str) -> Option<Duration> {
+            lock(&self.reserved).push(channel.to_owned());
+            if self.away {
+                return None;
+            }
+            Some(if channel == "slow" {
+                Duration::from_millis(300)
+            } else {
+                Duration::ZERO
+            })
+        }
+        fn rate_limited(&self, retry_after: Duration) {
+            lock(&self.rate_limited).push(retry_after);
+        }
+    }
+
+    #[test]
+    fn the_shared_pace_holds_a_channel_back_without_holding_up_the_others() {
+        let rl = Error::RateLimited {
+            method: POST_MESSAGE.into(),
+            retry_after: Duration::from_millis(50),
+        };
+        let fake = Fake::new(LimiterConfig::only_retry_after(), vec![Ok(()), Err(rl)]);
+        let pace = Arc::new(Pace::default());
+        let ob =
+            Outbox::start_with(fake.clone(), OutboxConfig::default(), Some(pace.clone())).unwrap();
+        let t0 = Instant::now();
+        ob.queue_message("slow", "s1").unwrap();
+        ob.queue_message("fast", "f1").unwrap();
+        ob.queue_message("fast", "f2").unwrap();
+        // f1 goes at once; f2 is refused once with a 429 (reported to the pace) and sent
+        // again; s1 waits for its slot meanwhile.
+        assert_eq!(ob.flush(secs(10)), Ok(()));
+        assert!(t0.elapsed() >= Duration::from_millis(300));
+        assert_eq!(fake.texts("fast"), ["f1", "f2"]);
+        assert_eq!(fake.texts("slow"), ["s1"]);
+        let posted: Vec<String> = lock(&fake.posted)
+            .iter()
+            .map(|m| m.message.text.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(posted, ["f1", "f2", "s1"]);
+        assert_eq!(*lock(&pace.rate_limited), [Duration::from_millis(50)]);
+        // One reservation per message, and one more for the message whose slot a 429 spent.
+        assert_eq!(lock(&pace.reserved).len(), 4);
+        assert!(ob.shutdown(secs(1)).is_empty());
+    }
+
+    #[test]
+    fn without_the_shared_pace_the_local_limiter_alone_applies() {
+        let fake = Fake::new(LimiterConfig::only_retry_after(), vec![]);
+        let pace = Arc::new(Pace {
+            away: true,
+            ..Pace::default()
+        });
+        let ob = Outbox::start_with(fake.clone(), OutboxConfig::default(), Some(pace)).unwrap();
+        ob.queue_message("slow", "s1").unwrap();
+        assert_eq!(ob.flush(secs(10)), Ok(()));
+        assert_eq!(fake.texts("slow"), ["s1"]);
+        assert!(ob.shutdown(secs(1)).is_empty());
+    }
+
     #[test]
     fn rate_limited_message_is_retried_in_order() {
         let rl = Error::RateLimited {
@@ -724,7 +855,7 @@ mod tests {
             retry_after: Duration::from_millis(50),
         };
         let fake = Fake::new(LimiterConfig::only_retry_after(), vec![Ok(()), Err(rl)]);
-        let ob = Outbox::start_with(fake.clone(), OutboxConfig::default()).unwrap();
+        let ob = Outbox::start_with(fake.clone(), OutboxConfig::default(), None).unwrap();
         for t in ["a", "b", "c"] {
             ob.queue_message("C", t).unwrap();
         }
@@ -748,7 +879,7 @@ mod tests {
             LimiterConfig::only_retry_after(),
             vec![Err(not_found.clone())],
         );
-        let ob = Outbox::start_with(fake.clone(), OutboxConfig::default()).unwrap();
+        let ob = Outbox::start_with(fake.clone(), OutboxConfig::default(), None).unwrap();
         ob.queue_message("C", "x").unwrap();
         ob.queue_message("C", "y").unwrap();
         assert_eq!(
@@ -774,7 +905,7 @@ mod tests {
             5,
         )));
         let fake = Fake::new(limits, vec![]);
-        let ob = Outbox::start_with(fake.clone(), OutboxConfig::default()).unwrap();
+        let ob = Outbox::start_with(fake.clone(), OutboxConfig::default(), None).unwrap();
         for i in 0..12 {
             ob.queue_message("C", format!("m{i}")).unwrap();
         }
@@ -815,7 +946,7 @@ mod tests {
         let cfg = OutboxConfig::default()
             .max_attempts(2)
             .retry_backoff(Duration::from_millis(10));
-        let ob = Outbox::start_with(fake.clone(), cfg).unwrap();
+        let ob = Outbox::start_with(fake.clone(), cfg, None).unwrap();
         ob.queue_message("C", "a").unwrap();
         ob.queue_message("C", "b").unwrap();
         assert_eq!(
@@ -839,7 +970,7 @@ mod tests {
         )));
         let fake = Fake::new(limits, vec![]);
         let cfg = OutboxConfig::default().max_pending(2);
-        let ob = Outbox::start_with(fake, cfg).unwrap();
+        let ob = Outbox::start_with(fake, cfg, None).unwrap();
         ob.queue_message("C", "1").unwrap();
         ob.queue_message("C", "2").unwrap();
         // One may already have been sent; fill up again.
@@ -861,7 +992,7 @@ mod tests {
             delay: Duration::from_millis(500),
         });
         let cfg = OutboxConfig::default().shutdown_grace(Duration::from_millis(50));
-        let ob = Outbox::start_with(fake, cfg).unwrap();
+        let ob = Outbox::start_with(fake, cfg, None).unwrap();
         ob.queue_message("C", "slow").unwrap();
         ob.queue_message("C", "next").unwrap();
         std::thread::sleep(Duration::from_millis(100));
@@ -879,7 +1010,7 @@ mod tests {
             messages: Vec::new(),
         };
         let fake = Fake::new(LimiterConfig::only_retry_after(), vec![Err(refused); 5]);
-        let ob = Outbox::start_with(fake, OutboxConfig::default().max_failed(2)).unwrap();
+        let ob = Outbox::start_with(fake, OutboxConfig::default().max_failed(2), None).unwrap();
         for text in ["a", "b", "c", "d", "e"] {
             ob.queue_message("C", text).unwrap();
         }

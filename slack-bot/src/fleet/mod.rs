@@ -765,6 +765,20 @@ impl Fleet {
     }
 }
 
+/// The fleet's pace for the outbox (`Context::say_later`): a 429 pause of
+/// `chat.postMessage` anywhere in the fleet, then the channel's shared bucket.
+impl slack_web::SharedPace for Fleet {
+    fn reserve(&self, channel: &str) -> Option<Duration> {
+        let pause = self.method_pause("chat.postMessage")?;
+        let slot = self.pace_post_message(channel)?;
+        Some(pause.max(slot).min(MAX_PACE_WAIT))
+    }
+
+    fn rate_limited(&self, retry_after: Duration) {
+        self.pause_method("chat.postMessage", retry_after);
+    }
+}
+
 /// A replica as seen in the fleet's heartbeats.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
