@@ -652,7 +652,17 @@ impl Loop {
 
     /// Hands this wake-up's requests to the workers (after their acks were written).
     fn flush_jobs(&mut self) {
-        for job in self.jobs.push_all(&mut self.pending_jobs) {
+        let refused = self.jobs.push_all(&mut self.pending_jobs);
+        // Recorded in the fleet's stream and acked: the queue's bound does not apply (their
+        // room was taken when they were held; those taken over come in small batches), so
+        // none of a record's events is handed back while its others run here.
+        let (mut recorded, refused): (Vec<Job>, Vec<Job>) = refused
+            .into_iter()
+            .partition(|j| matches!(j.work, Work::Recorded { .. }));
+        let refused = refused
+            .into_iter()
+            .chain(self.jobs.push_all_unbounded(&mut recorded));
+        for job in refused {
             // Only after `finish` closed the queue, which no request follows.
             let id = job.envelope.envelope_id();
             match job.work {

@@ -281,20 +281,21 @@ fn a_dead_replicas_accepted_events_are_taken_over_by_the_living() {
         .arg(&["CREATE", "dead:events", "workers", "0", "MKSTREAM"][..])
         .query(&mut c)
         .unwrap();
-    // As the claim script writes them: the frame under its key, the entry naming the envelope.
+    // As the claim script writes them: the frames in the frames hash, one entry naming the
+    // batch's envelopes.
+    let mut xadd = redis::cmd("XADD");
+    xadd.arg(&["dead:events", "*"][..]);
     for i in 0..3 {
         let id = format!("env-{i}");
-        let _: () = redis::cmd("SET")
-            .arg(format!("dead:frame:{id}"))
+        let _: () = redis::cmd("HSET")
+            .arg("dead:frames")
+            .arg(&id)
             .arg(frame(&slack, &id, &format!("t{i}")))
             .query(&mut c)
             .unwrap();
-        let _: String = redis::cmd("XADD")
-            .arg(&["dead:events", "*", "e"][..])
-            .arg(&id)
-            .query(&mut c)
-            .unwrap();
+        xadd.arg(i.to_string()).arg(&id);
     }
+    let _: String = xadd.query(&mut c).unwrap();
     let _: redis::Value = redis::cmd("XREADGROUP")
         .arg(
             &[
@@ -338,10 +339,7 @@ fn a_dead_replicas_accepted_events_are_taken_over_by_the_living() {
     // Handled: the entries and their frames are gone from Redis.
     eventually(Duration::from_secs(5), "entries and frames deleted", || {
         let len: usize = redis::cmd("XLEN").arg("dead:events").query(&mut c).unwrap();
-        let frames: usize = redis::cmd("EXISTS")
-            .arg(&["dead:frame:env-0", "dead:frame:env-1", "dead:frame:env-2"][..])
-            .query(&mut c)
-            .unwrap();
+        let frames: usize = redis::cmd("HLEN").arg("dead:frames").query(&mut c).unwrap();
         len == 0 && frames == 0
     });
     bot.shutdown().unwrap();

@@ -46,7 +46,7 @@ pub(crate) mod stream;
 #[doc(hidden)]
 pub mod cli;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -92,11 +92,13 @@ impl std::error::Error for FleetError {}
 /// never answered, may be claimed again.
 const REPLY_CLAIM_TTL: Duration = Duration::from_secs(3);
 
-/// How long a recorded event's frame is kept (`PREFIX:frame:ENVELOPE_ID`) when its entry is
-/// never acknowledged: deleted with its entry once handled, this only bounds what a fleet that
-/// stays down longer leaves behind (its entries then cannot be run any more, and are dropped
-/// with a warning when taken over).
-const FRAME_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// An event of a stream entry finished here.
+pub(crate) struct Finished {
+    /// The entry, when this was its last event running here (then acknowledged).
+    pub(crate) entry: Option<String>,
+    /// Its frame (in the frames hash) is deleted.
+    pub(crate) envelope_id: String,
+}
 
 /// What the fleet decided for one envelope of a batch: the dispatcher's input
 /// (`dispatch.rs`, where the claim rules live).
@@ -147,11 +149,14 @@ struct Inner {
     stop: AtomicBool,
     /// Stream entries pending for this replica whose handler has not finished (kept fresh
     /// by the keeper, so that no other replica takes them over).
-    running: Mutex<HashSet<String>>,
-    /// Entries whose handler finished: the keeper acknowledges them in the stream.
-    /// (entry, its frame's key).
-    done_tx: Sender<(String, String)>,
-    done_rx: Receiver<(String, String)>,
+    /// Each with how many of its events have not finished here.
+    running: Mutex<HashMap<String, usize>>,
+    /// Finished events: the keeper deletes their frames, and acknowledges an entry in the
+    /// stream once all of its events are done.
+    done_tx: Sender<Finished>,
+    done_rx: Receiver<Finished>,
+    /// Frames of envelopes judged locally after a failed claim call (deleted by the keeper).
+    orphans: Mutex<Vec<String>>,
     /// Entries this replica gives up (not started at shutdown, or no room in its queue): the
     /// keeper marks them idle, for a living replica to take over at once.
     released: Mutex<Vec<String>>,
@@ -245,7 +250,8 @@ impl Fleet {
                 leased: AtomicUsize::new(0),
                 wanted: AtomicUsize::new(0),
                 stop: AtomicBool::new(false),
-                running: Mutex::new(HashSet::new()),
+                running: Mutex::new(HashMap::new()),
+                orphans: Mutex::new(Vec::new()),
                 done_tx,
                 done_rx,
                 released: Mutex::new(Vec::new()),
@@ -310,15 +316,29 @@ impl Fleet {
     /// A recorded event's handler finished (on this replica): its stream entry is
     /// acknowledged by the keeper.
     pub(crate) fn entry_done(&self, entry: String, envelope_id: &str) {
-        if let Ok(mut r) = self.inner.running.lock() {
-            r.remove(&entry);
-        }
+        let last = match self.inner.running.lock() {
+            Ok(mut r) => match r.get_mut(&entry) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                Some(_) => {
+                    r.remove(&entry);
+                    true
+                }
+                // Handed back meanwhile (shutdown): only its frame goes.
+                None => false,
+            },
+            Err(_) => false,
+        };
         self.inner
             .counters
             .stream_handled
             .fetch_add(1, Ordering::Relaxed);
-        let frame_key = self.inner.cfg.key(&["frame", envelope_id]);
-        let _ = self.inner.done_tx.send((entry, frame_key));
+        let _ = self.inner.done_tx.send(Finished {
+            entry: last.then_some(entry),
+            envelope_id: envelope_id.to_owned(),
+        });
     }
 
     /// A recorded event this replica will not run (no room in its queue, or shutting down):
@@ -333,19 +353,19 @@ impl Fleet {
         }
     }
 
-    /// Entries taken over by the keeper, now running here.
-    pub(crate) fn entries_taken(&self, entries: &[String]) {
+    /// An entry taken over by the keeper, with `events` of its events to run here.
+    pub(crate) fn entry_taken(&self, entry: &str, events: usize) {
         if let Ok(mut r) = self.inner.running.lock() {
-            r.extend(entries.iter().cloned());
+            r.insert(entry.to_owned(), events);
         }
     }
 
-    /// The entries whose handler runs here (for the keeper).
+    /// The entries whose events run here (for the keeper).
     pub(crate) fn running_entries(&self) -> Vec<String> {
         self.inner
             .running
             .lock()
-            .map(|r| r.iter().cloned().collect())
+            .map(|r| r.keys().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -354,13 +374,22 @@ impl Fleet {
         self.inner
             .running
             .lock()
-            .map(|r| r.contains(entry))
+            .map(|r| r.contains_key(entry))
             .unwrap_or(false)
     }
 
-    /// Finished entries (for the keeper).
-    pub(crate) fn done_entries(&self) -> &Receiver<(String, String)> {
+    /// Finished events (for the keeper).
+    pub(crate) fn done_entries(&self) -> &Receiver<Finished> {
         &self.inner.done_rx
+    }
+
+    /// Frames to delete of envelopes judged locally (for the keeper), taken.
+    pub(crate) fn take_orphans(&self) -> Vec<String> {
+        self.inner
+            .orphans
+            .lock()
+            .map(|mut o| std::mem::take(&mut *o))
+            .unwrap_or_default()
     }
 
     /// Released entries (for the keeper), taken.
@@ -397,28 +426,29 @@ impl Fleet {
         let stream = cfg.key(&["events"]);
         let claim_ttl = cfg.claim_ttl.as_millis().to_string();
         let reply_ttl = REPLY_CLAIM_TTL.as_millis().to_string();
-        let frame_ttl = FRAME_TTL.as_millis().to_string();
-        // One round trip: the frames under their keys, then the claim script (by its hash;
+        let frames = cfg.key(&["frames"]);
+        // One round trip: the frames in the frames hash, then the claim script (by its hash;
         // loaded and sent again if Redis does not know it).
         let mut pipe = redis::pipe();
+        let recorded: Vec<&&Envelope> = envelopes
+            .iter()
+            .filter(|e| !e.accepts_response_payload())
+            .collect();
+        if !recorded.is_empty() {
+            let hset = pipe.cmd("HSET").arg(&frames);
+            for e in &recorded {
+                hset.arg(e.envelope_id()).arg(e.frame_text());
+            }
+            hset.ignore();
+        }
         let mut script = redis::cmd("EVALSHA");
         script
             .arg(self.inner.accept.get_hash())
-            .arg(1 + 2 * envelopes.len())
-            .arg(&stream);
+            .arg(2 + envelopes.len())
+            .arg(&stream)
+            .arg(&frames);
         for e in envelopes {
-            let frame_key = cfg.key(&["frame", e.envelope_id()]);
-            script
-                .arg(cfg.key(&["claim", e.dedup_key()]))
-                .arg(&frame_key);
-            if !e.accepts_response_payload() {
-                pipe.cmd("SET")
-                    .arg(&frame_key)
-                    .arg(e.frame_text())
-                    .arg("PX")
-                    .arg(&frame_ttl)
-                    .ignore();
-            }
+            script.arg(cfg.key(&["claim", e.dedup_key()]));
         }
         script.arg(&self.inner.id);
         for e in envelopes {
@@ -463,7 +493,7 @@ impl Fleet {
                         _ => {
                             c.claimed.fetch_add(1, Ordering::Relaxed);
                             if let Some(r) = running.as_mut() {
-                                r.insert(f.clone());
+                                *r.entry(f.clone()).or_default() += 1;
                             }
                             Verdict::Recorded(f)
                         }
@@ -473,6 +503,12 @@ impl Fleet {
             _ => {
                 c.local_fallbacks
                     .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                // Judged here alone: their frames, if the pipeline wrote them, go (so that a
+                // record the script may have made after all is dropped when taken over,
+                // rather than run a second time).
+                if let Ok(mut o) = self.inner.orphans.lock() {
+                    o.extend(recorded.iter().map(|e| e.envelope_id().to_owned()));
+                }
                 vec![Verdict::Local; envelopes.len()]
             }
         }

@@ -1,49 +1,53 @@
 //! The Lua scripts the fleet runs in Redis (each one atomic).
 
 /// Claims a batch of events, records the new ones in the accepted-event stream and delivers
-/// them at once to this replica's consumer (so they are in its pending list, where a living
-/// replica takes them over if this one dies, and this replica runs them from memory without
+/// the record at once to this replica's consumer (so it is in its pending list, where a living
+/// replica takes it over if this one dies, and this replica runs the events from memory without
 /// reading them back).
 ///
-/// The frames themselves are not passed to the script (Lua would copy and intern each one):
-/// the same pipeline stores each under its frame key first, and the stream entry names the
-/// envelope (field `e`); a redelivery's frame key is deleted here.
+/// One stream entry per batch names the batch's new events that take no reply (fields `0`,
+/// `1`, …: their envelope ids). The frames themselves are not passed to the script (Lua would
+/// copy and intern each one): the same pipeline stores them first in the frames hash, by
+/// envelope id; a redelivery's frame is deleted here.
 ///
-/// `KEYS[1]`: the stream; then per event a pair: its claim key, its frame key. `ARGV[1]`: the
-/// replica (the claim's value and the consumer's name); then per event a pair `ttl_ms`,
+/// `KEYS[1]`: the stream; `KEYS[2]`: the frames hash; then one claim key per event. `ARGV[1]`:
+/// the replica (the claim's value and the consumer's name); then per event a pair `ttl_ms`,
 /// `envelope_id` (`""`: claim only, not recorded). Returns one string per event: the stream
 /// entry's id (claimed and recorded), `"1"` (claimed, not recorded) or `"0"` (claimed
 /// before).
 ///
 /// The group read takes every entry not yet delivered. As every run of this script leaves
-/// none, that is the entries it just added, except after the group was created again (Redis
+/// none, that is the entry it just added, except after the group was created again (Redis
 /// restarted without persistence, or the stream was made by hand): older entries it takes too
 /// sit in this consumer's pending list untouched, and are taken over after the reclaim idle
 /// time like a dead replica's.
 pub(crate) const ACCEPT: &str = r"
 local out = {}
-local added = 0
-local n = (#KEYS - 1) / 2
+local fields = {}
+local n = #KEYS - 2
 for i = 1, n do
-  local claim = KEYS[2 * i]
-  local frame = KEYS[2 * i + 1]
   local ttl = ARGV[2 * i]
   local envelope = ARGV[2 * i + 1]
-  if redis.call('SET', claim, ARGV[1], 'NX', 'PX', ttl) then
+  if redis.call('SET', KEYS[i + 2], ARGV[1], 'NX', 'PX', ttl) then
     if envelope ~= '' then
-      out[i] = redis.call('XADD', KEYS[1], '*', 'e', envelope)
-      added = added + 1
+      table.insert(fields, tostring(#fields / 2))
+      table.insert(fields, envelope)
+      out[i] = true
     else
       out[i] = '1'
     end
   else
     if envelope ~= '' then
-      redis.call('DEL', frame)
+      redis.call('HDEL', KEYS[2], envelope)
     end
     out[i] = '0'
   end
 end
-if added > 0 then
+if #fields > 0 then
+  local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
+  for i = 1, n do
+    if out[i] == true then out[i] = id end
+  end
   local r = redis.pcall('XREADGROUP', 'GROUP', 'workers', ARGV[1], 'STREAMS', KEYS[1], '>')
   if type(r) == 'table' and r.err then
     redis.call('XGROUP', 'CREATE', KEYS[1], 'workers', '0', 'MKSTREAM')

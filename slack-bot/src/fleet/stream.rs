@@ -74,8 +74,9 @@ struct State {
     me: String,
     /// Finished entries whose `XACK` has not reached Redis yet.
     to_ack: Vec<String>,
-    /// Their frames' keys (and those of entries skipped), to delete with them.
+    /// Frames (envelope ids in the frames hash) of finished events, to delete.
     frames_to_delete: Vec<String>,
+    frames: String,
     /// Released entries not handed back yet.
     to_release: Vec<String>,
     next_touch: Instant,
@@ -91,6 +92,7 @@ impl State {
         let now = Instant::now();
         State {
             stream: cfg.key(&["events"]),
+            frames: cfg.key(&["frames"]),
             group: "workers",
             me: fleet.replica_id().to_owned(),
             to_ack: Vec::new(),
@@ -113,6 +115,7 @@ impl State {
                 self.finished(d);
             }
             self.to_release.extend(self.fleet.take_released());
+            self.frames_to_delete.extend(self.fleet.take_orphans());
             let ok = self.ack() & self.release();
             if self.fleet.stopping() {
                 break;
@@ -141,13 +144,16 @@ impl State {
             self.finished(d);
         }
         self.to_release.extend(self.fleet.take_released());
+        self.frames_to_delete.extend(self.fleet.take_orphans());
         self.ack();
         self.release();
     }
 
-    fn finished(&mut self, (entry, frame_key): (String, String)) {
-        self.to_ack.push(entry);
-        self.frames_to_delete.push(frame_key);
+    fn finished(&mut self, f: super::Finished) {
+        if let Some(entry) = f.entry {
+            self.to_ack.push(entry);
+        }
+        self.frames_to_delete.push(f.envelope_id);
     }
 
     /// Acknowledges (and deletes) finished entries and their frames; kept for the next round
@@ -156,7 +162,7 @@ impl State {
         if self.to_ack.is_empty() && self.frames_to_delete.is_empty() {
             return true;
         }
-        let (stream, group) = (&self.stream, self.group);
+        let (stream, group, hash) = (&self.stream, self.group, &self.frames);
         let (ids, frames) = (&self.to_ack, &self.frames_to_delete);
         let r = self.link.call(self.fleet.health(), None, |c| {
             let mut p = redis::pipe();
@@ -172,7 +178,7 @@ impl State {
                     .ignore();
             }
             if !frames.is_empty() {
-                p.cmd("UNLINK").arg(frames).ignore();
+                p.cmd("HDEL").arg(hash).arg(frames).ignore();
             }
             p.query::<()>(c)
         });
@@ -180,7 +186,7 @@ impl State {
             self.to_ack.clear();
             self.frames_to_delete.clear();
         }
-        self.to_ack.is_empty()
+        self.to_ack.is_empty() && self.frames_to_delete.is_empty()
     }
 
     /// Hands released entries back: still pending for this consumer, but idle as long as the
@@ -189,6 +195,8 @@ impl State {
         if self.to_release.is_empty() {
             return true;
         }
+        self.to_release.sort_unstable();
+        self.to_release.dedup();
         let idle = self.fleet.config().reclaim_idle.as_millis() as u64;
         let (stream, group, me) = (&self.stream, self.group, &self.me);
         let ids = &self.to_release;
@@ -255,50 +263,66 @@ impl State {
             // NOGROUP (no event recorded yet, or Redis restarted): nothing to take over.
             return Vec::new();
         };
-        let claimed: Vec<(String, Option<String>)> = reply
+        // Each entry names its events (fields `0`, `1`, …: envelope ids); those whose frame
+        // is still in the frames hash have not finished (a finished event's frame is deleted).
+        let claimed: Vec<(String, Vec<String>)> = reply
             .claimed
             .into_iter()
             .filter(|e| !self.fleet.is_running(&e.id))
             .map(|e| {
-                let envelope_id: Option<String> = e.get("e");
-                (e.id, envelope_id)
+                let mut ids: Vec<(usize, String)> = e
+                    .map
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let i = k.parse::<usize>().ok()?;
+                        let id: String = redis::from_redis_value(v.clone()).ok()?;
+                        Some((i, id))
+                    })
+                    .collect();
+                ids.sort_unstable();
+                (e.id, ids.into_iter().map(|(_, id)| id).collect())
             })
             .collect();
-        let frame_keys: Vec<String> = claimed
-            .iter()
-            .map(|(_, id)| {
-                let cfg = self.fleet.config();
-                cfg.key(&["frame", id.as_deref().unwrap_or("")])
-            })
-            .collect();
-        let frames: Vec<Option<String>> = if frame_keys.is_empty() {
+        let wanted: Vec<&String> = claimed.iter().flat_map(|(_, ids)| ids).collect();
+        let frames: Vec<Option<String>> = if wanted.is_empty() {
             Vec::new()
         } else {
+            let hash = &self.frames;
             match self.link.call(self.fleet.health(), None, |c| {
-                redis::cmd("MGET").arg(&frame_keys).query(c)
+                redis::cmd("HMGET").arg(hash).arg(&wanted).query(c)
             }) {
                 Ok(f) => f,
                 // Taken over again at the next round (they stay pending here, untouched).
                 Err(_) => return Vec::new(),
             }
         };
+        let mut frames = frames.into_iter();
         let mut taken = Vec::new();
-        for (((entry, envelope_id), frame), frame_key) in
-            claimed.into_iter().zip(frames).zip(frame_keys)
-        {
-            match frame.and_then(envelope_of) {
-                Some(envelope) if Some(envelope.envelope_id()) == envelope_id.as_deref() => {
-                    taken.push((entry, envelope));
+        let mut entries = 0;
+        for (entry, ids) in claimed {
+            let mut events = 0;
+            for id in ids {
+                let frame = frames.next().flatten();
+                match frame.and_then(envelope_of) {
+                    Some(envelope) if envelope.envelope_id() == id => {
+                        taken.push((entry.clone(), envelope));
+                        events += 1;
+                    }
+                    // Finished already (its frame deleted), or not one slack-bot wrote.
+                    Some(_) => {
+                        log::warn!(
+                            "fleet: stream entry {entry} names envelope {id} but its frame holds another; skipped"
+                        );
+                        self.frames_to_delete.push(id);
+                    }
+                    None => {}
                 }
-                _ => {
-                    log::warn!(
-                        "fleet: stream entry {entry} (envelope {}) has no readable frame (expired after the fleet was down for {} h, or not written by slack-bot); acknowledged and skipped",
-                        envelope_id.as_deref().unwrap_or("?"),
-                        super::FRAME_TTL.as_secs() / 3600
-                    );
-                    self.to_ack.push(entry);
-                    self.frames_to_delete.push(frame_key);
-                }
+            }
+            if events == 0 {
+                self.to_ack.push(entry);
+            } else {
+                entries += 1;
+                self.fleet.entry_taken(&entry, events);
             }
         }
         // Entries deleted meanwhile (acknowledged by their replica just now) are listed apart.
@@ -307,12 +331,10 @@ impl State {
         }
         if !taken.is_empty() {
             log::info!(
-                "fleet: took over {} accepted event(s) a stopped replica had not finished",
+                "fleet: took over {} accepted event(s) a stopped replica had not finished ({entries} record(s))",
                 taken.len()
             );
             self.fleet.count_reclaimed(taken.len() as u64);
-            let ids: Vec<String> = taken.iter().map(|(id, _)| id.clone()).collect();
-            self.fleet.entries_taken(&ids);
         }
         taken
     }
