@@ -293,7 +293,7 @@ fn a_dead_replicas_accepted_events_are_taken_over_by_the_living() {
             .arg(frame(&slack, &id, &format!("t{i}")))
             .query(&mut c)
             .unwrap();
-        xadd.arg(i.to_string()).arg(&id);
+        xadd.arg(&id).arg("");
     }
     let _: String = xadd.query(&mut c).unwrap();
     let _: redis::Value = redis::cmd("XREADGROUP")

@@ -5,8 +5,8 @@
 /// replica takes it over if this one dies, and this replica runs the events from memory without
 /// reading them back).
 ///
-/// One stream entry per batch names the batch's new events that take no reply (fields `0`,
-/// `1`, …: their envelope ids). The frames themselves are not passed to the script (Lua would
+/// One stream entry per batch names the batch's new events that take no reply (one field per
+/// event: its envelope id, with an empty value; no number is formatted in Lua). The frames themselves are not passed to the script (Lua would
 /// copy and intern each one): the same pipeline stores them first in the frames hash, by
 /// envelope id; a redelivery's frame is deleted here.
 ///
@@ -30,8 +30,8 @@ for i = 1, n do
   local envelope = ARGV[2 * i + 1]
   if redis.call('SET', KEYS[i + 2], ARGV[1], 'NX', 'PX', ttl) then
     if envelope ~= '' then
-      table.insert(fields, tostring(#fields / 2))
       table.insert(fields, envelope)
+      table.insert(fields, '')
       out[i] = true
     else
       out[i] = '1'

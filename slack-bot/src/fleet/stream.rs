@@ -263,24 +263,16 @@ impl State {
             // NOGROUP (no event recorded yet, or Redis restarted): nothing to take over.
             return Vec::new();
         };
-        // Each entry names its events (fields `0`, `1`, …: envelope ids); those whose frame
-        // is still in the frames hash have not finished (a finished event's frame is deleted).
+        // Each entry names its events (one field per envelope id); those whose frame is still
+        // in the frames hash have not finished (a finished event's frame is deleted).
         let claimed: Vec<(String, Vec<String>)> = reply
             .claimed
             .into_iter()
             .filter(|e| !self.fleet.is_running(&e.id))
             .map(|e| {
-                let mut ids: Vec<(usize, String)> = e
-                    .map
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        let i = k.parse::<usize>().ok()?;
-                        let id: String = redis::from_redis_value(v.clone()).ok()?;
-                        Some((i, id))
-                    })
-                    .collect();
+                let mut ids: Vec<String> = e.map.into_keys().collect();
                 ids.sort_unstable();
-                (e.id, ids.into_iter().map(|(_, id)| id).collect())
+                (e.id, ids)
             })
             .collect();
         let wanted: Vec<&String> = claimed.iter().flat_map(|(_, ids)| ids).collect();
