@@ -7,13 +7,14 @@
 //! * **claims** (`PREFIX:claim:EVENT_ID`, `SET NX PX`, 10 minutes): the first replica to take
 //!   an event's `event_id` (or envelope id) handles it; a redelivery anywhere else is acked
 //!   and counted as a duplicate.
-//! * **the accepted-event stream** (`PREFIX:events`, consumer group `workers`): a claimed
-//!   event is recorded there in the same atomic script, *before* its ack is sent, and is
-//!   pending for the replica that claimed it, which runs it on its own workers and then
-//!   `XACK`s it; its frame is kept under `PREFIX:frame:ENVELOPE_ID` until then. A dead
-//!   replica's unfinished entries are taken over (`XAUTOCLAIM`) after
-//!   [`FleetConfig::reclaim_idle`]; a replica stopping gracefully hands back those it had not
-//!   started at once.
+//! * **the accepted-event stream** (`PREFIX:events`, consumer group `workers`): claimed
+//!   events are recorded there in the same atomic script, *before* their ack is sent (one
+//!   record per claim batch, naming its events), pending for the replica that claimed them,
+//!   which runs them on its own workers; each event's frame stays in the frames hash
+//!   (`PREFIX:frames`) until its handler finishes, and the record is `XACK`ed when all of its
+//!   events are done. A dead replica's unfinished records are taken over (`XAUTOCLAIM`) after
+//!   [`FleetConfig::reclaim_idle`], and only their events that still have a frame run again;
+//!   a replica stopping gracefully hands back those it had not started at once.
 //! * **connection leases** (`PREFIX:conns`): the fleet holds at most 10 connections; a
 //!   replica's lease lapses [`FleetConfig::lease_ttl`] after it stops renewing it.
 //! * **pacing** (`PREFIX:pace:CHANNEL`, `PREFIX:pause:METHOD`): `chat.postMessage`'s per-channel
