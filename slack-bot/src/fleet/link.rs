@@ -94,6 +94,8 @@ pub(crate) struct Link {
     next_attempt: Option<Instant>,
     backoff: Duration,
     what: &'static str,
+    /// The socket timeouts set on `conn` (two system calls each time they change).
+    timeouts: Option<Duration>,
 }
 
 impl Link {
@@ -105,6 +107,7 @@ impl Link {
             next_attempt: None,
             backoff: BACKOFF_FIRST,
             what,
+            timeouts: None,
         }
     }
 
@@ -119,13 +122,18 @@ impl Link {
     ) -> Result<T, CallError> {
         let bound = bound.unwrap_or(self.bound);
         let start = Instant::now();
+        let mut connected_now = false;
         if self.conn.is_none() {
             if self.next_attempt.is_some_and(|t| start < t) {
                 health.failed_calls.fetch_add(1, Ordering::Relaxed);
                 return Err(CallError::Backoff);
             }
             match self.client.get_connection_with_timeout(bound) {
-                Ok(c) => self.conn = Some(c),
+                Ok(c) => {
+                    self.conn = Some(c);
+                    self.timeouts = None;
+                    connected_now = true;
+                }
                 Err(e) => {
                     self.fail(health, &e);
                     return Err(CallError::Redis(e));
@@ -135,12 +143,22 @@ impl Link {
         let Some(conn) = self.conn.as_mut() else {
             return Err(CallError::Backoff);
         };
-        let left = bound
-            .saturating_sub(start.elapsed())
-            .max(Duration::from_millis(1));
-        let timeouts = conn
-            .set_read_timeout(Some(left))
-            .and_then(|()| conn.set_write_timeout(Some(left)));
+        // What connecting took comes off this call's bound; on a connection already open the
+        // bound is the same from call to call, and the socket keeps it.
+        let left = if connected_now {
+            bound
+                .saturating_sub(start.elapsed())
+                .max(Duration::from_millis(1))
+        } else {
+            bound
+        };
+        let timeouts = if self.timeouts == Some(left) {
+            Ok(())
+        } else {
+            self.timeouts = Some(left);
+            conn.set_read_timeout(Some(left))
+                .and_then(|()| conn.set_write_timeout(Some(left)))
+        };
         let result = timeouts.and_then(|()| f(conn));
         match result {
             Ok(v) => {
