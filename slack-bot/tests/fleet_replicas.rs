@@ -329,3 +329,63 @@ fn two_replicas_posting_to_one_channel_stay_within_burst_5_then_1_per_second() {
         r.terminate();
     }
 }
+
+#[test]
+fn two_replicas_posting_to_one_channel_keep_burst_5_then_1_per_second_together() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    let mut replicas: Vec<Replica> = (0..2)
+        .map(|i| replica(&slack, &redis, &format!("p{i}"), 1))
+        .collect();
+    slack.wait_for_connections(2, LONG).unwrap();
+    // Each mention makes the reference bot reply in the channel (`chat.postMessage`).
+    let n = 9;
+    for i in 0..n {
+        slack
+            .send_event(json!({"type": "app_mention", "channel": "C1", "user": "U1", "text": format!("<@UBOT> hi {i}"), "ts": ts(i)}))
+            .unwrap();
+    }
+    let posts = || -> Vec<std::time::Instant> {
+        let mut at: Vec<std::time::Instant> = slack
+            .calls()
+            .into_iter()
+            .filter(|c| c.method == "chat.postMessage" && c.arg("channel") == Some("C1"))
+            .map(|c| c.at)
+            .collect();
+        at.sort();
+        at
+    };
+    eventually(LONG, "every mention answered", || posts().len() == n);
+    // Both replicas answered (the events went round robin over their connections), as their
+    // heartbeats say…
+    let mut c = redis.conn();
+    eventually(LONG, "both replicas handled mentions", || {
+        replicas.iter().all(|r| {
+            let handled: Option<u64> = redis::cmd("HGET")
+                .arg(format!("slack-bot:replica:{}", r.id))
+                .arg("stream_handled")
+                .query(&mut c)
+                .unwrap_or(None);
+            handled.is_some_and(|h| h > 0)
+        })
+    });
+    // …and together they kept the channel's bucket: the k-th post after the burst of five
+    // comes at least k seconds after the first (less a margin for the fake's and Redis's
+    // clocks).
+    let at = posts();
+    for (k, t) in at.iter().enumerate().skip(5) {
+        let gap = t.duration_since(at[0]);
+        let floor =
+            Duration::from_millis(1000 * (k as u64 - 4)).saturating_sub(Duration::from_millis(150));
+        assert!(
+            gap >= floor,
+            "post {k} came {gap:?} after the first: {at:?}"
+        );
+    }
+    for r in &mut replicas {
+        assert!(alive(r));
+        r.terminate();
+    }
+}
