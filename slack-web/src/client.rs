@@ -249,6 +249,11 @@ pub struct WebClientBuilder {
     user_agent: String,
 }
 
+/// The read buffer of each connection (response headers must fit; bodies pass through it).
+const INPUT_BUFFER: usize = 32 * 1024;
+/// The write buffer of each connection (request headers must fit; bodies pass through it).
+const OUTPUT_BUFFER: usize = 16 * 1024;
+
 impl WebClientBuilder {
     /// The Web API base URL (default [`DEFAULT_BASE_URL`]); a missing trailing `/` is added.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
@@ -370,6 +375,10 @@ impl WebClientBuilder {
             .timeout_connect(Some(self.connect_timeout))
             .user_agent(self.user_agent.as_str())
             .tls_config(tls)
+            // Each pooled connection keeps its buffers (128 KB each way by default, zeroed, so
+            // resident): Slack's headers are a few KB, and bodies stream through in pieces.
+            .input_buffer_size(INPUT_BUFFER)
+            .output_buffer_size(OUTPUT_BUFFER)
             // Chosen for each request's URL (`Proxies::for_url`), as the socket chooses.
             .proxy(None)
             .build()

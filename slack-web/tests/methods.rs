@@ -311,3 +311,33 @@ fn typed_answers_keep_unknown_fields_and_stubs_answer() {
     );
     slack.shutdown();
 }
+
+#[test]
+fn bodies_larger_than_the_connection_buffers_go_through_both_ways() {
+    // The client's buffers are 32 KB in and 16 KB out: a 1 MiB upload and a page of 1000
+    // channels (well over 32 KB of JSON) stream through them.
+    let slack = FakeSlack::start().unwrap();
+    slack.add_channels(1200);
+    let web = client(&slack);
+    let ch = general(&web);
+    let content: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let uploaded = web
+        .upload_file(&UploadFile::new("big.bin", content.clone()).channel(&ch))
+        .unwrap();
+    let up = slack.wait_for_call("upload", T).unwrap();
+    assert!(up.raw_body.len() >= content.len(), "{}", up.raw_body.len());
+    assert_eq!(
+        web.files_info(&uploaded.id).unwrap().size,
+        Some(1024 * 1024)
+    );
+    let page = web
+        .conversations_list_page(&ListConversations::default().limit(1000u32))
+        .unwrap();
+    assert_eq!(page.channels.len(), 1000);
+    assert!(
+        serde_json::to_string(&slack.calls().last().unwrap().response)
+            .unwrap()
+            .len()
+            > 32 * 1024
+    );
+}
