@@ -30,7 +30,8 @@
 //! * no event is handled twice by live replicas while Redis is up (one claim per event);
 //! * an event acked to Slack has been recorded in the stream first, so it is handled at least
 //!   once even if its replica dies; it runs twice only if its handler had started on a replica
-//!   that died before acknowledging it in the stream, or if its claim's verdict came after the
+//!   that died before its completion reached Redis (the keeper sends completions every 20 ms
+//!   at most), or if its claim's verdict came after the
 //!   dispatcher's bound ([`FleetConfig::call_timeout`] × 4, 0.5 to 2 s) and the replica had
 //!   taken it alone meanwhile (counted in [`FleetStats::local_fallbacks`]) (at-least-once);
 //! * while Redis is down each replica deduplicates on its own, so a redelivery that lands on
