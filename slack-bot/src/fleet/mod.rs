@@ -452,12 +452,12 @@ impl Fleet {
         for e in envelopes {
             script.arg(cfg.key(&["claim", e.dedup_key()]));
         }
-        script.arg(&self.inner.id);
+        script.arg(&self.inner.id).arg(&claim_ttl).arg(&reply_ttl);
         for e in envelopes {
             if e.accepts_response_payload() {
-                script.arg(&reply_ttl).arg("");
+                script.arg("");
             } else {
-                script.arg(&claim_ttl).arg(e.envelope_id());
+                script.arg(e.envelope_id());
             }
         }
         pipe.add_command(script);

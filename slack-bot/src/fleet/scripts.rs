@@ -11,7 +11,8 @@
 /// envelope id; a redelivery's frame is deleted here.
 ///
 /// `KEYS[1]`: the stream; `KEYS[2]`: the frames hash; then one claim key per event. `ARGV[1]`:
-/// the replica (the claim's value and the consumer's name); then per event a pair `ttl_ms`,
+/// the replica (the claim's value and the consumer's name); `ARGV[2]`: the claim's time to
+/// live in ms for a recorded event, `ARGV[3]` for one only claimed; then per event its
 /// `envelope_id` (`""`: claim only, not recorded). Returns one string per event: the stream
 /// entry's id (claimed and recorded), `"1"` (claimed, not recorded) or `"0"` (claimed
 /// before).
@@ -25,9 +26,12 @@ pub(crate) const ACCEPT: &str = r"
 local out = {}
 local fields = {}
 local n = #KEYS - 2
+local recorded_ttl = ARGV[2]
+local claimed_ttl = ARGV[3]
 for i = 1, n do
-  local ttl = ARGV[2 * i]
-  local envelope = ARGV[2 * i + 1]
+  local envelope = ARGV[i + 3]
+  local ttl = recorded_ttl
+  if envelope == '' then ttl = claimed_ttl end
   if redis.call('SET', KEYS[i + 2], ARGV[1], 'NX', 'PX', ttl) then
     if envelope ~= '' then
       table.insert(fields, envelope)
