@@ -16,13 +16,14 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::indexing_slicing)]
 
 use std::collections::HashMap;
-use std::error::Error;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use slack_bot::{Bot, BotBuilder, Reply};
+use slack_bot::{BotBuilder, Reply, RunningBot};
 use slack_testkit::FakeSlack;
+
+mod support;
+use support::{Res, WAIT, check};
 
 fn home(clicks: u64) -> Value {
     json!({
@@ -69,43 +70,12 @@ fn home_bot(builder: BotBuilder) -> BotBuilder {
         })
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let against_testkit = std::env::args().any(|a| a == "--against-testkit");
-    match (
-        std::env::var("SLACK_APP_TOKEN"),
-        std::env::var("SLACK_BOT_TOKEN"),
-    ) {
-        (Ok(app), Ok(bot)) if !against_testkit => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-                .init();
-            let bot = home_bot(Bot::builder(&app, &bot)?).start()?;
-            let stopper = bot.stopper();
-            ctrlc::set_handler(move || stopper.stop())?;
-            println!("app home bot running; Ctrl-C to stop");
-            bot.wait()?;
-            Ok(())
-        }
-        _ => {
-            if !against_testkit {
-                println!("SLACK_APP_TOKEN/SLACK_BOT_TOKEN not set: running against the fake Slack");
-            }
-            run_against_testkit()
-        }
-    }
+fn main() -> Res {
+    support::main("app home bot", home_bot, scripted)
 }
 
-fn run_against_testkit() -> Result<(), Box<dyn Error>> {
-    const WAIT: Duration = Duration::from_secs(10);
-    let slack = FakeSlack::start()?;
-    let bot = home_bot(
-        Bot::builder(&slack.app_token(), &slack.bot_token())?
-            .api_url(slack.api_url())
-            .allow_insecure(true)
-            .no_proxy(),
-    )
-    .start()?;
-    slack.wait_for_connections(1, WAIT)?;
-
+/// A scripted exchange with the fake Slack on 127.0.0.1, checking what the bot did.
+fn scripted(slack: &FakeSlack, bot: RunningBot) -> Res {
     slack.send_event(
         json!({"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}),
     )?;
@@ -123,14 +93,5 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     check(text(second) == "You clicked *1* times.", "one click")?;
     bot.shutdown()?;
     println!("ok: the home tab follows the clicks");
-    slack.shutdown();
     Ok(())
-}
-
-fn check(ok: bool, what: &str) -> Result<(), Box<dyn Error>> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("check failed: {what}").into())
-    }
 }

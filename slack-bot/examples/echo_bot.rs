@@ -15,12 +15,12 @@
 //! ```
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::error::Error;
-use std::time::Duration;
-
 use serde_json::json;
-use slack_bot::{Bot, BotBuilder, Reply};
+use slack_bot::{BotBuilder, Reply, RunningBot};
 use slack_testkit::FakeSlack;
+
+mod support;
+use support::{Res, WAIT, check};
 
 /// The whole bot: one listener. The bot's own messages never reach it (they are skipped
 /// before any listener, since `start` asked `auth.test` who the bot is).
@@ -37,46 +37,12 @@ fn echo_bot(builder: BotBuilder) -> BotBuilder {
     })
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let against_testkit = std::env::args().any(|a| a == "--against-testkit");
-    match (
-        std::env::var("SLACK_APP_TOKEN"),
-        std::env::var("SLACK_BOT_TOKEN"),
-    ) {
-        (Ok(app), Ok(bot)) if !against_testkit => run_against_slack(&app, &bot),
-        _ => {
-            if !against_testkit {
-                println!("SLACK_APP_TOKEN/SLACK_BOT_TOKEN not set: running against the fake Slack");
-            }
-            run_against_testkit()
-        }
-    }
-}
-
-/// Runs until Ctrl-C.
-fn run_against_slack(app_token: &str, bot_token: &str) -> Result<(), Box<dyn Error>> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let bot = echo_bot(Bot::builder(app_token, bot_token)?).start()?;
-    let stopper = bot.stopper();
-    ctrlc::set_handler(move || stopper.stop())?;
-    println!("echo bot running; Ctrl-C to stop");
-    bot.wait()?;
-    Ok(())
+fn main() -> Res {
+    support::main("echo bot", echo_bot, scripted)
 }
 
 /// A scripted exchange with the fake Slack on 127.0.0.1, checking what the bot did.
-fn run_against_testkit() -> Result<(), Box<dyn Error>> {
-    const WAIT: Duration = Duration::from_secs(10);
-    let slack = FakeSlack::start()?;
-    let bot = echo_bot(
-        Bot::builder(&slack.app_token(), &slack.bot_token())?
-            .api_url(slack.api_url())
-            .allow_insecure(true) // the fake speaks plain http:// and ws://
-            .no_proxy(),
-    )
-    .start()?;
-    slack.wait_for_connections(1, WAIT)?;
-
+fn scripted(slack: &FakeSlack, bot: RunningBot) -> Res {
     let id = slack.send_event(json!({
         "type": "message", "channel": "C111", "user": "U111",
         "text": "hello there", "ts": "1700000000.000100"
@@ -119,14 +85,5 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     check(posts == 1, "bot messages are not echoed")?;
     check(report.unsent.is_empty(), "nothing left unsent")?;
     println!("ok: 3 events acked, 1 echo posted, bot messages ignored");
-    slack.shutdown();
     Ok(())
-}
-
-fn check(ok: bool, what: &str) -> Result<(), Box<dyn Error>> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("check failed: {what}").into())
-    }
 }

@@ -19,12 +19,14 @@
 // `value["key"]` on a serde_json::Value yields Null for a missing key; it never panics.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::indexing_slicing)]
 
-use std::error::Error;
 use std::time::Duration;
 
 use slack_bot::slack_web::ResponseMessage;
-use slack_bot::{Bot, BotBuilder, Reply};
+use slack_bot::{BotBuilder, Reply, RunningBot};
 use slack_testkit::FakeSlack;
+
+mod support;
+use support::{Res, WAIT, check};
 
 /// Stands for a slow query.
 fn build_report(topic: &str) -> String {
@@ -47,43 +49,12 @@ fn report_bot(builder: BotBuilder) -> BotBuilder {
     })
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let against_testkit = std::env::args().any(|a| a == "--against-testkit");
-    match (
-        std::env::var("SLACK_APP_TOKEN"),
-        std::env::var("SLACK_BOT_TOKEN"),
-    ) {
-        (Ok(app), Ok(bot)) if !against_testkit => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-                .init();
-            let bot = report_bot(Bot::builder(&app, &bot)?).start()?;
-            let stopper = bot.stopper();
-            ctrlc::set_handler(move || stopper.stop())?;
-            println!("/report bot running; Ctrl-C to stop");
-            bot.wait()?;
-            Ok(())
-        }
-        _ => {
-            if !against_testkit {
-                println!("SLACK_APP_TOKEN/SLACK_BOT_TOKEN not set: running against the fake Slack");
-            }
-            run_against_testkit()
-        }
-    }
+fn main() -> Res {
+    support::main("/report bot", report_bot, scripted)
 }
 
-fn run_against_testkit() -> Result<(), Box<dyn Error>> {
-    const WAIT: Duration = Duration::from_secs(10);
-    let slack = FakeSlack::start()?;
-    let bot = report_bot(
-        Bot::builder(&slack.app_token(), &slack.bot_token())?
-            .api_url(slack.api_url())
-            .allow_insecure(true)
-            .no_proxy(),
-    )
-    .start()?;
-    slack.wait_for_connections(1, WAIT)?;
-
+/// A scripted exchange with the fake Slack on 127.0.0.1, checking what the bot did.
+fn scripted(slack: &FakeSlack, bot: RunningBot) -> Res {
     let id = slack.send_slash_command("/report", "billing")?;
     let ack = slack.wait_for_ack(&id, WAIT)?;
     let payload = ack.payload.ok_or("the ack carries no payload")?;
@@ -101,14 +72,5 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     )?;
     bot.shutdown()?;
     println!("ok: acked in time, answered later through the response_url");
-    slack.shutdown();
     Ok(())
-}
-
-fn check(ok: bool, what: &str) -> Result<(), Box<dyn Error>> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("check failed: {what}").into())
-    }
 }

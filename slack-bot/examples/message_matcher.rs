@@ -14,12 +14,14 @@
 //! ```
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::error::Error;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
-use slack_bot::{Bot, BotBuilder, Reply, regex};
+use slack_bot::{BotBuilder, Reply, RunningBot, regex};
 use slack_testkit::FakeSlack;
+
+mod support;
+use support::{Res, WAIT, check};
 
 /// A channel the bot stays quiet in.
 const QUIET: &str = "C_QUIET";
@@ -52,42 +54,12 @@ fn matcher_bot(builder: BotBuilder) -> BotBuilder {
         )
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let against_testkit = std::env::args().any(|a| a == "--against-testkit");
-    match (
-        std::env::var("SLACK_APP_TOKEN"),
-        std::env::var("SLACK_BOT_TOKEN"),
-    ) {
-        (Ok(app), Ok(bot)) if !against_testkit => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-                .init();
-            let bot = matcher_bot(Bot::builder(&app, &bot)?).start()?;
-            let stopper = bot.stopper();
-            ctrlc::set_handler(move || stopper.stop())?;
-            println!("message matcher running; Ctrl-C to stop");
-            bot.wait()?;
-            Ok(())
-        }
-        _ => {
-            if !against_testkit {
-                println!("SLACK_APP_TOKEN/SLACK_BOT_TOKEN not set: running against the fake Slack");
-            }
-            run_against_testkit()
-        }
-    }
+fn main() -> Res {
+    support::main("message matcher", matcher_bot, scripted)
 }
 
-fn run_against_testkit() -> Result<(), Box<dyn Error>> {
-    const WAIT: Duration = Duration::from_secs(10);
-    let slack = FakeSlack::start()?;
-    let bot = matcher_bot(
-        Bot::builder(&slack.app_token(), &slack.bot_token())?
-            .api_url(slack.api_url())
-            .allow_insecure(true)
-            .no_proxy(),
-    )
-    .start()?;
-    slack.wait_for_connections(1, WAIT)?;
+/// A scripted exchange with the fake Slack on 127.0.0.1, checking what the bot did.
+fn scripted(slack: &FakeSlack, bot: RunningBot) -> Res {
     let message = |channel: &str, text: &str, ts: &str| json!({"type": "message", "channel": channel, "user": "U1", "text": text, "ts": ts});
 
     slack.send_event(message("C1", "anyone for coffee?", "1.1"))?;
@@ -128,14 +100,5 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
         .count();
     check(said == 2, "nothing said in the quiet channel")?;
     println!("ok: substring and regex listeners answered; the quiet channel was left alone");
-    slack.shutdown();
     Ok(())
-}
-
-fn check(ok: bool, what: &str) -> Result<(), Box<dyn Error>> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("check failed: {what}").into())
-    }
 }

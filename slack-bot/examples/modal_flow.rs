@@ -18,12 +18,12 @@
 // `value["key"]` on a serde_json::Value yields Null for a missing key; it never panics.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::indexing_slicing)]
 
-use std::error::Error;
-use std::time::Duration;
-
 use serde_json::{Value, json};
-use slack_bot::{Bot, BotBuilder, Context, HandlerResult, Reply};
+use slack_bot::{BotBuilder, Context, HandlerResult, Reply, RunningBot};
 use slack_testkit::FakeSlack;
+
+mod support;
+use support::{Res, WAIT, check};
 
 const SHORTCUT: &str = "send-feedback";
 const MODAL: &str = "feedback-modal";
@@ -80,29 +80,8 @@ fn submit(ctx: &Context) -> HandlerResult {
     Ok(Reply::clear_views())
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let against_testkit = std::env::args().any(|a| a == "--against-testkit");
-    match (
-        std::env::var("SLACK_APP_TOKEN"),
-        std::env::var("SLACK_BOT_TOKEN"),
-    ) {
-        (Ok(app), Ok(bot)) if !against_testkit => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-                .init();
-            let bot = feedback_bot(Bot::builder(&app, &bot)?).start()?;
-            let stopper = bot.stopper();
-            ctrlc::set_handler(move || stopper.stop())?;
-            println!("feedback bot running; Ctrl-C to stop");
-            bot.wait()?;
-            Ok(())
-        }
-        _ => {
-            if !against_testkit {
-                println!("SLACK_APP_TOKEN/SLACK_BOT_TOKEN not set: running against the fake Slack");
-            }
-            run_against_testkit()
-        }
-    }
+fn main() -> Res {
+    support::main("feedback bot", feedback_bot, scripted)
 }
 
 fn submission(slack: &FakeSlack, text: &str) -> Result<String, slack_testkit::Error> {
@@ -119,18 +98,8 @@ fn submission(slack: &FakeSlack, text: &str) -> Result<String, slack_testkit::Er
     }))
 }
 
-fn run_against_testkit() -> Result<(), Box<dyn Error>> {
-    const WAIT: Duration = Duration::from_secs(10);
-    let slack = FakeSlack::start()?;
-    let bot = feedback_bot(
-        Bot::builder(&slack.app_token(), &slack.bot_token())?
-            .api_url(slack.api_url())
-            .allow_insecure(true)
-            .no_proxy(),
-    )
-    .start()?;
-    slack.wait_for_connections(1, WAIT)?;
-
+/// A scripted exchange with the fake Slack on 127.0.0.1, checking what the bot did.
+fn scripted(slack: &FakeSlack, bot: RunningBot) -> Res {
     // 1. The user runs the shortcut; the bot opens the modal with its trigger id.
     let id = slack.send_interactive(json!({
         "type": "shortcut", "callback_id": SHORTCUT, "trigger_id": "1111.2222.abcd",
@@ -149,7 +118,7 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     )?;
 
     // 2. A too-short answer: the ack carries the field error, the modal stays open.
-    let id = submission(&slack, "meh")?;
+    let id = submission(slack, "meh")?;
     let ack = slack.wait_for_ack(&id, WAIT)?;
     let payload = ack.payload.ok_or("the ack carries no payload")?;
     println!("submit \"meh\" -> {payload}");
@@ -160,7 +129,7 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     )?;
 
     // 3. A good answer: the modal closes and the user is thanked.
-    let id = submission(&slack, "More examples, please!")?;
+    let id = submission(slack, "More examples, please!")?;
     let ack = slack.wait_for_ack(&id, WAIT)?;
     let payload = ack.payload.ok_or("the ack carries no payload")?;
     println!("submit \"More examples, please!\" -> {payload}");
@@ -175,14 +144,5 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     let report = bot.shutdown()?;
     check(report.unsent.is_empty(), "nothing left unsent")?;
     println!("ok: modal opened, invalid input rejected in the ack, valid input accepted");
-    slack.shutdown();
     Ok(())
-}
-
-fn check(ok: bool, what: &str) -> Result<(), Box<dyn Error>> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("check failed: {what}").into())
-    }
 }

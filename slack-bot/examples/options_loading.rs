@@ -17,12 +17,12 @@
 // `value["key"]` on a serde_json::Value yields Null for a missing key; it never panics.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::indexing_slicing)]
 
-use std::error::Error;
-use std::time::Duration;
-
 use serde_json::{Value, json};
-use slack_bot::{Bot, BotBuilder, Options, Reply};
+use slack_bot::{BotBuilder, Options, Reply, RunningBot};
 use slack_testkit::FakeSlack;
+
+mod support;
+use support::{Res, WAIT, check};
 
 const TEAMS: [(&str, &[&str]); 2] = [
     ("Platform", &["database", "deploys", "dns"]),
@@ -65,43 +65,12 @@ fn ticket_bot(builder: BotBuilder) -> BotBuilder {
         })
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let against_testkit = std::env::args().any(|a| a == "--against-testkit");
-    match (
-        std::env::var("SLACK_APP_TOKEN"),
-        std::env::var("SLACK_BOT_TOKEN"),
-    ) {
-        (Ok(app), Ok(bot)) if !against_testkit => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-                .init();
-            let bot = ticket_bot(Bot::builder(&app, &bot)?).start()?;
-            let stopper = bot.stopper();
-            ctrlc::set_handler(move || stopper.stop())?;
-            println!("/ticket bot running; Ctrl-C to stop");
-            bot.wait()?;
-            Ok(())
-        }
-        _ => {
-            if !against_testkit {
-                println!("SLACK_APP_TOKEN/SLACK_BOT_TOKEN not set: running against the fake Slack");
-            }
-            run_against_testkit()
-        }
-    }
+fn main() -> Res {
+    support::main("/ticket bot", ticket_bot, scripted)
 }
 
-fn run_against_testkit() -> Result<(), Box<dyn Error>> {
-    const WAIT: Duration = Duration::from_secs(10);
-    let slack = FakeSlack::start()?;
-    let bot = ticket_bot(
-        Bot::builder(&slack.app_token(), &slack.bot_token())?
-            .api_url(slack.api_url())
-            .allow_insecure(true)
-            .no_proxy(),
-    )
-    .start()?;
-    slack.wait_for_connections(1, WAIT)?;
-
+/// A scripted exchange with the fake Slack on 127.0.0.1, checking what the bot did.
+fn scripted(slack: &FakeSlack, bot: RunningBot) -> Res {
     slack.send_slash_command("/ticket", "")?;
     let open = slack.wait_for_call("views.open", WAIT)?;
     println!(
@@ -129,14 +98,5 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
     check(groups[1]["options"][0]["value"] == "design", "design first")?;
     bot.shutdown()?;
     println!("ok: options loaded in the ack");
-    slack.shutdown();
     Ok(())
-}
-
-fn check(ok: bool, what: &str) -> Result<(), Box<dyn Error>> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("check failed: {what}").into())
-    }
 }

@@ -20,12 +20,12 @@
 // `value["key"]` on a serde_json::Value yields Null for a missing key; it never panics.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::indexing_slicing)]
 
-use std::error::Error;
-use std::time::Duration;
-
 use serde_json::json;
-use slack_bot::{Bot, BotBuilder, Context, HandlerResult, Reply};
+use slack_bot::{BotBuilder, Context, HandlerResult, Reply, RunningBot};
 use slack_testkit::FakeSlack;
+
+mod support;
+use support::{Res, WAIT, check};
 
 const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "production"];
 
@@ -54,43 +54,12 @@ fn deploy(ctx: &Context) -> HandlerResult {
     })))
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let against_testkit = std::env::args().any(|a| a == "--against-testkit");
-    match (
-        std::env::var("SLACK_APP_TOKEN"),
-        std::env::var("SLACK_BOT_TOKEN"),
-    ) {
-        (Ok(app), Ok(bot)) if !against_testkit => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-                .init();
-            let bot = deploy_bot(Bot::builder(&app, &bot)?).start()?;
-            let stopper = bot.stopper();
-            ctrlc::set_handler(move || stopper.stop())?;
-            println!("/deploy bot running; Ctrl-C to stop");
-            bot.wait()?;
-            Ok(())
-        }
-        _ => {
-            if !against_testkit {
-                println!("SLACK_APP_TOKEN/SLACK_BOT_TOKEN not set: running against the fake Slack");
-            }
-            run_against_testkit()
-        }
-    }
+fn main() -> Res {
+    support::main("/deploy bot", deploy_bot, scripted)
 }
 
-fn run_against_testkit() -> Result<(), Box<dyn Error>> {
-    const WAIT: Duration = Duration::from_secs(10);
-    let slack = FakeSlack::start()?;
-    let bot = deploy_bot(
-        Bot::builder(&slack.app_token(), &slack.bot_token())?
-            .api_url(slack.api_url())
-            .allow_insecure(true)
-            .no_proxy(),
-    )
-    .start()?;
-    slack.wait_for_connections(1, WAIT)?;
-
+/// A scripted exchange with the fake Slack on 127.0.0.1, checking what the bot did.
+fn scripted(slack: &FakeSlack, bot: RunningBot) -> Res {
     let id = slack.send_slash_command("/deploy", "staging")?;
     let ack = slack.wait_for_ack(&id, WAIT)?;
     let payload = ack.payload.ok_or("the ack carries no payload")?;
@@ -124,14 +93,5 @@ fn run_against_testkit() -> Result<(), Box<dyn Error>> {
         .count();
     check(posts == 0, "no Web API call besides start-up's")?;
     println!("ok: both commands answered in their acks");
-    slack.shutdown();
     Ok(())
-}
-
-fn check(ok: bool, what: &str) -> Result<(), Box<dyn Error>> {
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("check failed: {what}").into())
-    }
 }
