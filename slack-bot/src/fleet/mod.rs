@@ -537,45 +537,6 @@ impl Fleet {
         granted
     }
 
-    /// Waits until the fleet's budget grants this replica at least one connection (saying
-    /// once that it is a standby), and returns how many it got, at most `want`. While Redis
-    /// cannot be reached, it does not wait: it returns `want` (local behaviour).
-    pub fn wait_for_connections(&self, want: usize) -> usize {
-        let mut said = false;
-        loop {
-            match self.lease_connections(want) {
-                Some(0) => {
-                    if !said {
-                        log::warn!(
-                            "fleet: standby: the fleet already holds its {} connections; waiting for a lease to lapse",
-                            self.inner.cfg.budget
-                        );
-                        said = true;
-                    }
-                    std::thread::sleep(self.inner.cfg.tick());
-                }
-                Some(n) => {
-                    if n < want {
-                        log::info!(
-                            "fleet: holding {n} of the {want} connections asked for (the fleet's budget is {})",
-                            self.inner.cfg.budget
-                        );
-                    } else if said {
-                        log::info!("fleet: no longer a standby: holding {n} connection(s)");
-                    }
-                    return n;
-                }
-                None => {
-                    log::warn!(
-                        "fleet: redis unavailable while asking for connections; opening {want} without a lease"
-                    );
-                    self.inner.leased.store(want, Ordering::Relaxed);
-                    return want;
-                }
-            }
-        }
-    }
-
     /// Asks once for `want` connections of the fleet's budget, without waiting: how many to
     /// open now (0: a standby, said once; `want` when Redis cannot be reached). The heartbeat
     /// then asks for `want` again at every beat, and a change of the grant is handed to the

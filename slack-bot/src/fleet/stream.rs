@@ -106,8 +106,8 @@ impl State {
     }
 
     fn run(mut self, deliver: &dyn Fn(Taken)) {
+        let done = self.fleet.done_entries().clone();
         loop {
-            let done = self.fleet.done_entries().clone();
             if let Ok(d) = done.recv_timeout(TICK) {
                 self.finished(d);
             }
@@ -139,7 +139,6 @@ impl State {
             }
         }
         // The last round: what finished while stopping, and what was given up.
-        let done = self.fleet.done_entries().clone();
         for d in done.try_iter() {
             self.finished(d);
         }
