@@ -118,6 +118,80 @@ fn two_bots_handle_each_event_once_and_ack_redeliveries_on_either() {
 }
 
 #[test]
+fn a_claim_lasts_one_to_two_claim_periods() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    let seen: Seen = Arc::default();
+    // One replica at a time on the fake, so each delivery reaches the one named; a new
+    // replica each time, so its own duplicate window knows nothing yet.
+    let replica = |n: usize| {
+        let seen = seen.clone();
+        let bot = Bot::builder(&slack.app_token(), &slack.bot_token())
+            .unwrap()
+            .api_url(slack.api_url())
+            .allow_insecure(true)
+            .redis(
+                FleetConfig::new(redis.url())
+                    .key_prefix("periods")
+                    .replica_id(format!("bot-{n}"))
+                    .claim_ttl(Duration::from_secs(2)),
+            )
+            .on_any_event(move |ctx| {
+                let key = ctx.envelope().dedup_key().to_owned();
+                seen.lock().unwrap().entry(key).or_default().push(n);
+                Ok(Reply::Ack)
+            })
+            .start()
+            .unwrap();
+        slack
+            .wait_for_connections(1, Duration::from_secs(20))
+            .unwrap();
+        bot
+    };
+    let payload = slack.event_callback(json!({"type": "message", "channel": "C1", "text": "x"}));
+    let event_id = payload["event_id"].as_str().unwrap().to_owned();
+    let deliver = |attempt: u32| {
+        let id = slack
+            .send_envelope(json!({"type": "events_api", "payload": payload, "retry_attempt": attempt}))
+            .unwrap();
+        slack.wait_for_ack(&id, Duration::from_secs(20)).unwrap();
+    };
+    let handled = || seen.lock().unwrap().get(&event_id).cloned().unwrap_or_default();
+
+    let a = replica(0);
+    deliver(0);
+    let claimed = Instant::now();
+    eventually(Duration::from_secs(20), "handled by the first replica", || {
+        handled() == [0]
+    });
+    a.shutdown().unwrap();
+
+    // Within the claim time: another replica acks the redelivery as a duplicate.
+    let b = replica(1);
+    deliver(1);
+    assert!(
+        claimed.elapsed() < Duration::from_secs(2),
+        "the machine was too slow for this test's 2 s claim time"
+    );
+    eventually(Duration::from_secs(20), "counted as a duplicate", || {
+        b.fleet().unwrap().stats().duplicates == 1
+    });
+    b.shutdown().unwrap();
+
+    // Two periods later the claim is gone: a redelivery now is claimed (and handled) again.
+    std::thread::sleep(Duration::from_millis(4100).saturating_sub(claimed.elapsed()));
+    let c = replica(2);
+    deliver(2);
+    eventually(Duration::from_secs(20), "claimed again after two periods", || {
+        handled() == [0, 2]
+    });
+    assert_eq!(c.fleet().unwrap().stats().duplicates, 0);
+    c.shutdown().unwrap();
+}
+
+#[test]
 fn leases_keep_the_fleet_within_its_budget_and_lapse_with_their_replica() {
     let Some(redis) = RedisServer::start() else {
         return;

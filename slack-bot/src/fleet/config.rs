@@ -95,8 +95,9 @@ impl FleetConfig {
         self
     }
 
-    /// How long a claim on an event lasts (default 10 minutes, covering Slack's retries at
-    /// about 0 s, 1 min and 5 min).
+    /// How long a claim on an event lasts at least (default 10 minutes, covering Slack's
+    /// retries at about 0 s, 1 min and 5 min). Claims are kept by period of this length, so
+    /// one lasts between this and twice this.
     pub fn claim_ttl(mut self, d: Duration) -> Self {
         self.claim_ttl = d.max(Duration::from_secs(1));
         self

@@ -4,9 +4,11 @@
 //! `--redis-url`). What is shared, and where it lives (every key starts with the configured
 //! prefix, `slack-bot` by default):
 //!
-//! * **claims** (`PREFIX:claim:EVENT_ID`, `SET NX PX`, 10 minutes): the first replica to take
-//!   an event's `event_id` (or envelope id) handles it; a redelivery anywhere else is acked
-//!   and counted as a duplicate.
+//! * **claims** (`PREFIX:claims:PERIOD`, one set per period of [`FleetConfig::claim_ttl`], 10
+//!   minutes by default, so a claim lasts one to two periods; an envelope answered in its ack
+//!   is claimed for 3 s as `PREFIX:claims:r:KEY`): the first replica to take an event's
+//!   `event_id` (or envelope id) handles it; a redelivery anywhere else is acked and counted
+//!   as a duplicate.
 //! * **the accepted-event stream** (`PREFIX:events`, consumer group `workers`): claimed
 //!   events are recorded there in the same atomic script, *before* their ack is sent (one
 //!   record per claim batch, naming its events), pending for the replica that claimed them,
@@ -429,6 +431,7 @@ impl Fleet {
         let claim_ttl = cfg.claim_ttl.as_millis().to_string();
         let reply_ttl = REPLY_CLAIM_TTL.as_millis().to_string();
         let frames = cfg.key(&["frames"]);
+        let claims = cfg.key(&["claims", ""]);
         // One round trip: the frames in the frames hash, then the claim script (by its hash;
         // loaded and sent again if Redis does not know it).
         let mut pipe = redis::pipe();
@@ -446,13 +449,16 @@ impl Fleet {
         let mut script = redis::cmd("EVALSHA");
         script
             .arg(self.inner.accept.get_hash())
-            .arg(2 + envelopes.len())
+            .arg(2)
             .arg(&stream)
-            .arg(&frames);
+            .arg(&frames)
+            .arg(&self.inner.id)
+            .arg(&claim_ttl)
+            .arg(&reply_ttl)
+            .arg(&claims);
         for e in envelopes {
-            script.arg(cfg.key(&["claim", e.dedup_key()]));
+            script.arg(e.dedup_key());
         }
-        script.arg(&self.inner.id).arg(&claim_ttl).arg(&reply_ttl);
         for e in envelopes {
             if e.accepts_response_payload() {
                 script.arg("");

@@ -5,17 +5,29 @@
 /// replica takes it over if this one dies, and this replica runs the events from memory without
 /// reading them back).
 ///
-/// One stream entry per batch names the batch's new events that take no reply (one field per
-/// event: its envelope id, with an empty value; no number is formatted in Lua). The frames themselves are not passed to the script (Lua would
-/// copy and intern each one): the same pipeline stores them first in the frames hash, by
-/// envelope id; a redelivery's frame is deleted here.
+/// Claims on recorded events live in sets, one per period of the claim time (`ARGV[2]`, by
+/// Redis's clock): an event is claimed before when its dedup key is in this period's set or
+/// the last one's, so a claim lasts between one and two periods. Two `SMISMEMBER`s and one
+/// `SADD` serve a whole batch (instead of one key, and one expiry, per event: most of Redis's
+/// time per event); the set two periods old is `UNLINK`ed (freed off Redis's main thread),
+/// and each set also expires on its own once the fleet is quiet. Claims on events answered in
+/// their ack are few and short (`ARGV[3]`), and stay one key each.
 ///
-/// `KEYS[1]`: the stream; `KEYS[2]`: the frames hash; then one claim key per event. `ARGV[1]`:
-/// the replica (the claim's value and the consumer's name); `ARGV[2]`: the claim's time to
-/// live in ms for a recorded event, `ARGV[3]` for one only claimed; then per event its
-/// `envelope_id` (`""`: claim only, not recorded). Returns one string per event: the stream
+/// One stream entry per batch names the batch's new events that take no reply (one field per
+/// event: its envelope id, with an empty value; no number is formatted for them in Lua). The
+/// frames themselves are not passed to the script (Lua would copy and intern each one): the
+/// same pipeline stores them first in the frames hash, by envelope id; a redelivery's frame is
+/// deleted here.
+///
+/// `KEYS[1]`: the stream; `KEYS[2]`: the frames hash. `ARGV[1]`: the replica (a reply claim's
+/// value and the consumer's name); `ARGV[2]`: the claim period in ms; `ARGV[3]`: a reply
+/// claim's time to live in ms; `ARGV[4]`: the prefix of the claim keys (sets: the prefix and
+/// the period's number; reply claims: the prefix, `r:` and the dedup key); then the batch's
+/// `n` dedup keys, then their `n` envelope ids (`""`: answered in the ack, claimed only, not
+/// recorded). The claim keys are made here, from Redis's clock, so the script is not for
+/// Redis Cluster (which the fleet does not support). Returns one string per event: the stream
 /// entry's id (claimed and recorded), `"1"` (claimed, not recorded) or `"0"` (claimed
-/// before).
+/// before, here or in the same batch).
 ///
 /// The group read takes every entry not yet delivered. As every run of this script leaves
 /// none, that is the entry it just added, except after the group was created again (Redis
@@ -23,28 +35,50 @@
 /// sit in this consumer's pending list untouched, and are taken over after the reclaim idle
 /// time like a dead replica's.
 pub(crate) const ACCEPT: &str = r"
+local n = (#ARGV - 4) / 2
+local prefix = ARGV[4]
 local out = {}
-local fields = {}
-local n = #KEYS - 2
-local recorded_ttl = ARGV[2]
-local claimed_ttl = ARGV[3]
+local keys = {}
+local which = {}
 for i = 1, n do
-  local envelope = ARGV[i + 3]
-  local ttl = recorded_ttl
-  if envelope == '' then ttl = claimed_ttl end
-  if redis.call('SET', KEYS[i + 2], ARGV[1], 'NX', 'PX', ttl) then
-    if envelope ~= '' then
-      table.insert(fields, envelope)
-      table.insert(fields, '')
-      out[i] = true
-    else
-      out[i] = '1'
-    end
+  if ARGV[4 + n + i] ~= '' then
+    keys[#keys + 1] = ARGV[4 + i]
+    which[#which + 1] = i
   else
-    if envelope ~= '' then
+    local r = redis.call('SET', prefix .. 'r:' .. ARGV[4 + i], ARGV[1], 'NX', 'PX', ARGV[3])
+    if r then out[i] = '1' else out[i] = '0' end
+  end
+end
+local fields = {}
+if #keys > 0 then
+  local t = redis.call('TIME')
+  local period = tonumber(ARGV[2])
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local p = math.floor(now / period)
+  local current = prefix .. string.format('%d', p)
+  local last = prefix .. string.format('%d', p - 1)
+  local in_current = redis.call('SMISMEMBER', current, unpack(keys))
+  local in_last = redis.call('SMISMEMBER', last, unpack(keys))
+  local seen = {}
+  local new = {}
+  for j, key in ipairs(keys) do
+    local i = which[j]
+    local envelope = ARGV[4 + n + i]
+    if in_current[j] == 1 or in_last[j] == 1 or seen[key] then
       redis.call('HDEL', KEYS[2], envelope)
+      out[i] = '0'
+    else
+      seen[key] = true
+      new[#new + 1] = key
+      fields[#fields + 1] = envelope
+      fields[#fields + 1] = ''
+      out[i] = true
     end
-    out[i] = '0'
+  end
+  if #new > 0 then
+    redis.call('SADD', current, unpack(new))
+    redis.call('PEXPIRE', current, 2 * period + 60000)
+    redis.call('UNLINK', prefix .. string.format('%d', p - 2))
   end
 end
 if #fields > 0 then
