@@ -291,8 +291,7 @@ impl Fleet {
         }
     }
 
-    /// A connection for claims (each claimer thread has its own), bounded by the call
-    /// timeout.
+    /// A connection for claims (the claimer thread's), bounded by the call timeout.
     pub(crate) fn claim_link(&self) -> Link {
         Link::new(
             self.inner.client.clone(),

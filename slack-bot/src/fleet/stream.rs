@@ -29,6 +29,11 @@ pub(crate) type Taken = Vec<(String, Envelope)>;
 /// How long the keeper waits for a finished entry before looking at its timers.
 const TICK: Duration = Duration::from_millis(20);
 
+/// How long the keeper gathers finished events after the first one before it sends them, so
+/// that a burst costs Redis one call rather than one per claim batch (a call costs Redis far
+/// more in system calls and wake-ups than the few entries it carries).
+const GATHER: Duration = Duration::from_millis(10);
+
 /// Entries taken over in one `XAUTOCLAIM` at most.
 const RECLAIM_BATCH: usize = 64;
 
@@ -110,6 +115,9 @@ impl State {
         loop {
             if let Ok(d) = done.recv_timeout(TICK) {
                 self.finished(d);
+                if !self.fleet.stopping() {
+                    std::thread::sleep(GATHER);
+                }
             }
             for d in done.try_iter() {
                 self.finished(d);
