@@ -154,18 +154,28 @@ fn a_claim_lasts_one_to_two_claim_periods() {
     let event_id = payload["event_id"].as_str().unwrap().to_owned();
     let deliver = |attempt: u32| {
         let id = slack
-            .send_envelope(json!({"type": "events_api", "payload": payload, "retry_attempt": attempt}))
+            .send_envelope(
+                json!({"type": "events_api", "payload": payload, "retry_attempt": attempt}),
+            )
             .unwrap();
         slack.wait_for_ack(&id, Duration::from_secs(20)).unwrap();
     };
-    let handled = || seen.lock().unwrap().get(&event_id).cloned().unwrap_or_default();
+    let handled = || {
+        seen.lock()
+            .unwrap()
+            .get(&event_id)
+            .cloned()
+            .unwrap_or_default()
+    };
 
     let a = replica(0);
     deliver(0);
     let claimed = Instant::now();
-    eventually(Duration::from_secs(20), "handled by the first replica", || {
-        handled() == [0]
-    });
+    eventually(
+        Duration::from_secs(20),
+        "handled by the first replica",
+        || handled() == [0],
+    );
     a.shutdown().unwrap();
 
     // Within the claim time: another replica acks the redelivery as a duplicate.
@@ -184,9 +194,11 @@ fn a_claim_lasts_one_to_two_claim_periods() {
     std::thread::sleep(Duration::from_millis(4100).saturating_sub(claimed.elapsed()));
     let c = replica(2);
     deliver(2);
-    eventually(Duration::from_secs(20), "claimed again after two periods", || {
-        handled() == [0, 2]
-    });
+    eventually(
+        Duration::from_secs(20),
+        "claimed again after two periods",
+        || handled() == [0, 2],
+    );
     assert_eq!(c.fleet().unwrap().stats().duplicates, 0);
     c.shutdown().unwrap();
 }
