@@ -11,7 +11,8 @@
 //!   as a duplicate.
 //! * **the accepted-event stream** (`PREFIX:events`, consumer group `workers`): claimed
 //!   events are recorded there in the same atomic script, *before* their ack is sent (one
-//!   record per claim batch, naming its events), pending for the replica that claimed them,
+//!   record per claim batch, naming its events; a redelivery named there has no frame, and is
+//!   skipped), pending for the replica that claimed them,
 //!   which runs them on its own workers; each event's frame stays in the frames hash
 //!   (`PREFIX:frames`) until its handler finishes, and the record is `XACK`ed when all of its
 //!   events are done. A dead replica's unfinished records are taken over (`XAUTOCLAIM`) after
@@ -96,6 +97,60 @@ impl std::error::Error for FleetError {}
 /// never answered, may be claimed again.
 const REPLY_CLAIM_TTL: Duration = Duration::from_secs(3);
 
+/// The claim script's fixed arguments, made once.
+struct AcceptArgs {
+    stream: String,
+    frames: String,
+    claims: String,
+    claim_ttl: String,
+    reply_ttl: String,
+}
+
+impl AcceptArgs {
+    fn new(cfg: &FleetConfig) -> AcceptArgs {
+        AcceptArgs {
+            stream: cfg.key(&["events"]),
+            frames: cfg.key(&["frames"]),
+            claims: cfg.key(&["claims", ""]),
+            claim_ttl: cfg.claim_ttl.as_millis().to_string(),
+            reply_ttl: REPLY_CLAIM_TTL.as_millis().to_string(),
+        }
+    }
+}
+
+/// The claim script's answer as one verdict per envelope of the batch (`n` of them): those at
+/// the `recorded` indexes, then those at the `replied` ones, have one flag each in `flags`;
+/// the others repeat an earlier envelope's dedup key and are duplicates. `None` when the
+/// answer does not fit the batch (a script of another version).
+fn verdicts(
+    n: usize,
+    recorded: &[usize],
+    replied: &[usize],
+    entry: &str,
+    flags: &str,
+) -> Option<Vec<Verdict>> {
+    if flags.len() != recorded.len() + replied.len() {
+        return None;
+    }
+    let mut out = vec![Verdict::Duplicate; n];
+    let mut flags = flags.bytes();
+    for &i in recorded {
+        *out.get_mut(i)? = match flags.next()? {
+            b'R' if !entry.is_empty() => Verdict::Recorded(entry.to_owned()),
+            b'0' => Verdict::Duplicate,
+            _ => return None,
+        };
+    }
+    for &i in replied {
+        *out.get_mut(i)? = match flags.next()? {
+            b'1' => Verdict::ClaimedLocal,
+            b'0' => Verdict::Duplicate,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
 /// An event of a stream entry finished here.
 pub(crate) struct Finished {
     /// The entry, when this was its last event running here (then acknowledged).
@@ -165,6 +220,7 @@ struct Inner {
     /// keeper marks them idle, for a living replica to take over at once.
     released: Mutex<Vec<String>>,
     accept: Script,
+    accept_args: AcceptArgs,
     lease: Script,
     pace: Script,
 }
@@ -245,6 +301,7 @@ impl Fleet {
         let (done_tx, done_rx) = unbounded();
         Ok(Fleet {
             inner: Arc::new(Inner {
+                accept_args: AcceptArgs::new(&cfg),
                 bg_link: Mutex::new(Link::new(client.clone(), bound, "heartbeat")),
                 client,
                 id,
@@ -425,22 +482,30 @@ impl Fleet {
         if envelopes.is_empty() {
             return Vec::new();
         }
-        let cfg = &self.inner.cfg;
-        let stream = cfg.key(&["events"]);
-        let claim_ttl = cfg.claim_ttl.as_millis().to_string();
-        let reply_ttl = REPLY_CLAIM_TTL.as_millis().to_string();
-        let frames = cfg.key(&["frames"]);
-        let claims = cfg.key(&["claims", ""]);
+        let k = &self.inner.accept_args;
+        // Each dedup key goes to Redis once per batch: a repeat (a redelivery that came before
+        // its original's verdict) is a duplicate of the first, and is not recorded.
+        let mut first: HashMap<&str, ()> = HashMap::with_capacity(envelopes.len());
+        // Indexes in the batch, and the envelopes at them.
+        let (mut recorded, mut replied) = (Vec::new(), Vec::new());
+        let (mut to_record, mut to_reply): (Vec<&Envelope>, Vec<&Envelope>) = (vec![], vec![]);
+        for (i, &e) in envelopes.iter().enumerate() {
+            if first.insert(e.dedup_key(), ()).is_some() {
+                // Neither recorded nor replied: its verdict stays a duplicate.
+            } else if e.accepts_response_payload() {
+                replied.push(i);
+                to_reply.push(e);
+            } else {
+                recorded.push(i);
+                to_record.push(e);
+            }
+        }
         // One round trip: the frames in the frames hash, then the claim script (by its hash;
         // loaded and sent again if Redis does not know it).
         let mut pipe = redis::pipe();
-        let recorded: Vec<&&Envelope> = envelopes
-            .iter()
-            .filter(|e| !e.accepts_response_payload())
-            .collect();
         if !recorded.is_empty() {
-            let hset = pipe.cmd("HSET").arg(&frames);
-            for e in &recorded {
+            let hset = pipe.cmd("HSET").arg(&k.frames);
+            for e in &to_record {
                 hset.arg(e.envelope_id()).arg(e.frame_text());
             }
             hset.ignore();
@@ -449,76 +514,73 @@ impl Fleet {
         script
             .arg(self.inner.accept.get_hash())
             .arg(2)
-            .arg(&stream)
-            .arg(&frames)
+            .arg(&k.stream)
+            .arg(&k.frames)
             .arg(&self.inner.id)
-            .arg(&claim_ttl)
-            .arg(&reply_ttl)
-            .arg(&claims);
-        for e in envelopes {
+            .arg(&k.claim_ttl)
+            .arg(&k.reply_ttl)
+            .arg(&k.claims)
+            .arg(recorded.len());
+        for e in &to_record {
             script.arg(e.dedup_key());
         }
-        for e in envelopes {
-            if e.accepts_response_payload() {
-                script.arg("");
-            } else {
-                script.arg(e.envelope_id());
-            }
+        for e in &to_record {
+            script.arg(e.envelope_id()).arg("");
+        }
+        for e in &to_reply {
+            script.arg(e.dedup_key());
         }
         pipe.add_command(script);
         let accept = &self.inner.accept;
-        let result: Result<Vec<String>, _> = {
-            link.call(&self.inner.health, None, |c| {
-                match pipe.query::<(Vec<String>,)>(c) {
-                    Err(e)
-                        if e.kind()
-                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-                    {
-                        accept.load(c)?;
-                        pipe.query::<(Vec<String>,)>(c)
-                    }
-                    other => other,
+        let result: Result<(String, String), _> = link.call(&self.inner.health, None, |c| {
+            match pipe.query::<((String, String),)>(c) {
+                Err(e)
+                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    accept.load(c)?;
+                    pipe.query::<((String, String),)>(c)
                 }
-                .map(|(v,)| v)
-            })
-        };
-        let c = &self.inner.counters;
-        match result {
-            Ok(flags) if flags.len() == envelopes.len() => {
-                let mut running = self.inner.running.lock().ok();
-                flags
-                    .into_iter()
-                    .map(|f| match f.as_str() {
-                        "0" => {
-                            c.duplicates.fetch_add(1, Ordering::Relaxed);
-                            Verdict::Duplicate
-                        }
-                        "1" => {
-                            c.claimed.fetch_add(1, Ordering::Relaxed);
-                            Verdict::ClaimedLocal
-                        }
-                        _ => {
-                            c.claimed.fetch_add(1, Ordering::Relaxed);
-                            if let Some(r) = running.as_mut() {
-                                *r.entry(f.clone()).or_default() += 1;
-                            }
-                            Verdict::Recorded(f)
-                        }
-                    })
-                    .collect()
+                other => other,
             }
-            _ => {
-                c.local_fallbacks
-                    .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                // Judged here alone: their frames, if the pipeline wrote them, go (so that a
-                // record the script may have made after all is dropped when taken over,
-                // rather than run a second time).
-                if let Ok(mut o) = self.inner.orphans.lock() {
-                    o.extend(recorded.iter().map(|e| e.envelope_id().to_owned()));
+            .map(|(v,)| v)
+        });
+        let c = &self.inner.counters;
+        let verdicts = result.ok().and_then(|(entry, flags)| {
+            verdicts(envelopes.len(), &recorded, &replied, &entry, &flags)
+        });
+        let Some(verdicts) = verdicts else {
+            c.local_fallbacks
+                .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+            // Judged here alone: their frames, if the pipeline wrote them, go (so that a
+            // record the script may have made after all is dropped when taken over, rather
+            // than run a second time).
+            if let Ok(mut o) = self.inner.orphans.lock() {
+                o.extend(to_record.iter().map(|e| e.envelope_id().to_owned()));
+            }
+            return vec![Verdict::Local; envelopes.len()];
+        };
+        let (mut claimed, mut duplicates, mut in_entry) = (0u64, 0u64, 0usize);
+        for v in &verdicts {
+            match v {
+                Verdict::Duplicate => duplicates += 1,
+                Verdict::Recorded(_) => {
+                    claimed += 1;
+                    in_entry += 1;
                 }
-                vec![Verdict::Local; envelopes.len()]
+                _ => claimed += 1,
             }
         }
+        c.claimed.fetch_add(claimed, Ordering::Relaxed);
+        c.duplicates.fetch_add(duplicates, Ordering::Relaxed);
+        if in_entry > 0 {
+            if let (Ok(mut running), Some(Verdict::Recorded(entry))) = (
+                self.inner.running.lock(),
+                verdicts.iter().find(|v| matches!(v, Verdict::Recorded(_))),
+            ) {
+                *running.entry(entry.clone()).or_default() += in_entry;
+            }
+        }
+        verdicts
     }
 
     /// Asks for `want` connections of the fleet's budget; returns how many this replica now
@@ -885,4 +947,44 @@ pub(crate) fn paced_post<T>(
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Verdict, verdicts};
+
+    #[test]
+    fn the_claim_scripts_flags_become_one_verdict_per_envelope() {
+        // Envelopes 0, 2 and 4 recorded, 3 answered in its ack, 1 repeats 0's dedup key.
+        let v = verdicts(5, &[0, 2, 4], &[3], "1-0", "R0R1").unwrap();
+        assert_eq!(
+            v,
+            vec![
+                Verdict::Recorded("1-0".into()),
+                Verdict::Duplicate,
+                Verdict::Duplicate,
+                Verdict::ClaimedLocal,
+                Verdict::Recorded("1-0".into()),
+            ]
+        );
+        assert_eq!(
+            verdicts(2, &[], &[0, 1], "", "01").unwrap(),
+            vec![Verdict::Duplicate, Verdict::ClaimedLocal]
+        );
+    }
+
+    #[test]
+    fn an_answer_that_does_not_fit_the_batch_is_no_verdict() {
+        // Too few or too many flags.
+        assert_eq!(verdicts(2, &[0, 1], &[], "1-0", "R"), None);
+        assert_eq!(verdicts(1, &[0], &[], "1-0", "RR"), None);
+        // Recorded, but in no entry.
+        assert_eq!(verdicts(1, &[0], &[], "", "R"), None);
+        // A flag of the wrong kind for its envelope, or an unknown one.
+        assert_eq!(verdicts(1, &[0], &[], "1-0", "1"), None);
+        assert_eq!(verdicts(1, &[], &[0], "1-0", "R"), None);
+        assert_eq!(verdicts(1, &[0], &[], "1-0", "x"), None);
+        // An index outside the batch.
+        assert_eq!(verdicts(1, &[3], &[], "1-0", "R"), None);
+    }
 }

@@ -13,21 +13,25 @@
 /// and each set also expires on its own once the fleet is quiet. Claims on events answered in
 /// their ack are few and short (`ARGV[3]`), and stay one key each.
 ///
-/// One stream entry per batch names the batch's new events that take no reply (one field per
-/// event: its envelope id, with an empty value; no number is formatted for them in Lua). The
-/// frames themselves are not passed to the script (Lua would copy and intern each one): the
-/// same pipeline stores them first in the frames hash, by envelope id; a redelivery's frame is
-/// deleted here.
+/// One stream entry per batch names the batch's events that take no reply (one field per
+/// event: its envelope id, with an empty value). The client lays those pairs out in `ARGV`
+/// already, so the script passes them on as they are; a redelivery named there too is harmless:
+/// its frame is deleted here, and a replica taking the entry over runs only the events whose
+/// frame is still there. The frames themselves are not passed to the script (Lua would copy
+/// and intern each one): the same pipeline stores them first in the frames hash, by envelope
+/// id. Per event the script does no more than read its two membership flags and append one
+/// character: Lua's own work per argument (tables, strings) cost Redis more than the sets.
 ///
 /// `KEYS[1]`: the stream; `KEYS[2]`: the frames hash. `ARGV[1]`: the replica (a reply claim's
 /// value and the consumer's name); `ARGV[2]`: the claim period in ms; `ARGV[3]`: a reply
 /// claim's time to live in ms; `ARGV[4]`: the prefix of the claim keys (sets: the prefix and
-/// the period's number; reply claims: the prefix, `r:` and the dedup key); then the batch's
-/// `n` dedup keys, then their `n` envelope ids (`""`: answered in the ack, claimed only, not
-/// recorded). The claim keys are made here, from Redis's clock, so the script is not for
-/// Redis Cluster (which the fleet does not support). Returns one string per event: the stream
-/// entry's id (claimed and recorded), `"1"` (claimed, not recorded) or `"0"` (claimed
-/// before, here or in the same batch).
+/// the period's number; reply claims: the prefix, `r:` and the dedup key); `ARGV[5]`: `r`,
+/// how many events to record; then their `r` dedup keys, then `r` pairs (envelope id, `""`),
+/// then the dedup keys of the events answered in their ack. The client sends each dedup key
+/// once per batch. The claim keys are made here, from Redis's clock, so the script is not for
+/// Redis Cluster (which the fleet does not support). Returns the stream entry's id (`""`: none
+/// added) and one character per event, in `ARGV`'s order: `R` claimed and recorded in that
+/// entry, `1` claimed (not recorded), `0` claimed before.
 ///
 /// The group read takes every entry not yet delivered. As every run of this script leaves
 /// none, that is the entry it just added, except after the group was created again (Redis
@@ -35,64 +39,56 @@
 /// sit in this consumer's pending list untouched, and are taken over after the reclaim idle
 /// time like a dead replica's.
 pub(crate) const ACCEPT: &str = r"
-local n = (#ARGV - 4) / 2
 local prefix = ARGV[4]
-local out = {}
-local keys = {}
-local which = {}
-for i = 1, n do
-  if ARGV[4 + n + i] ~= '' then
-    keys[#keys + 1] = ARGV[4 + i]
-    which[#which + 1] = i
-  else
-    local r = redis.call('SET', prefix .. 'r:' .. ARGV[4 + i], ARGV[1], 'NX', 'PX', ARGV[3])
-    if r then out[i] = '1' else out[i] = '0' end
-  end
-end
-local fields = {}
-if #keys > 0 then
+local r = tonumber(ARGV[5])
+local flags = {}
+local entry = ''
+if r > 0 then
   local t = redis.call('TIME')
   local period = tonumber(ARGV[2])
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local p = math.floor(now / period)
   local current = prefix .. string.format('%d', p)
-  local last = prefix .. string.format('%d', p - 1)
-  local in_current = redis.call('SMISMEMBER', current, unpack(keys))
-  local in_last = redis.call('SMISMEMBER', last, unpack(keys))
-  local seen = {}
-  local new = {}
-  for j, key in ipairs(keys) do
-    local i = which[j]
-    local envelope = ARGV[4 + n + i]
-    if in_current[j] == 1 or in_last[j] == 1 or seen[key] then
-      redis.call('HDEL', KEYS[2], envelope)
-      out[i] = '0'
+  local a = redis.call('SMISMEMBER', current, unpack(ARGV, 6, 5 + r))
+  local b = redis.call('SMISMEMBER', prefix .. string.format('%d', p - 1), unpack(ARGV, 6, 5 + r))
+  local dups = 0
+  for j = 1, r do
+    if a[j] == 1 or b[j] == 1 then
+      flags[j] = '0'
+      dups = dups + 1
+      redis.call('HDEL', KEYS[2], ARGV[4 + r + 2 * j])
     else
-      seen[key] = true
-      new[#new + 1] = key
-      fields[#fields + 1] = envelope
-      fields[#fields + 1] = ''
-      out[i] = true
+      flags[j] = 'R'
     end
   end
-  if #new > 0 then
-    redis.call('SADD', current, unpack(new))
+  if dups < r then
+    if dups == 0 then
+      redis.call('SADD', current, unpack(ARGV, 6, 5 + r))
+    else
+      local new = {}
+      for j = 1, r do
+        if flags[j] == 'R' then new[#new + 1] = ARGV[5 + j] end
+      end
+      redis.call('SADD', current, unpack(new))
+    end
     redis.call('PEXPIRE', current, 2 * period + 60000)
     redis.call('UNLINK', prefix .. string.format('%d', p - 2))
+    entry = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 6 + r, 5 + 3 * r))
+    local g = redis.pcall('XREADGROUP', 'GROUP', 'workers', ARGV[1], 'STREAMS', KEYS[1], '>')
+    if type(g) == 'table' and g.err then
+      redis.call('XGROUP', 'CREATE', KEYS[1], 'workers', '0', 'MKSTREAM')
+      redis.call('XREADGROUP', 'GROUP', 'workers', ARGV[1], 'STREAMS', KEYS[1], '>')
+    end
   end
 end
-if #fields > 0 then
-  local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
-  for i = 1, n do
-    if out[i] == true then out[i] = id end
-  end
-  local r = redis.pcall('XREADGROUP', 'GROUP', 'workers', ARGV[1], 'STREAMS', KEYS[1], '>')
-  if type(r) == 'table' and r.err then
-    redis.call('XGROUP', 'CREATE', KEYS[1], 'workers', '0', 'MKSTREAM')
-    redis.call('XREADGROUP', 'GROUP', 'workers', ARGV[1], 'STREAMS', KEYS[1], '>')
+for k = 6 + 3 * r, #ARGV do
+  if redis.call('SET', prefix .. 'r:' .. ARGV[k], ARGV[1], 'NX', 'PX', ARGV[3]) then
+    flags[#flags + 1] = '1'
+  else
+    flags[#flags + 1] = '0'
   end
 end
-return out
+return {entry, table.concat(flags)}
 ";
 
 /// Takes, renews or gives back a replica's connection leases, keeping the fleet's total within
