@@ -368,9 +368,8 @@ fn a_dead_replicas_accepted_events_are_taken_over_by_the_living() {
         .query(&mut c)
         .unwrap();
     // As the claim script writes them: the frames in the frames hash, one entry naming the
-    // batch's envelopes.
-    let mut xadd = redis::cmd("XADD");
-    xadd.arg(&["dead:events", "*"][..]);
+    // batch's envelopes (field `ids`: each id's length, `:` and the id).
+    let mut ids = String::new();
     for i in 0..3 {
         let id = format!("env-{i}");
         let _: () = redis::cmd("HSET")
@@ -379,9 +378,12 @@ fn a_dead_replicas_accepted_events_are_taken_over_by_the_living() {
             .arg(frame(&slack, &id, &format!("t{i}")))
             .query(&mut c)
             .unwrap();
-        xadd.arg(&id).arg("");
+        ids.push_str(&format!("{}:{id}", id.len()));
     }
-    let _: String = xadd.query(&mut c).unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg(&["dead:events", "*", "ids", &ids][..])
+        .query(&mut c)
+        .unwrap();
     let _: redis::Value = redis::cmd("XREADGROUP")
         .arg(
             &[

@@ -118,6 +118,31 @@ impl AcceptArgs {
     }
 }
 
+/// A stream record's envelope ids as one string: each id's length in bytes, `:`, and the id
+/// (any id, whatever its bytes, comes back whole from [`decode_ids`]).
+pub(crate) fn encode_ids<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for id in ids {
+        out.push_str(&id.len().to_string());
+        out.push(':');
+        out.push_str(id);
+    }
+    out
+}
+
+/// The envelope ids of a stream record ([`encode_ids`]); `None` if it is not one.
+pub(crate) fn decode_ids(mut s: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    while !s.is_empty() {
+        let (len, rest) = s.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        let id = rest.get(..len)?;
+        out.push(id.to_owned());
+        s = rest.get(len..)?;
+    }
+    Some(out)
+}
+
 /// The claim script's answer as one verdict per envelope of the batch (`n` of them): those at
 /// the `recorded` indexes, then those at the `replied` ones, have one flag each in `flags`;
 /// the others repeat an earlier envelope's dedup key and are duplicates. `None` when the
@@ -520,12 +545,10 @@ impl Fleet {
             .arg(&k.claim_ttl)
             .arg(&k.reply_ttl)
             .arg(&k.claims)
-            .arg(recorded.len());
+            .arg(recorded.len())
+            .arg(encode_ids(to_record.iter().map(|e| e.envelope_id())));
         for e in &to_record {
             script.arg(e.dedup_key());
-        }
-        for e in &to_record {
-            script.arg(e.envelope_id()).arg("");
         }
         for e in &to_reply {
             script.arg(e.dedup_key());
@@ -951,7 +974,7 @@ pub(crate) fn paced_post<T>(
 
 #[cfg(test)]
 mod tests {
-    use super::{Verdict, verdicts};
+    use super::{Verdict, decode_ids, encode_ids, verdicts};
 
     #[test]
     fn the_claim_scripts_flags_become_one_verdict_per_envelope() {
@@ -971,6 +994,20 @@ mod tests {
             verdicts(2, &[], &[0, 1], "", "01").unwrap(),
             vec![Verdict::Duplicate, Verdict::ClaimedLocal]
         );
+    }
+
+    #[test]
+    fn a_records_ids_come_back_whole_whatever_their_bytes() {
+        let ids = ["a1b2", "", "12:34", "é:ü", "x\ny 7:z", "9"];
+        let s = encode_ids(ids.iter().copied());
+        assert_eq!(s, "4:a1b20:5:12:345:é:ü7:x\ny 7:z1:9");
+        assert_eq!(decode_ids(&s).unwrap(), ids);
+        assert_eq!(decode_ids("").unwrap(), Vec::<String>::new());
+        // Not a record of ours: a length past the end, no length, a length that is no number,
+        // or a length that ends inside a character.
+        for bad in ["5:abc", "abc", ":x", "x:y", "1:é"] {
+            assert_eq!(decode_ids(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -13,21 +13,22 @@
 /// and each set also expires on its own once the fleet is quiet. Claims on events answered in
 /// their ack are few and short (`ARGV[3]`), and stay one key each.
 ///
-/// One stream entry per batch names the batch's events that take no reply (one field per
-/// event: its envelope id, with an empty value). The client lays those pairs out in `ARGV`
-/// already, so the script passes them on as they are; a redelivery named there too is harmless:
-/// its frame is deleted here, and a replica taking the entry over runs only the events whose
-/// frame is still there. The frames themselves are not passed to the script (Lua would copy
-/// and intern each one): the same pipeline stores them first in the frames hash, by envelope
-/// id. Per event the script does no more than read its two membership flags and append one
-/// character: Lua's own work per argument (tables, strings) cost Redis more than the sets.
+/// One stream entry per batch names the batch's events that take no reply, in one field `ids`
+/// whose value the client encodes ([`super::encode_ids`]: each envelope id as its length in
+/// bytes, `:` and the id), so the script passes it on as one string; a redelivery named there
+/// too is harmless: its frame is deleted here, and a replica taking the entry over runs only
+/// the events whose frame is still there. The frames themselves are not passed to the script
+/// (Lua would copy and intern each one): the same pipeline stores them first in the frames
+/// hash, by envelope id. Per event the script does no more than read its two membership flags
+/// and append one character: Lua's own work per argument (each becomes a Lua string, and the
+/// group read's reply a table of them) cost Redis more than the sets.
 ///
 /// `KEYS[1]`: the stream; `KEYS[2]`: the frames hash. `ARGV[1]`: the replica (a reply claim's
 /// value and the consumer's name); `ARGV[2]`: the claim period in ms; `ARGV[3]`: a reply
 /// claim's time to live in ms; `ARGV[4]`: the prefix of the claim keys (sets: the prefix and
 /// the period's number; reply claims: the prefix, `r:` and the dedup key); `ARGV[5]`: `r`,
-/// how many events to record; then their `r` dedup keys, then `r` pairs (envelope id, `""`),
-/// then the dedup keys of the events answered in their ack. The client sends each dedup key
+/// how many events to record; `ARGV[6]`: their envelope ids, encoded; then their `r` dedup
+/// keys, then the dedup keys of the events answered in their ack. The client sends each dedup key
 /// once per batch. The claim keys are made here, from Redis's clock, so the script is not for
 /// Redis Cluster (which the fleet does not support). Returns the stream entry's id (`""`: none
 /// added) and one character per event, in `ARGV`'s order: `R` claimed and recorded in that
@@ -39,6 +40,18 @@
 /// sit in this consumer's pending list untouched, and are taken over after the reclaim idle
 /// time like a dead replica's.
 pub(crate) const ACCEPT: &str = r"
+local function ids_of(s)
+  local out, pos = {}, 1
+  while pos <= #s do
+    local colon = string.find(s, ':', pos, true)
+    if not colon then break end
+    local len = tonumber(string.sub(s, pos, colon - 1))
+    if not len then break end
+    out[#out + 1] = string.sub(s, colon + 1, colon + len)
+    pos = colon + len + 1
+  end
+  return out
+end
 local prefix = ARGV[4]
 local r = tonumber(ARGV[5])
 local flags = {}
@@ -49,31 +62,36 @@ if r > 0 then
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local p = math.floor(now / period)
   local current = prefix .. string.format('%d', p)
-  local a = redis.call('SMISMEMBER', current, unpack(ARGV, 6, 5 + r))
-  local b = redis.call('SMISMEMBER', prefix .. string.format('%d', p - 1), unpack(ARGV, 6, 5 + r))
+  local a = redis.call('SMISMEMBER', current, unpack(ARGV, 7, 6 + r))
+  local b = redis.call('SMISMEMBER', prefix .. string.format('%d', p - 1), unpack(ARGV, 7, 6 + r))
   local dups = 0
   for j = 1, r do
     if a[j] == 1 or b[j] == 1 then
       flags[j] = '0'
       dups = dups + 1
-      redis.call('HDEL', KEYS[2], ARGV[4 + r + 2 * j])
     else
       flags[j] = 'R'
     end
   end
+  if dups > 0 then
+    local ids = ids_of(ARGV[6])
+    for j = 1, r do
+      if flags[j] == '0' and ids[j] then redis.call('HDEL', KEYS[2], ids[j]) end
+    end
+  end
   if dups < r then
     if dups == 0 then
-      redis.call('SADD', current, unpack(ARGV, 6, 5 + r))
+      redis.call('SADD', current, unpack(ARGV, 7, 6 + r))
     else
       local new = {}
       for j = 1, r do
-        if flags[j] == 'R' then new[#new + 1] = ARGV[5 + j] end
+        if flags[j] == 'R' then new[#new + 1] = ARGV[6 + j] end
       end
       redis.call('SADD', current, unpack(new))
     end
     redis.call('PEXPIRE', current, 2 * period + 60000)
     redis.call('UNLINK', prefix .. string.format('%d', p - 2))
-    entry = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 6 + r, 5 + 3 * r))
+    entry = redis.call('XADD', KEYS[1], '*', 'ids', ARGV[6])
     local g = redis.pcall('XREADGROUP', 'GROUP', 'workers', ARGV[1], 'STREAMS', KEYS[1], '>')
     if type(g) == 'table' and g.err then
       redis.call('XGROUP', 'CREATE', KEYS[1], 'workers', '0', 'MKSTREAM')
@@ -81,7 +99,7 @@ if r > 0 then
     end
   end
 end
-for k = 6 + 3 * r, #ARGV do
+for k = 7 + r, #ARGV do
   if redis.call('SET', prefix .. 'r:' .. ARGV[k], ARGV[1], 'NX', 'PX', ARGV[3]) then
     flags[#flags + 1] = '1'
   else

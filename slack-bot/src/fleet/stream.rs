@@ -270,16 +270,26 @@ impl State {
             // NOGROUP (no event recorded yet, or Redis restarted): nothing to take over.
             return Vec::new();
         };
-        // Each entry names its events (one field per envelope id); those whose frame is still
-        // in the frames hash have not finished (a finished event's frame is deleted).
+        // Each entry names its events (field `ids`, encoded); those whose frame is still in
+        // the frames hash have not finished (a finished event's frame is deleted). An entry
+        // that names none (not one slack-bot wrote) is acknowledged below, with nothing run.
         let claimed: Vec<(String, Vec<String>)> = reply
             .claimed
             .into_iter()
             .filter(|e| !self.fleet.is_running(&e.id))
             .map(|e| {
-                let mut ids: Vec<String> = e.map.into_keys().collect();
-                ids.sort_unstable();
-                (e.id, ids)
+                let ids = e
+                    .map
+                    .get("ids")
+                    .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
+                    .and_then(|s| super::decode_ids(&s));
+                if ids.is_none() {
+                    log::warn!(
+                        "fleet: stream entry {} names no events it can read; acknowledged",
+                        e.id
+                    );
+                }
+                (e.id, ids.unwrap_or_default())
             })
             .collect();
         let wanted: Vec<&String> = claimed.iter().flat_map(|(_, ids)| ids).collect();
