@@ -291,7 +291,11 @@ pub(crate) fn client_for(cfg: &FleetConfig) -> Result<Client, FleetError> {
     if let Some(p) = &cfg.password {
         redis = redis.set_password(p);
     }
-    let info = info.set_redis_settings(redis);
+    // Every call is a request waiting for its answer: no Nagle delay on a pipeline's last
+    // segment (redis-rs leaves `TCP_NODELAY` off by default; over a network a claim batch
+    // larger than one segment would wait a round trip for the ack of the ones before it).
+    let tcp = info.tcp_settings().clone().set_nodelay(true);
+    let info = info.set_redis_settings(redis).set_tcp_settings(tcp);
     let client = match &cfg.root_certs_pem {
         Some(pem) => Client::build_with_tls(
             info,
