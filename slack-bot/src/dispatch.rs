@@ -35,6 +35,7 @@
 //!   at the drain deadline.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -241,7 +242,9 @@ pub(crate) struct Dispatcher {
     closed: bool,
     actions: VecDeque<Action>,
     /// Requests held for the claimer's verdict, by envelope id, with their deadline.
-    held: HashMap<String, (Envelope, Instant)>,
+    /// Shared with the claimer's batch, so holding copies no frame; back to one owner by the
+    /// time the verdict comes.
+    held: HashMap<String, (Arc<Envelope>, Instant)>,
     /// Held requests judged, for the loop to carry out.
     judged: VecDeque<Judged>,
     claim_stats: ClaimStats,
@@ -319,26 +322,28 @@ impl Dispatcher {
     /// batch as its declined original finds it forgotten.
     ///
     /// With shared claims, a request that would be taken is held instead
-    /// ([`Verdict::Claim`]): the loop hands it to the claimer.
+    /// ([`Verdict::Claim`]): the loop hands it to [`Dispatcher::hold`] and to the claimer.
     pub(crate) fn handle_request(&mut self, now: Instant, envelope: &Envelope) -> Verdict {
         let check_at = self.check_at;
         let verdict = self.judge(now, envelope);
         match self.cfg.claim_bound {
-            Some(bound)
-                if matches!(verdict, Verdict::AckAndQueue | Verdict::QueueAwaitingReply) =>
-            {
+            Some(_) if matches!(verdict, Verdict::AckAndQueue | Verdict::QueueAwaitingReply) => {
                 // Not taken yet: the claimer says whether it is ours to queue.
                 self.awaiting_reply.remove(envelope.envelope_id());
                 // Nothing runs here for it yet: no handler check on its account.
                 self.check_at = check_at;
-                self.held.insert(
-                    envelope.envelope_id().to_owned(),
-                    (envelope.clone(), now + bound),
-                );
                 Verdict::Claim
             }
             _ => verdict,
         }
+    }
+
+    /// Holds a request judged [`Verdict::Claim`] until the claimer's verdict, or the claim
+    /// bound, whichever comes first.
+    pub(crate) fn hold(&mut self, now: Instant, envelope: Arc<Envelope>) {
+        let bound = self.cfg.claim_bound.unwrap_or_default();
+        self.held
+            .insert(envelope.envelope_id().to_owned(), (envelope, now + bound));
     }
 
     /// The claimer's verdicts on held requests (by envelope id). Each becomes a [`Judged`]
@@ -355,6 +360,7 @@ impl Dispatcher {
                 self.claim_stats.late += 1;
                 continue;
             };
+            let envelope = Arc::unwrap_or_clone(envelope);
             let verdict = match claim {
                 Claim::Recorded(entry) => {
                     // Its room was taken when it was held; its handler runs here now.
@@ -531,6 +537,7 @@ impl Dispatcher {
             due.sort_unstable();
             for id in due {
                 if let Some((envelope, _)) = self.held.remove(&id) {
+                    let envelope = Arc::unwrap_or_clone(envelope);
                     self.claim_stats.timed_out += 1;
                     let verdict = self.judge(now, &envelope);
                     self.judged.push_back(Judged {
@@ -546,12 +553,12 @@ impl Dispatcher {
             self.drain_deadline = None;
             // Still held: declined (un-acked, Slack redelivers; if the claimer did record it,
             // the redelivery finds its claim and is acked as a duplicate).
-            let mut held: Vec<(String, (Envelope, Instant))> = self.held.drain().collect();
+            let mut held: Vec<(String, (Arc<Envelope>, Instant))> = self.held.drain().collect();
             held.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (_, (envelope, _)) in held {
                 self.claim_stats.timed_out += 1;
                 self.judged.push_back(Judged {
-                    envelope,
+                    envelope: Arc::unwrap_or_clone(envelope),
                     verdict: Verdict::Decline(DeclineReason::Draining),
                     timed_out: true,
                 });
@@ -630,6 +637,12 @@ mod tests {
     }
 
     const BOUND: Duration = Duration::from_millis(500);
+
+    /// A request judged `Claim`, held as the loop does.
+    fn claim(d: &mut Dispatcher, now: Instant, e: Envelope) {
+        assert_eq!(d.handle_request(now, &e), Verdict::Claim);
+        d.hold(now, std::sync::Arc::new(e));
+    }
 
     fn fleet_cfg() -> DispatchConfig {
         DispatchConfig {
@@ -1094,8 +1107,8 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Dispatcher::new(fleet_cfg());
         d.handle_queue(t0, view(2, 1, None));
-        assert_eq!(d.handle_request(t0, &event("a")), Verdict::Claim);
-        assert_eq!(d.handle_request(t0, &command("c")), Verdict::Claim);
+        claim(&mut d, t0, event("a"));
+        claim(&mut d, t0, command("c"));
         assert_eq!(d.held(), 2);
         // Nothing to carry out yet, and not acked: the claimer's bound is the next deadline.
         assert_eq!(judged(&mut d), vec![]);
@@ -1138,7 +1151,7 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Dispatcher::new(fleet_cfg());
         d.handle_queue(t0, view(1, 1, None));
-        assert_eq!(d.handle_request(t0, &event("redelivered")), Verdict::Claim);
+        claim(&mut d, t0, event("redelivered"));
         // Even with no room left now: a duplicate takes none.
         d.handle_queue(t0, view(0, 3, Some(t0)));
         d.handle_claims(t0, [("redelivered".into(), Claim::Duplicate)]);
@@ -1158,8 +1171,8 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Dispatcher::new(fleet_cfg());
         d.handle_queue(t0, view(2, 1, None));
-        assert_eq!(d.handle_request(t0, &event("a")), Verdict::Claim);
-        assert_eq!(d.handle_request(t0, &event("b")), Verdict::Claim);
+        claim(&mut d, t0, event("a"));
+        claim(&mut d, t0, event("b"));
         // Redis away: taken here, but the queue filled meanwhile: one fits.
         d.handle_queue(t0, view(1, 1, None));
         d.handle_claims(t0, [("a".into(), Claim::Local), ("b".into(), Claim::Local)]);
@@ -1181,9 +1194,9 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Dispatcher::new(fleet_cfg());
         d.handle_queue(t0, view(2, 1, None));
-        assert_eq!(d.handle_request(t0, &event("a")), Verdict::Claim);
+        claim(&mut d, t0, event("a"));
         let t1 = t0 + Duration::from_millis(100);
-        assert_eq!(d.handle_request(t1, &command("c")), Verdict::Claim);
+        claim(&mut d, t1, command("c"));
         d.handle_timeout(t0 + BOUND - Duration::from_micros(1));
         assert_eq!(judged(&mut d), vec![]);
         let t2 = t0 + BOUND;
@@ -1214,8 +1227,8 @@ mod tests {
             ..cfg()
         });
         d.handle_queue(t0, view(2, 1, None));
-        assert_eq!(d.handle_request(t0, &event("a")), Verdict::Claim);
-        assert_eq!(d.handle_request(t0, &event("b")), Verdict::Claim);
+        claim(&mut d, t0, event("a"));
+        claim(&mut d, t0, event("b"));
         d.handle_shutdown(t0);
         assert_eq!(actions(&mut d), vec![], "claims are still held");
         assert_eq!(
@@ -1251,7 +1264,7 @@ mod tests {
             ..cfg()
         });
         d.handle_queue(t0, view(2, 1, None));
-        assert_eq!(d.handle_request(t0, &event("a")), Verdict::Claim);
+        claim(&mut d, t0, event("a"));
         d.handle_shutdown(t0);
         // The drain deadline (2 s) comes before the claimer's bound (10 s).
         assert_eq!(d.poll_timeout(t0), Some(t0 + Duration::from_secs(2)));

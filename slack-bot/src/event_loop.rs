@@ -325,7 +325,7 @@ impl Loop {
             }
             Verdict::QueueAwaitingReply => true,
             Verdict::Decline(reason) => return self.decline(&envelope, reason),
-            Verdict::Claim => return self.hold(envelope),
+            Verdict::Claim => return self.hold(now, envelope),
             Verdict::AckRecorded { entry } => {
                 self.ack(now, envelope.envelope_id(), None);
                 self.pending_jobs.push(Job {
@@ -351,7 +351,11 @@ impl Loop {
     }
 
     /// A request held for its fleet-wide claim: to the claimer at the end of this wake-up.
-    fn hold(&mut self, envelope: Envelope) {
+    fn hold(&mut self, now: Instant, envelope: Envelope) {
+        // One envelope, shared: the dispatcher keeps it to carry out the verdict, the claimer
+        // sends its frame.
+        let envelope = std::sync::Arc::new(envelope);
+        self.dispatch.hold(now, envelope.clone());
         #[cfg(feature = "fleet")]
         if let Some(fleet) = &mut self.fleet {
             return fleet.hold(envelope);

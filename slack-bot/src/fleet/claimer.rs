@@ -15,6 +15,7 @@
 //! is latency under load: an envelope that arrives while a call is out waits for it (one round
 //! trip at most); an envelope alone goes out at once.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
@@ -25,8 +26,8 @@ use super::{Fleet, FleetError, Verdict};
 /// Envelopes merged into one script at most (a few hundred KB of frames).
 const MAX_BATCH: usize = 256;
 
-/// A batch of envelopes to claim.
-pub(crate) type Batch = Vec<Envelope>;
+/// A batch of envelopes to claim (shared with the dispatcher, which holds them meanwhile).
+pub(crate) type Batch = Vec<Arc<Envelope>>;
 
 /// A batch's verdicts, by envelope id.
 pub(crate) type Verdicts = Vec<(String, Verdict)>;
@@ -82,9 +83,11 @@ fn claim_loop(fleet: &Fleet, rx: &Receiver<Batch>, deliver: &dyn Fn(Verdicts)) {
             }
         }
         let verdicts = {
-            let envelopes: Vec<&Envelope> = batch.iter().collect();
+            let envelopes: Vec<&Envelope> = batch.iter().map(|e| &**e).collect();
             fleet.accept(&mut link, &envelopes)
         };
+        // The batch's envelopes are dropped here, before the verdicts go: the dispatcher's
+        // are then the only ones left, and carrying out a verdict copies nothing.
         deliver(
             batch
                 .into_iter()

@@ -22,7 +22,7 @@ pub(crate) struct Runtime {
     keeper: Keeper,
     heartbeat: JoinHandle<()>,
     /// This wake-up's held envelopes, handed to the claimer together by [`Runtime::flush`].
-    pending: Vec<Envelope>,
+    pending: Vec<Arc<Envelope>>,
 }
 
 impl Runtime {
@@ -65,7 +65,7 @@ impl Runtime {
     }
 
     /// An envelope the dispatcher holds for its claim (`Verdict::Claim`).
-    pub(crate) fn hold(&mut self, envelope: Envelope) {
+    pub(crate) fn hold(&mut self, envelope: Arc<Envelope>) {
         self.pending.push(envelope);
     }
 
