@@ -121,11 +121,11 @@ impl AcceptArgs {
 /// A stream record's envelope ids as one string: each id's length in bytes, `:`, and the id
 /// (any id, whatever its bytes, comes back whole from [`decode_ids`]).
 pub(crate) fn encode_ids<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    use std::fmt::Write;
     let mut out = String::new();
     for id in ids {
-        out.push_str(&id.len().to_string());
-        out.push(':');
-        out.push_str(id);
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{}:{id}", id.len());
     }
     out
 }
