@@ -7,6 +7,14 @@
 //! The bound is exact, not a timing claim: every call is answered after the bot took a token
 //! and before the count is taken, and the bot took no token before it started, so
 //! `calls <= burst + (count time - start) / interval` holds on any machine, however slow.
+//!
+//! What this does not show: that the core's token bucket is what keeps the bot within the
+//! bound. End to end, other rules slow these patterns down as much (the backoff after a link
+//! that failed or dropped young; at most 10 links, old ones draining for a second after a
+//! refresh), and these tests also pass with the bucket taken out (checked 2026-12-05: 6 calls
+//! per pattern, 16 for the refresh storm, against 18 allowed). The bucket itself is shown by
+//! `slack-envelope`'s scenario `apps_connections_open_is_never_called_faster_than_its_rate_limit`
+//! (links ready at once, so nothing but the bucket paces them), which fails without it.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
