@@ -651,3 +651,85 @@ fn two_replicas_saying_later_to_one_channel_keep_burst_5_then_1_per_second_toget
         b.shutdown().unwrap();
     }
 }
+
+/// A server that answers like a Redis of version `version`: `INFO` with that version, anything
+/// else with `+OK`; it records the commands it got (their names).
+fn old_redis(version: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut out) = conn else { return };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut input = BufReader::new(out.try_clone().unwrap());
+                let mut line = String::new();
+                // One command: `*N`, then N bulk strings.
+                while input.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let n: usize = line.trim()[1..].parse().unwrap_or(0);
+                    let mut args = Vec::new();
+                    for _ in 0..n {
+                        line.clear();
+                        input.read_line(&mut line).unwrap();
+                        let len: usize = line.trim()[1..].parse().unwrap();
+                        let mut arg = vec![0; len + 2];
+                        input.read_exact(&mut arg).unwrap();
+                        args.push(String::from_utf8_lossy(&arg[..len]).into_owned());
+                    }
+                    line.clear();
+                    let name = args.first().cloned().unwrap_or_default().to_uppercase();
+                    log.lock().unwrap().push(name.clone());
+                    let reply = if name == "INFO" {
+                        let info = format!("# Server\r\nredis_version:{version}\r\n");
+                        format!("${}\r\n{info}\r\n", info.len())
+                    } else {
+                        "+OK\r\n".to_owned()
+                    };
+                    if out.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn a_redis_too_old_for_the_fleet_is_an_outage_not_a_broken_fleet() {
+    // Redis 5 has neither XAUTOCLAIM nor SMISMEMBER: every call would fail one by one, or
+    // worse, half work. The link sees the version as it connects, and the replica runs on its
+    // local state (as in any outage), with the reason in its warning.
+    let (port, seen) = old_redis("5.0.7");
+    let fleet =
+        Fleet::new(FleetConfig::new(format!("redis://127.0.0.1:{port}/0")).replica_id("old"))
+            .unwrap();
+    assert_eq!(fleet.lease_connections(2), None);
+    assert!(fleet.is_degraded());
+    assert!(fleet.stats().failed_calls >= 1, "{:?}", fleet.stats());
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.contains(&"INFO".to_owned()), "{seen:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|c| c.starts_with("EVAL") || c.starts_with("Z")),
+        "nothing but the version check reached the old server: {seen:?}"
+    );
+
+    // A recent enough one is used.
+    let (port, seen) = old_redis("6.2.14");
+    let fleet =
+        Fleet::new(FleetConfig::new(format!("redis://127.0.0.1:{port}/0")).replica_id("new"))
+            .unwrap();
+    // The fake answers the lease script with +OK, which is no number: a failed call, but one
+    // that reached the server.
+    let _ = fleet.lease_connections(2);
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|c| c.starts_with("EVAL")),
+        "the script reached the server: {seen:?}"
+    );
+}

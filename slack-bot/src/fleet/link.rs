@@ -68,6 +68,8 @@ pub(crate) enum CallError {
     Backoff,
     /// The connection or the call failed (timeout included).
     Redis(redis::RedisError),
+    /// The server is too old for the fleet's commands (its version, as it says).
+    TooOld(String),
 }
 
 impl std::fmt::Display for CallError {
@@ -75,12 +77,31 @@ impl std::fmt::Display for CallError {
         match self {
             CallError::Backoff => f.write_str("waiting before the next connection attempt"),
             CallError::Redis(e) => write!(f, "{e}"),
+            CallError::TooOld(v) => write!(
+                f,
+                "redis {v} is too old for the fleet, which needs {}.{} or later (XAUTOCLAIM, SMISMEMBER)",
+                MIN_VERSION.0, MIN_VERSION.1
+            ),
         }
     }
 }
 
 /// See [`Health`]: a flapping Redis is logged once per this period.
 const QUIET_AFTER_WARNING: Duration = Duration::from_secs(30);
+
+/// The oldest Redis the fleet's commands run on (`XAUTOCLAIM` and `SMISMEMBER` came in 6.2).
+const MIN_VERSION: (u32, u32) = (6, 2);
+
+/// The server's version from `INFO server`, when it says one.
+fn server_version(info: &str) -> Option<(String, (u32, u32))> {
+    let v = info
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))?
+        .trim();
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+    let (major, minor) = (parts.next()??, parts.next().flatten().unwrap_or(0));
+    Some((v.to_owned(), (major, minor)))
+}
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -159,6 +180,21 @@ impl Link {
             conn.set_read_timeout(Some(left))
                 .and_then(|()| conn.set_write_timeout(Some(left)))
         };
+        if connected_now && timeouts.is_ok() {
+            // A server too old for the fleet is reported like an outage (it is one: the shared
+            // state cannot work), with its reason. A server that does not answer INFO (an ACL
+            // may forbid it) is taken as it is.
+            let info = redis::cmd("INFO").arg("server").query::<String>(conn);
+            if let Some((v, found)) = info.ok().as_deref().and_then(server_version) {
+                if found < MIN_VERSION {
+                    let e = CallError::TooOld(v);
+                    self.conn = None;
+                    self.next_attempt = Some(Instant::now() + BACKOFF_MAX);
+                    health.failed(self.what, &e);
+                    return Err(e);
+                }
+            }
+        }
         let result = timeouts.and_then(|()| f(conn));
         match result {
             Ok(v) => {
@@ -179,5 +215,27 @@ impl Link {
         self.next_attempt = Some(Instant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
         health.failed(self.what, e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_version;
+
+    #[test]
+    fn the_servers_version_is_read_from_info() {
+        let info = "# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:00000000\r\n";
+        assert_eq!(server_version(info), Some(("7.0.15".into(), (7, 0))));
+        assert_eq!(
+            server_version("redis_version:6.2\n"),
+            Some(("6.2".into(), (6, 2)))
+        );
+        assert_eq!(server_version("redis_version:5\n").unwrap().1, (5, 0));
+        assert!(server_version("redis_version:5.0.7\n").unwrap().1 < super::MIN_VERSION);
+        assert!(server_version("redis_version:6.2.0\n").unwrap().1 >= super::MIN_VERSION);
+        assert!(server_version("redis_version:10.0.0\n").unwrap().1 >= super::MIN_VERSION);
+        // No version, or none that reads as one: no verdict (the server is taken as it is).
+        assert_eq!(server_version("# Server\r\n"), None);
+        assert_eq!(server_version("redis_version:unstable\n"), None);
     }
 }
