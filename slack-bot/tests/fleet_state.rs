@@ -733,3 +733,41 @@ fn a_redis_too_old_for_the_fleet_is_an_outage_not_a_broken_fleet() {
         "the script reached the server: {seen:?}"
     );
 }
+
+#[test]
+fn the_fleet_command_shows_replicas_whose_claim_times_differ() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    let replica = |n: usize, ttl: u64| {
+        Bot::builder(&slack.app_token(), &slack.bot_token())
+            .unwrap()
+            .api_url(slack.api_url())
+            .allow_insecure(true)
+            .redis(
+                FleetConfig::new(redis.url())
+                    .key_prefix("ttls")
+                    .replica_id(format!("bot-{n}"))
+                    .claim_ttl(Duration::from_secs(ttl)),
+            )
+            .on_any_event(|_| Ok(Reply::Ack))
+            .start()
+            .unwrap()
+    };
+    let cfg = FleetConfig::new(redis.url()).key_prefix("ttls");
+    let status = || slack_bot::fleet::cli::status_text(&cfg).unwrap();
+    let a = replica(0, 600);
+    let b = replica(1, 600);
+    eventually(Duration::from_secs(20), "both replicas seen", || {
+        status().contains("2 live replica(s)")
+    });
+    assert!(!status().contains("different claim times"), "{}", status());
+    let c = replica(2, 300);
+    eventually(Duration::from_secs(20), "the mismatch shown", || {
+        status().contains("different claim times (300000, 600000 ms)")
+    });
+    for bot in [a, b, c] {
+        bot.shutdown().unwrap();
+    }
+}

@@ -101,6 +101,21 @@ pub fn status_text(cfg: &FleetConfig) -> Result<String, super::FleetError> {
             get(r, "outages"),
         ));
     }
+    // Replicas whose claim periods differ keep their claims in different sets.
+    let mut periods: Vec<String> = s
+        .replicas
+        .iter()
+        .map(|r| get(r, "claim_ttl_ms"))
+        .filter(|p| !p.is_empty())
+        .collect();
+    periods.sort_unstable();
+    periods.dedup();
+    if periods.len() > 1 {
+        out.push_str(&format!(
+            "  warning: the replicas use different claim times ({} ms): each keeps its claims apart, so a redelivery to another may be handled twice; give them all the same FleetConfig::claim_ttl\n",
+            periods.join(", ")
+        ));
+    }
     Ok(out)
 }
 

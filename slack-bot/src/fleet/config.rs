@@ -97,7 +97,9 @@ impl FleetConfig {
 
     /// How long a claim on an event lasts at least (default 10 minutes, covering Slack's
     /// retries at about 0 s, 1 min and 5 min). Claims are kept by period of this length, so
-    /// one lasts between this and twice this.
+    /// one lasts between this and twice this. Every replica of a fleet must use the same
+    /// value (like the key prefix): replicas with different periods keep their claims apart
+    /// and do not see each other's. `slack-bot fleet` shows a mismatch.
     pub fn claim_ttl(mut self, d: Duration) -> Self {
         self.claim_ttl = d.max(Duration::from_secs(1));
         self

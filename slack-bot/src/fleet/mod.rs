@@ -760,7 +760,7 @@ impl Fleet {
         let ttl = (cfg.tick() * 3).as_millis() as u64;
         let now = now_ms();
         let key = cfg.key(&["replica", &self.inner.id]);
-        let fields: [(&str, String); 10] = [
+        let fields: [(&str, String); 11] = [
             ("connections", ready_connections.to_string()),
             (
                 "leased",
@@ -774,6 +774,7 @@ impl Fleet {
             ("outages", s.outages.to_string()),
             ("failed_calls", s.failed_calls.to_string()),
             ("seen_ms", now.to_string()),
+            ("claim_ttl_ms", cfg.claim_ttl.as_millis().to_string()),
         ];
         if let Ok(mut link) = self.inner.bg_link.lock() {
             let _ = link.call(&self.inner.health, None, |c| {
