@@ -24,16 +24,22 @@ use slack_testkit::FakeSlack;
 type Seen = Arc<Mutex<HashMap<String, Vec<usize>>>>;
 
 fn bot(slack: &FakeSlack, redis: &RedisServer, n: usize, seen: &Seen) -> RunningBot {
+    replica(
+        slack,
+        FleetConfig::new(redis.url()).key_prefix("claims"),
+        n,
+        seen,
+    )
+}
+
+/// Replica `n` (`bot-N`) of the fleet `cfg` describes, noting in `seen` each event it handles.
+fn replica(slack: &FakeSlack, cfg: FleetConfig, n: usize, seen: &Seen) -> RunningBot {
     let seen = seen.clone();
     Bot::builder(&slack.app_token(), &slack.bot_token())
         .unwrap()
         .api_url(slack.api_url())
         .allow_insecure(true)
-        .redis(
-            FleetConfig::new(redis.url())
-                .key_prefix("claims")
-                .replica_id(format!("bot-{n}")),
-        )
+        .redis(cfg.replica_id(format!("bot-{n}")))
         .on_any_event(move |ctx| {
             let key = ctx.envelope().dedup_key().to_owned();
             seen.lock().unwrap().entry(key).or_default().push(n);
@@ -127,24 +133,10 @@ fn a_claim_lasts_one_to_two_claim_periods() {
     // One replica at a time on the fake, so each delivery reaches the one named; a new
     // replica each time, so its own duplicate window knows nothing yet.
     let replica = |n: usize| {
-        let seen = seen.clone();
-        let bot = Bot::builder(&slack.app_token(), &slack.bot_token())
-            .unwrap()
-            .api_url(slack.api_url())
-            .allow_insecure(true)
-            .redis(
-                FleetConfig::new(redis.url())
-                    .key_prefix("periods")
-                    .replica_id(format!("bot-{n}"))
-                    .claim_ttl(Duration::from_secs(2)),
-            )
-            .on_any_event(move |ctx| {
-                let key = ctx.envelope().dedup_key().to_owned();
-                seen.lock().unwrap().entry(key).or_default().push(n);
-                Ok(Reply::Ack)
-            })
-            .start()
-            .unwrap();
+        let cfg = FleetConfig::new(redis.url())
+            .key_prefix("periods")
+            .claim_ttl(Duration::from_secs(2));
+        let bot = replica(&slack, cfg, n, &seen);
         slack
             .wait_for_connections(1, Duration::from_secs(20))
             .unwrap();
@@ -740,20 +732,12 @@ fn the_fleet_command_shows_replicas_whose_claim_times_differ() {
         return;
     };
     let slack = FakeSlack::start().unwrap();
+    let seen: Seen = Arc::default();
     let replica = |n: usize, ttl: u64| {
-        Bot::builder(&slack.app_token(), &slack.bot_token())
-            .unwrap()
-            .api_url(slack.api_url())
-            .allow_insecure(true)
-            .redis(
-                FleetConfig::new(redis.url())
-                    .key_prefix("ttls")
-                    .replica_id(format!("bot-{n}"))
-                    .claim_ttl(Duration::from_secs(ttl)),
-            )
-            .on_any_event(|_| Ok(Reply::Ack))
-            .start()
-            .unwrap()
+        let cfg = FleetConfig::new(redis.url())
+            .key_prefix("ttls")
+            .claim_ttl(Duration::from_secs(ttl));
+        replica(&slack, cfg, n, &seen)
     };
     let cfg = FleetConfig::new(redis.url()).key_prefix("ttls");
     let status = || slack_bot::fleet::cli::status_text(&cfg).unwrap();
