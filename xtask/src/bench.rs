@@ -368,6 +368,24 @@ fn markdown(
         status(num("fleet_ratio"), &Target::AtLeast(0.5)),
     );
     row(
+        &format!(
+            "Fleet: throughput on / off, {} in flight (saturated: what the claim path carries when round trips do not bound it)",
+            r.text("fleet_sat_window")
+        ),
+        num("fleet_sat_ratio").map_or_else(
+            || fleet_na.to_owned(),
+            |v| {
+                format!(
+                    "{v:.2} ({} / {} events/s)",
+                    r.text("fleet_sat_on_per_sec"),
+                    r.text("fleet_sat_off_per_sec")
+                )
+            },
+        ),
+        "",
+        "",
+    );
+    row(
         "**Fleet: ack round trip p50**, claims on − off, 1 in flight",
         num("fleet_rtt_p50_delta_us").map_or_else(
             || fleet_na.to_owned(),
