@@ -1249,7 +1249,10 @@ mod fleet_bench {
         result("fleet_sat_window", SATURATED);
         result("fleet_sat_on_per_sec", format!("{sat_on:.0}"));
         result("fleet_sat_off_per_sec", format!("{sat_off:.0}"));
-        result("fleet_sat_ratio", format!("{:.3}", sat_on / sat_off.max(1e-9)));
+        result(
+            "fleet_sat_ratio",
+            format!("{:.3}", sat_on / sat_off.max(1e-9)),
+        );
         let (on, off, on_p50, off_p50) = (median(on), median(off), median(on_p50), median(off_p50));
         result("fleet_on_per_sec", format!("{on:.0}"));
         result("fleet_off_per_sec", format!("{off:.0}"));

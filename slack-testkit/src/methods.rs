@@ -7,7 +7,7 @@
 //! `[ERROR] missing required field: …` (what Slack answers, e.g. for `conversations.history`
 //! without a `channel`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value, json};
 
@@ -75,6 +75,8 @@ pub(crate) struct WebState {
     next_id: u64,
     /// `stub(method, answer)`: every later call of `method` gets `answer`.
     pub(crate) stubs: HashMap<String, Value>,
+    /// Ids of messages scheduled by `chat.scheduleMessage` and not deleted since.
+    pub(crate) scheduled: HashSet<String>,
 }
 
 /// A method's answer: HTTP status and JSON.

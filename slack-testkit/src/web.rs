@@ -295,8 +295,10 @@ fn api(shared: &Arc<Shared>, method: &str, body: &Value, token: Option<&str>) ->
             if (post_at as f64) < crate::util::unix_now() {
                 return fail("time_in_past");
             }
+            let id = crate::util::slack_id("Q");
+            st.web.scheduled.insert(id.clone());
             ok(json!({"channel": str_arg(body, "channel"),
-                "scheduled_message_id": crate::util::slack_id("Q"), "post_at": post_at,
+                "scheduled_message_id": id, "post_at": post_at,
                 "message": {"type": "message", "text": str_arg(body, "text"),
                     "user": cfg.bot_user_id, "bot_id": cfg.bot_id, "team": cfg.team_id}}))
         }
@@ -389,7 +391,41 @@ fn api(shared: &Arc<Shared>, method: &str, body: &Value, token: Option<&str>) ->
             }
             view_answer(shared, body)
         }
-        _ => ok(json!({})),
+        "chat.deleteScheduledMessage" => {
+            if !has(body, "channel") {
+                return crate::methods::missing("channel").into_answer();
+            }
+            let Some(id) = body.get("scheduled_message_id").and_then(Value::as_str) else {
+                return crate::methods::missing("scheduled_message_id").into_answer();
+            };
+            if st.web.scheduled.remove(id) {
+                ok(json!({}))
+            } else {
+                fail("invalid_scheduled_message_id")
+            }
+        }
+        "chat.unfurl" => {
+            let by_message = has(body, "channel") && has(body, "ts");
+            let by_source = has(body, "source") && has(body, "unfurl_id");
+            if !by_message && !by_source {
+                return crate::methods::missing("channel").into_answer();
+            }
+            if !has(body, "unfurls") && !has(body, "user_auth_message") {
+                return crate::methods::missing("unfurls").into_answer();
+            }
+            ok(json!({}))
+        }
+        // What Slack answers to a method it does not have; here also to one the fake does not
+        // model, so that a test never passes on an answer no Slack would give. Such a method
+        // can be answered with `FakeSlack::stub`.
+        _ => (
+            200,
+            json!({"ok": false, "error": "unknown_method", "req_method": method,
+            "response_metadata": {"messages": [format!(
+                "[ERROR] the fake Slack does not model {method}: answer it with FakeSlack::stub"
+            )]}}),
+            Vec::new(),
+        ),
     }
 }
 

@@ -441,3 +441,87 @@ fn json_body_is_ignored_by_methods_that_do_not_read_json() {
     assert_eq!(seen, 6);
     slack.shutdown();
 }
+
+#[test]
+fn a_method_the_fake_does_not_model_fails_like_an_unknown_one_until_stubbed() {
+    let slack = FakeSlack::start().unwrap();
+    let (api, bot) = (slack.api_url(), slack.bot_token());
+    let v = api_json(&api, "admin.teams.list", &bot, &json!({})).json();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"], "unknown_method");
+    assert_eq!(v["req_method"], "admin.teams.list");
+    let why = v["response_metadata"]["messages"][0].as_str().unwrap();
+    assert!(
+        why.contains("admin.teams.list") && why.contains("FakeSlack::stub"),
+        "{why}"
+    );
+    // The token is still checked first, as Slack does.
+    assert_eq!(
+        api_json(&api, "admin.teams.list", "xoxb-wrong", &json!({})).json()["error"],
+        "invalid_auth"
+    );
+    slack.stub("admin.teams.list", json!({"ok": true, "teams": []}));
+    let v = api_json(&api, "admin.teams.list", &bot, &json!({})).json();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["teams"], json!([]));
+}
+
+#[test]
+fn scheduled_messages_can_be_deleted_once_and_unfurls_need_their_arguments() {
+    let slack = FakeSlack::start().unwrap();
+    let (api, bot) = (slack.api_url(), slack.bot_token());
+    let post_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let v = api_json(
+        &api,
+        "chat.scheduleMessage",
+        &bot,
+        &json!({"channel": "C1", "text": "later", "post_at": post_at}),
+    )
+    .json();
+    let id = v["scheduled_message_id"].as_str().unwrap().to_owned();
+    let delete = json!({"channel": "C1", "scheduled_message_id": id});
+    let v = api_json(&api, "chat.deleteScheduledMessage", &bot, &delete).json();
+    assert_eq!(v["ok"], true, "{v}");
+    let v = api_json(&api, "chat.deleteScheduledMessage", &bot, &delete).json();
+    assert_eq!(v["error"], "invalid_scheduled_message_id");
+    let v = api_json(
+        &api,
+        "chat.deleteScheduledMessage",
+        &bot,
+        &json!({"channel": "C1"}),
+    )
+    .json();
+    assert_eq!(v["error"], "invalid_arguments");
+
+    let unfurls = json!({"https://example.com": {"text": "a preview"}});
+    let v = api_json(
+        &api,
+        "chat.unfurl",
+        &bot,
+        &json!({"channel": "C1", "ts": "1.2", "unfurls": unfurls}),
+    )
+    .json();
+    assert_eq!(v["ok"], true, "{v}");
+    let v = api_json(
+        &api,
+        "chat.unfurl",
+        &bot,
+        &json!({"source": "composer", "unfurl_id": "U1", "unfurls": unfurls}),
+    )
+    .json();
+    assert_eq!(v["ok"], true, "{v}");
+    let v = api_json(
+        &api,
+        "chat.unfurl",
+        &bot,
+        &json!({"channel": "C1", "ts": "1.2"}),
+    )
+    .json();
+    assert_eq!(v["error"], "invalid_arguments");
+    let v = api_json(&api, "chat.unfurl", &bot, &json!({"unfurls": unfurls})).json();
+    assert_eq!(v["error"], "invalid_arguments");
+}
