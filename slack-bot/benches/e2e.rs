@@ -1162,6 +1162,16 @@ mod fleet_bench {
         }
     }
 
+    /// Off and on, the order swapped from one repetition to the next (a drift in the
+    /// machine's speed then weighs on both alike).
+    fn order(rep: usize) -> [Client; 2] {
+        if rep % 2 == 0 {
+            [Client::Bot, Client::BotFleet]
+        } else {
+            [Client::BotFleet, Client::Bot]
+        }
+    }
+
     pub(super) fn run(o: &Opts) -> Res<()> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -1196,12 +1206,7 @@ mod fleet_bench {
         );
         let (mut on, mut off, mut on_p50, mut off_p50) = (vec![], vec![], vec![], vec![]);
         for rep in 0..o.reps {
-            let order = if rep % 2 == 0 {
-                [Client::Bot, Client::BotFleet]
-            } else {
-                [Client::BotFleet, Client::Bot]
-            };
-            for client in order {
+            for client in order(rep) {
                 flush(&url);
                 let r = stream_run(o, client, o.n, WINDOW, false)?;
                 flush(&url);
@@ -1225,12 +1230,7 @@ mod fleet_bench {
         // The same, saturated (no round-trip runs: the throughput alone).
         let (mut sat_on, mut sat_off) = (vec![], vec![]);
         for rep in 0..o.reps {
-            let order = if rep % 2 == 0 {
-                [Client::Bot, Client::BotFleet]
-            } else {
-                [Client::BotFleet, Client::Bot]
-            };
-            for client in order {
+            for client in order(rep) {
                 flush(&url);
                 let r = stream_run(o, client, o.n, SATURATED, false)?;
                 eprintln!(

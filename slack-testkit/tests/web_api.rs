@@ -498,30 +498,17 @@ fn scheduled_messages_can_be_deleted_once_and_unfurls_need_their_arguments() {
     assert_eq!(v["error"], "invalid_arguments");
 
     let unfurls = json!({"https://example.com": {"text": "a preview"}});
-    let v = api_json(
-        &api,
-        "chat.unfurl",
-        &bot,
-        &json!({"channel": "C1", "ts": "1.2", "unfurls": unfurls}),
-    )
-    .json();
+    let unfurl = |args: serde_json::Value| api_json(&api, "chat.unfurl", &bot, &args).json();
+    let v = unfurl(json!({"channel": "C1", "ts": "1.2", "unfurls": unfurls}));
     assert_eq!(v["ok"], true, "{v}");
-    let v = api_json(
-        &api,
-        "chat.unfurl",
-        &bot,
-        &json!({"source": "composer", "unfurl_id": "U1", "unfurls": unfurls}),
-    )
-    .json();
+    let v = unfurl(json!({"source": "composer", "unfurl_id": "U1", "unfurls": unfurls}));
     assert_eq!(v["ok"], true, "{v}");
-    let v = api_json(
-        &api,
-        "chat.unfurl",
-        &bot,
-        &json!({"channel": "C1", "ts": "1.2"}),
-    )
-    .json();
-    assert_eq!(v["error"], "invalid_arguments");
-    let v = api_json(&api, "chat.unfurl", &bot, &json!({"unfurls": unfurls})).json();
-    assert_eq!(v["error"], "invalid_arguments");
+    assert_eq!(
+        unfurl(json!({"channel": "C1", "ts": "1.2"}))["error"],
+        "invalid_arguments"
+    );
+    assert_eq!(
+        unfurl(json!({"unfurls": unfurls}))["error"],
+        "invalid_arguments"
+    );
 }
