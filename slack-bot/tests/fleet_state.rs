@@ -123,6 +123,50 @@ fn two_bots_handle_each_event_once_and_ack_redeliveries_on_either() {
     b.shutdown().unwrap();
 }
 
+/// Redis forgets its scripts on `SCRIPT FLUSH`, a restart or a failover to a replica that never
+/// ran them: the claim is then answered `NOSCRIPT`, and the claimer loads the script and sends
+/// the batch again on the same call, so nothing falls back to local claims and no outage is
+/// counted.
+#[test]
+fn a_script_flushed_from_redis_is_loaded_again_within_the_call() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    let seen: Seen = Arc::default();
+    let a = bot(&slack, &redis, 0, &seen);
+    slack
+        .wait_for_connections(1, Duration::from_secs(20))
+        .unwrap();
+    let send = |from: usize| {
+        for i in from..from + 10 {
+            let id = slack
+                .send_event(json!({"type": "message", "channel": "C1", "text": format!("m{i}"), "ts": format!("{i}.0")}))
+                .unwrap();
+            slack.wait_for_ack(&id, Duration::from_secs(20)).unwrap();
+        }
+    };
+    send(0);
+    let flushed: String = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut redis.conn())
+        .unwrap();
+    assert_eq!(flushed, "OK");
+    send(10);
+    eventually(Duration::from_secs(20), "20 events handled", || {
+        seen.lock().unwrap().len() == 20
+    });
+    let stats = a.fleet().unwrap().stats();
+    assert_eq!(stats.claimed, 20, "{stats:?}");
+    assert_eq!(stats.local_fallbacks, 0, "{stats:?}");
+    assert_eq!(stats.outages, 0, "{stats:?}");
+    assert_eq!(stats.failed_calls, 0, "{stats:?}");
+    eventually(Duration::from_secs(20), "all 20 through the stream", || {
+        a.fleet().unwrap().stats().stream_handled == 20
+    });
+    a.shutdown().unwrap();
+}
+
 #[test]
 fn a_claim_lasts_one_to_two_claim_periods() {
     let Some(redis) = RedisServer::start() else {
