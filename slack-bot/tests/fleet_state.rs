@@ -799,3 +799,44 @@ fn the_fleet_command_shows_replicas_whose_claim_times_differ() {
         bot.shutdown().unwrap();
     }
 }
+
+#[test]
+fn a_redis_that_may_evict_the_fleets_keys_is_reported() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let set_policy = |policy: &str| {
+        let ok: String = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory-policy")
+            .arg(policy)
+            .query(&mut redis.conn())
+            .unwrap();
+        assert_eq!(ok, "OK");
+    };
+    let cfg = FleetConfig::new(redis.url()).key_prefix("evict");
+    // The test's server starts with Redis's default, noeviction: nothing to say.
+    let fleet = Fleet::new(cfg.clone().replica_id("a")).unwrap();
+    assert_eq!(fleet.lease_connections(1), Some(1));
+    assert_eq!(fleet.eviction_policy(), None);
+    let text = slack_bot::fleet::cli::status_text(&cfg).unwrap();
+    assert!(!text.contains("maxmemory-policy"), "{text}");
+
+    // A Redis shared with a cache often runs allkeys-lru; volatile-* policies would evict the
+    // claims sets, which expire.
+    for policy in ["allkeys-lru", "volatile-ttl"] {
+        set_policy(policy);
+        let fleet = Fleet::new(cfg.clone().replica_id(policy)).unwrap();
+        assert_eq!(fleet.lease_connections(1), Some(1));
+        assert_eq!(fleet.eviction_policy().as_deref(), Some(policy));
+        let text = slack_bot::fleet::cli::status_text(&cfg).unwrap();
+        assert!(
+            text.contains(&format!("maxmemory-policy {policy}"))
+                && text.contains("set maxmemory-policy noeviction"),
+            "{text}"
+        );
+    }
+    set_policy("noeviction");
+    let text = slack_bot::fleet::cli::status_text(&cfg).unwrap();
+    assert!(!text.contains("maxmemory-policy"), "{text}");
+}

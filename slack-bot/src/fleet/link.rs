@@ -20,6 +20,9 @@ pub(crate) struct Health {
     pub(crate) outages: AtomicU64,
     /// Calls that failed or timed out (each one fell back to local behaviour).
     pub(crate) failed_calls: AtomicU64,
+    /// Redis's `maxmemory-policy` as the last new connection read it, when it lets Redis
+    /// evict keys (anything but `noeviction`), and the policy last warned about.
+    eviction: Mutex<(Option<String>, Option<String>)>,
 }
 
 impl Health {
@@ -50,6 +53,32 @@ impl Health {
             text.truncate(200);
             log::warn!(
                 "fleet: redis unavailable ({what}: {text}); falling back to local claims, queue and pacing until it is back"
+            );
+        }
+    }
+
+    /// The eviction policy Redis runs with, when it is not `noeviction` (see
+    /// [`Health::saw_policy`]).
+    pub(crate) fn eviction_policy(&self) -> Option<String> {
+        self.eviction.lock().ok().and_then(|e| e.0.clone())
+    }
+
+    /// Notes the `maxmemory-policy` a new connection read. Any policy but `noeviction` lets a
+    /// Redis short of memory delete the fleet's keys: a claims set (events handled twice) or a
+    /// recorded event's frame (lost if its replica dies). One warning per policy seen.
+    fn saw_policy(&self, policy: &str) {
+        let Ok(mut e) = self.eviction.lock() else {
+            return;
+        };
+        if policy == "noeviction" {
+            e.0 = None;
+            return;
+        }
+        e.0 = Some(policy.to_owned());
+        if e.1.as_deref() != Some(policy) {
+            e.1 = Some(policy.to_owned());
+            log::warn!(
+                "fleet: redis runs with maxmemory-policy {policy}: short of memory, it may evict the fleet's claims (events then handled twice) or its recorded events (lost if their replica dies); set maxmemory-policy noeviction (a full Redis then refuses writes, and the replicas fall back to local state)"
             );
         }
     }
@@ -92,12 +121,16 @@ const QUIET_AFTER_WARNING: Duration = Duration::from_secs(30);
 /// The oldest Redis the fleet's commands run on (`XAUTOCLAIM` and `SMISMEMBER` came in 6.2).
 const MIN_VERSION: (u32, u32) = (6, 2);
 
-/// The server's version from `INFO server`, when it says one.
+/// A field of `INFO`'s answer (`name:value` lines).
+fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// The server's version from `INFO`, when it says one.
 fn server_version(info: &str) -> Option<(String, (u32, u32))> {
-    let v = info
-        .lines()
-        .find_map(|l| l.strip_prefix("redis_version:"))?
-        .trim();
+    let v = info_field(info, "redis_version")?;
     let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
     let (major, minor) = (parts.next()??, parts.next().flatten().unwrap_or(0));
     Some((v.to_owned(), (major, minor)))
@@ -182,10 +215,18 @@ impl Link {
         };
         if connected_now && timeouts.is_ok() {
             // A server too old for the fleet is reported like an outage (it is one: the shared
-            // state cannot work), with its reason. A server that does not answer INFO (an ACL
-            // may forbid it) is taken as it is.
-            let info = redis::cmd("INFO").arg("server").query::<String>(conn);
-            if let Some((v, found)) = info.ok().as_deref().and_then(server_version) {
+            // state cannot work), with its reason; one that may evict the fleet's keys is
+            // warned about. A server that does not answer INFO (an ACL may forbid it) is taken
+            // as it is. (`INFO` without a section: 6.2 takes one section at most, and the
+            // default ones hold both the version and the policy.)
+            let info = redis::cmd("INFO").query::<String>(conn).ok();
+            if let Some(policy) = info
+                .as_deref()
+                .and_then(|i| info_field(i, "maxmemory_policy"))
+            {
+                health.saw_policy(policy);
+            }
+            if let Some((v, found)) = info.as_deref().and_then(server_version) {
                 if found < MIN_VERSION {
                     let e = CallError::TooOld(v);
                     self.conn = None;
@@ -220,7 +261,7 @@ impl Link {
 
 #[cfg(test)]
 mod tests {
-    use super::server_version;
+    use super::{Health, info_field, server_version};
 
     #[test]
     fn the_servers_version_is_read_from_info() {
@@ -237,5 +278,19 @@ mod tests {
         // No version, or none that reads as one: no verdict (the server is taken as it is).
         assert_eq!(server_version("# Server\r\n"), None);
         assert_eq!(server_version("redis_version:unstable\n"), None);
+    }
+
+    #[test]
+    fn the_eviction_policy_is_read_from_info_and_kept_while_it_is_not_noeviction() {
+        let info = "# Memory\r\nmaxmemory:0\r\nmaxmemory_policy:allkeys-lru\r\n";
+        assert_eq!(info_field(info, "maxmemory_policy"), Some("allkeys-lru"));
+        assert_eq!(info_field(info, "maxmemory"), Some("0"));
+        assert_eq!(info_field(info, "maxmemory_p"), None);
+        let h = Health::default();
+        assert_eq!(h.eviction_policy(), None);
+        h.saw_policy("volatile-ttl");
+        assert_eq!(h.eviction_policy().as_deref(), Some("volatile-ttl"));
+        h.saw_policy("noeviction");
+        assert_eq!(h.eviction_policy(), None);
     }
 }

@@ -362,6 +362,15 @@ impl Fleet {
         self.inner.health.is_down()
     }
 
+    /// Redis's `maxmemory-policy`, as this replica's last new connection read it, when it is
+    /// not `noeviction`: such a Redis, short of memory, may delete the fleet's claims (events
+    /// then handled twice) or recorded events (lost if their replica dies). Warned about once
+    /// per policy in the log, and shown by `slack-bot fleet`. `None` also when Redis did not
+    /// say (an ACL may forbid `INFO`).
+    pub fn eviction_policy(&self) -> Option<String> {
+        self.inner.health.eviction_policy()
+    }
+
     /// This replica's counters.
     pub fn stats(&self) -> FleetStats {
         let c = &self.inner.counters;
@@ -893,6 +902,9 @@ pub struct FleetStatus {
     pub leased: usize,
     /// The budget.
     pub budget: usize,
+    /// Redis's `maxmemory-policy` when it lets Redis evict the fleet's keys (anything but
+    /// `noeviction`; see [`Fleet::eviction_policy`]).
+    pub eviction_policy: Option<String>,
 }
 
 /// Reads the fleet's live replicas and leases (for `slack-bot fleet`), within `bound`.
@@ -931,6 +943,7 @@ pub fn status(cfg: &FleetConfig, bound: Duration) -> Result<FleetStatus, FleetEr
         replicas,
         leased,
         budget: cfg.budget,
+        eviction_policy: health.eviction_policy(),
     })
 }
 
