@@ -840,3 +840,37 @@ fn a_redis_that_may_evict_the_fleets_keys_is_reported() {
     let text = slack_bot::fleet::cli::status_text(&cfg).unwrap();
     assert!(!text.contains("maxmemory-policy"), "{text}");
 }
+
+#[test]
+fn a_redis_cluster_node_is_an_outage_with_its_reason() {
+    // A node of a Redis Cluster (here one with no slots, so it serves no key at all) cannot
+    // run the fleet's scripts, whose keys a cluster spreads over slots. The replica sees it as
+    // it connects and runs on local state, as in an outage, instead of failing call by call.
+    let Some(redis) = RedisServer::start_args(false, &["--cluster-enabled", "yes"]) else {
+        return;
+    };
+    let info: String = redis::cmd("INFO")
+        .arg("cluster")
+        .query(&mut redis.conn())
+        .unwrap();
+    assert!(info.contains("cluster_enabled:1"), "{info}");
+    let fleet = Fleet::new(FleetConfig::new(redis.url()).replica_id("c")).unwrap();
+    assert_eq!(fleet.lease_connections(2), None);
+    assert!(fleet.is_degraded());
+    let stats = fleet.stats();
+    assert!(stats.failed_calls >= 1 && stats.outages == 1, "{stats:?}");
+    let e = slack_bot::fleet::cli::status_text(&FleetConfig::new(redis.url())).unwrap_err();
+    assert!(
+        e.to_string().contains("redis cluster is not supported"),
+        "{e}"
+    );
+    // Nothing but the check reached the node.
+    let calls: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut redis.conn())
+        .unwrap();
+    assert!(
+        !calls.contains("cmdstat_eval") && !calls.contains("cmdstat_z"),
+        "{calls}"
+    );
+}

@@ -99,6 +99,9 @@ pub(crate) enum CallError {
     Redis(redis::RedisError),
     /// The server is too old for the fleet's commands (its version, as it says).
     TooOld(String),
+    /// The server is a Redis Cluster node: the fleet's scripts use several keys (and make
+    /// claim keys from Redis's clock), which a cluster spreads over slots.
+    Cluster,
 }
 
 impl std::fmt::Display for CallError {
@@ -110,6 +113,9 @@ impl std::fmt::Display for CallError {
                 f,
                 "redis {v} is too old for the fleet, which needs {}.{} or later (XAUTOCLAIM, SMISMEMBER)",
                 MIN_VERSION.0, MIN_VERSION.1
+            ),
+            CallError::Cluster => f.write_str(
+                "redis cluster is not supported by the fleet: give it a standalone redis (a primary, with replicas for failover if needed)",
             ),
         }
     }
@@ -214,8 +220,8 @@ impl Link {
                 .and_then(|()| conn.set_write_timeout(Some(left)))
         };
         if connected_now && timeouts.is_ok() {
-            // A server too old for the fleet is reported like an outage (it is one: the shared
-            // state cannot work), with its reason; one that may evict the fleet's keys is
+            // A server too old for the fleet, or a cluster node, is reported like an outage (it
+            // is one: the shared state cannot work), with its reason; one that may evict the fleet's keys is
             // warned about. A server that does not answer INFO (an ACL may forbid it) is taken
             // as it is. (`INFO` without a section: 6.2 takes one section at most, and the
             // default ones hold both the version and the policy.)
@@ -226,14 +232,20 @@ impl Link {
             {
                 health.saw_policy(policy);
             }
-            if let Some((v, found)) = info.as_deref().and_then(server_version) {
-                if found < MIN_VERSION {
-                    let e = CallError::TooOld(v);
-                    self.conn = None;
-                    self.next_attempt = Some(Instant::now() + BACKOFF_MAX);
-                    health.failed(self.what, &e);
-                    return Err(e);
+            let refused = match info.as_deref() {
+                Some(i) if info_field(i, "cluster_enabled") == Some("1") => {
+                    Some(CallError::Cluster)
                 }
+                Some(i) => server_version(i)
+                    .filter(|(_, found)| *found < MIN_VERSION)
+                    .map(|(v, _)| CallError::TooOld(v)),
+                None => None,
+            };
+            if let Some(e) = refused {
+                self.conn = None;
+                self.next_attempt = Some(Instant::now() + BACKOFF_MAX);
+                health.failed(self.what, &e);
+                return Err(e);
             }
         }
         let result = timeouts.and_then(|()| f(conn));

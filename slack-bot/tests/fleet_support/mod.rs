@@ -13,6 +13,8 @@ pub(crate) struct RedisServer {
     pub(crate) port: u16,
     dir: PathBuf,
     persistent: bool,
+    /// More `redis-server` arguments (`--cluster-enabled yes`, …).
+    extra: Vec<String>,
 }
 
 /// Whether `redis-server` can be run. Without it the fleet's tests are skipped, loudly, except
@@ -50,6 +52,11 @@ impl RedisServer {
     /// With `persistent`, an append-only file (fsync always) in a private directory, so that
     /// a restart keeps the data, as a production Redis would.
     pub(crate) fn start_with(persistent: bool) -> Option<RedisServer> {
+        RedisServer::start_args(persistent, &[])
+    }
+
+    /// Like [`RedisServer::start_with`], with more `redis-server` arguments.
+    pub(crate) fn start_args(persistent: bool, extra: &[&str]) -> Option<RedisServer> {
         if !redis_available() {
             return None;
         }
@@ -62,6 +69,7 @@ impl RedisServer {
             port,
             dir,
             persistent,
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
         };
         s.spawn();
         Some(s)
@@ -89,6 +97,7 @@ impl RedisServer {
         } else {
             cmd.arg("--appendonly").arg("no");
         }
+        cmd.args(&self.extra);
         self.child = Some(cmd.spawn().expect("start redis-server"));
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
