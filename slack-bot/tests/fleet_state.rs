@@ -874,3 +874,68 @@ fn a_redis_cluster_node_is_an_outage_with_its_reason() {
         "{calls}"
     );
 }
+
+#[test]
+fn a_full_redis_refuses_writes_and_the_replica_runs_on_local_state() {
+    // With noeviction (the policy the fleet asks for), a Redis at its maxmemory refuses
+    // writes: the claims fail, the replica judges events alone (each handled, none lost), and
+    // it goes back to Redis once memory is free again.
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start().unwrap();
+    let seen: Seen = Arc::default();
+    let a = bot(&slack, &redis, 0, &seen);
+    slack
+        .wait_for_connections(1, Duration::from_secs(20))
+        .unwrap();
+    let send = |from: usize| {
+        for i in from..from + 5 {
+            let id = slack
+                .send_event(json!({"type": "message", "channel": "C1", "text": format!("m{i}"), "ts": format!("{i}.0")}))
+                .unwrap();
+            slack.wait_for_ack(&id, Duration::from_secs(20)).unwrap();
+        }
+    };
+    let maxmemory = |bytes: &str| {
+        let ok: String = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(bytes)
+            .query(&mut redis.conn())
+            .unwrap();
+        assert_eq!(ok, "OK");
+    };
+    send(0);
+    eventually(Duration::from_secs(20), "5 handled", || {
+        seen.lock().unwrap().len() == 5
+    });
+    assert_eq!(a.fleet().unwrap().stats().claimed, 5);
+
+    maxmemory("1");
+    send(5);
+    eventually(Duration::from_secs(20), "10 handled", || {
+        seen.lock().unwrap().len() == 10
+    });
+    let stats = a.fleet().unwrap().stats();
+    assert_eq!(stats.claimed, 5, "{stats:?}");
+    assert!(stats.local_fallbacks >= 5, "{stats:?}");
+    assert!(stats.outages >= 1, "{stats:?}");
+
+    maxmemory("0");
+    eventually(
+        Duration::from_secs(20),
+        "claims through redis again",
+        || {
+            send(100);
+            a.fleet().unwrap().stats().claimed > 5
+        },
+    );
+    eventually(Duration::from_secs(20), "every event handled", || {
+        seen.lock().unwrap().len() >= 15
+    });
+    for (key, by) in seen.lock().unwrap().iter() {
+        assert_eq!(by.len(), 1, "{key} handled by {by:?}");
+    }
+    a.shutdown().unwrap();
+}
