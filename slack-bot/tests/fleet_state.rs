@@ -939,3 +939,38 @@ fn a_full_redis_refuses_writes_and_the_replica_runs_on_local_state() {
     }
     a.shutdown().unwrap();
 }
+
+#[test]
+fn an_acl_user_without_info_still_runs_the_fleet() {
+    // Managed Redis services often hand out ACL users that may not run INFO (or CONFIG). The
+    // version and policy checks are then skipped, and the fleet works as usual.
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let ok: String = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("slackbot")
+        .arg("on")
+        .arg(">bot-pw")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .arg("-info")
+        .query(&mut redis.conn())
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let url = format!("redis://slackbot:bot-pw@127.0.0.1:{}/0", redis.port);
+    let mut c = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let refused = redis::cmd("INFO").query::<String>(&mut c).unwrap_err();
+    assert!(refused.to_string().contains("no permissions"), "{refused}");
+
+    let fleet = Fleet::new(FleetConfig::new(url.clone()).replica_id("acl")).unwrap();
+    assert_eq!(fleet.lease_connections(2), Some(2));
+    assert!(!fleet.is_degraded());
+    assert_eq!(fleet.eviction_policy(), None);
+    let text = slack_bot::fleet::cli::status_text(&FleetConfig::new(url)).unwrap();
+    assert!(text.contains("2 of 10 connections leased"), "{text}");
+}
