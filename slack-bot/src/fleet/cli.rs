@@ -118,7 +118,8 @@ pub fn status_text(cfg: &FleetConfig) -> Result<String, super::FleetError> {
     }
     if let Some(policy) = &s.eviction_policy {
         out.push_str(&format!(
-            "  warning: redis runs with maxmemory-policy {policy}: short of memory, it may evict the fleet's claims (events then handled twice) or its recorded events (lost if their replica dies); set maxmemory-policy noeviction\n"
+            "  warning: {}\n",
+            super::link::eviction_risk(policy)
         ));
     }
     Ok(out)

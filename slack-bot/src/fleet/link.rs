@@ -20,9 +20,26 @@ pub(crate) struct Health {
     pub(crate) outages: AtomicU64,
     /// Calls that failed or timed out (each one fell back to local behaviour).
     pub(crate) failed_calls: AtomicU64,
-    /// Redis's `maxmemory-policy` as the last new connection read it, when it lets Redis
-    /// evict keys (anything but `noeviction`), and the policy last warned about.
-    eviction: Mutex<(Option<String>, Option<String>)>,
+    /// What the new connections read of Redis's `maxmemory-policy`.
+    eviction: Mutex<Eviction>,
+}
+
+/// See [`Health::saw_policy`].
+#[derive(Debug, Default)]
+struct Eviction {
+    /// The policy the last new connection read, when it lets Redis evict keys (anything but
+    /// `noeviction`).
+    policy: Option<String>,
+    /// The policy last warned about.
+    warned: Option<String>,
+}
+
+/// What a `maxmemory-policy` other than `noeviction` risks, and what to do (the log's warning
+/// and `slack-bot fleet`'s).
+pub(crate) fn eviction_risk(policy: &str) -> String {
+    format!(
+        "redis runs with maxmemory-policy {policy}: short of memory, it may evict the fleet's claims (events then handled twice) or its recorded events (lost if their replica dies); set maxmemory-policy noeviction (a full redis then refuses writes, and the replicas fall back to local state)"
+    )
 }
 
 impl Health {
@@ -60,7 +77,7 @@ impl Health {
     /// The eviction policy Redis runs with, when it is not `noeviction` (see
     /// [`Health::saw_policy`]).
     pub(crate) fn eviction_policy(&self) -> Option<String> {
-        self.eviction.lock().ok().and_then(|e| e.0.clone())
+        self.eviction.lock().ok().and_then(|e| e.policy.clone())
     }
 
     /// Notes the `maxmemory-policy` a new connection read. Any policy but `noeviction` lets a
@@ -71,15 +88,13 @@ impl Health {
             return;
         };
         if policy == "noeviction" {
-            e.0 = None;
+            e.policy = None;
             return;
         }
-        e.0 = Some(policy.to_owned());
-        if e.1.as_deref() != Some(policy) {
-            e.1 = Some(policy.to_owned());
-            log::warn!(
-                "fleet: redis runs with maxmemory-policy {policy}: short of memory, it may evict the fleet's claims (events then handled twice) or its recorded events (lost if their replica dies); set maxmemory-policy noeviction (a full Redis then refuses writes, and the replicas fall back to local state)"
-            );
+        e.policy = Some(policy.to_owned());
+        if e.warned.as_deref() != Some(policy) {
+            e.warned = Some(policy.to_owned());
+            log::warn!("fleet: {}", eviction_risk(policy));
         }
     }
 
@@ -220,11 +235,11 @@ impl Link {
                 .and_then(|()| conn.set_write_timeout(Some(left)))
         };
         if connected_now && timeouts.is_ok() {
-            // A server too old for the fleet, or a cluster node, is reported like an outage (it
-            // is one: the shared state cannot work), with its reason; one that may evict the fleet's keys is
-            // warned about. A server that does not answer INFO (an ACL may forbid it) is taken
-            // as it is. (`INFO` without a section: 6.2 takes one section at most, and the
-            // default ones hold both the version and the policy.)
+            // A server too old for the fleet, or a cluster node, is reported like an outage
+            // (it is one: the shared state cannot work), with its reason; one that may evict
+            // the fleet's keys is warned about. A server that does not answer INFO (an ACL may
+            // forbid it) is taken as it is. (`INFO` without a section: 6.2 takes one section
+            // at most, and the default ones hold the version, the policy and cluster mode.)
             let info = redis::cmd("INFO").query::<String>(conn).ok();
             if let Some(policy) = info
                 .as_deref()
