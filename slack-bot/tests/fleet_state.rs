@@ -49,6 +49,27 @@ fn replica(slack: &FakeSlack, cfg: FleetConfig, n: usize, seen: &Seen) -> Runnin
         .unwrap()
 }
 
+/// Sends `n` messages (texts `m{from}`…) and waits for each one's ack.
+fn send_acked(slack: &FakeSlack, from: usize, n: usize) {
+    for i in from..from + n {
+        let id = slack
+            .send_event(json!({"type": "message", "channel": "C1", "text": format!("m{i}"), "ts": format!("{i}.0")}))
+            .unwrap();
+        slack.wait_for_ack(&id, Duration::from_secs(20)).unwrap();
+    }
+}
+
+/// `CONFIG SET name value` on the test's server.
+fn config_set(redis: &RedisServer, name: &str, value: &str) {
+    let ok: String = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query(&mut redis.conn())
+        .unwrap();
+    assert_eq!(ok, "OK");
+}
+
 #[test]
 fn two_bots_handle_each_event_once_and_ack_redeliveries_on_either() {
     let Some(redis) = RedisServer::start() else {
@@ -138,14 +159,7 @@ fn a_script_flushed_from_redis_is_loaded_again_within_the_call() {
     slack
         .wait_for_connections(1, Duration::from_secs(20))
         .unwrap();
-    let send = |from: usize| {
-        for i in from..from + 10 {
-            let id = slack
-                .send_event(json!({"type": "message", "channel": "C1", "text": format!("m{i}"), "ts": format!("{i}.0")}))
-                .unwrap();
-            slack.wait_for_ack(&id, Duration::from_secs(20)).unwrap();
-        }
-    };
+    let send = |from: usize| send_acked(&slack, from, 10);
     send(0);
     let flushed: String = redis::cmd("SCRIPT")
         .arg("FLUSH")
@@ -805,15 +819,7 @@ fn a_redis_that_may_evict_the_fleets_keys_is_reported() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let set_policy = |policy: &str| {
-        let ok: String = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("maxmemory-policy")
-            .arg(policy)
-            .query(&mut redis.conn())
-            .unwrap();
-        assert_eq!(ok, "OK");
-    };
+    let set_policy = |policy: &str| config_set(&redis, "maxmemory-policy", policy);
     let cfg = FleetConfig::new(redis.url()).key_prefix("evict");
     // The test's server starts with Redis's default, noeviction: nothing to say.
     let fleet = Fleet::new(cfg.clone().replica_id("a")).unwrap();
@@ -889,23 +895,8 @@ fn a_full_redis_refuses_writes_and_the_replica_runs_on_local_state() {
     slack
         .wait_for_connections(1, Duration::from_secs(20))
         .unwrap();
-    let send = |from: usize| {
-        for i in from..from + 5 {
-            let id = slack
-                .send_event(json!({"type": "message", "channel": "C1", "text": format!("m{i}"), "ts": format!("{i}.0")}))
-                .unwrap();
-            slack.wait_for_ack(&id, Duration::from_secs(20)).unwrap();
-        }
-    };
-    let maxmemory = |bytes: &str| {
-        let ok: String = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("maxmemory")
-            .arg(bytes)
-            .query(&mut redis.conn())
-            .unwrap();
-        assert_eq!(ok, "OK");
-    };
+    let send = |from: usize| send_acked(&slack, from, 5);
+    let maxmemory = |bytes: &str| config_set(&redis, "maxmemory", bytes);
     send(0);
     eventually(Duration::from_secs(20), "5 handled", || {
         seen.lock().unwrap().len() == 5
