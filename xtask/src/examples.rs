@@ -79,6 +79,13 @@ const RUNS: &[Run] = &[
         args: &["--against-testkit"],
     },
     Run {
+        // Starts its own redis-server (skipped, loudly, without one; an error under CI).
+        name: "fleet_replicas",
+        package: "slack-bot",
+        kind: Kind::Example("fleet_replicas"),
+        args: &["--against-testkit"],
+    },
+    Run {
         name: "tungstenite_loop",
         package: "slack-envelope",
         kind: Kind::Example("tungstenite_loop"),
@@ -185,7 +192,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> bool {
     // test, learning where cargo put each executable.
     let mut exes = Vec::new();
     for build in [
-        &["build", "--workspace", "--examples"][..],
+        // Every feature, like the tests: `fleet_replicas` needs `fleet`.
+        &["build", "--workspace", "--examples", "--all-features"][..],
         &[
             "test",
             "--no-run",
