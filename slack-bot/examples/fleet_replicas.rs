@@ -54,17 +54,11 @@ fn main() -> Res {
     let vars = ["SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_REDIS_URL"].map(std::env::var);
     match vars {
         [Ok(app), Ok(token), Ok(url)] if !against_testkit => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-                .init();
             let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "replica".to_owned());
             let name = format!("{host}-{}", std::process::id());
-            let running =
-                replica(Bot::builder(&app, &token)?, FleetConfig::new(url), name).start()?;
-            let stopper = running.stopper();
-            ctrlc::set_handler(move || stopper.stop())?;
-            println!("replica running; Ctrl-C to stop (its accepted events go back to the fleet)");
-            running.wait()?;
-            Ok(())
+            let builder = replica(Bot::builder(&app, &token)?, FleetConfig::new(url), name);
+            // Stopped with Ctrl-C, it hands its accepted events back to the fleet.
+            support::against_slack("replica", builder)
         }
         _ => {
             if !against_testkit {

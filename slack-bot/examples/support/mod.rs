@@ -30,14 +30,7 @@ pub(crate) fn main(
         std::env::var("SLACK_BOT_TOKEN"),
     ) {
         (Ok(app), Ok(token)) if !against_testkit => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-                .init();
-            let running = bot(Bot::builder(&app, &token)?).start()?;
-            let stopper = running.stopper();
-            ctrlc::set_handler(move || stopper.stop())?;
-            println!("{what} running; Ctrl-C to stop");
-            running.wait()?;
-            Ok(())
+            against_slack(what, bot(Bot::builder(&app, &token)?))
         }
         _ => {
             if !against_testkit {
@@ -55,6 +48,18 @@ pub(crate) fn main(
             Ok(())
         }
     }
+}
+
+/// Starts the bot `builder` describes against Slack, with logs on stderr, and runs it until
+/// Ctrl-C.
+pub(crate) fn against_slack(what: &str, builder: BotBuilder) -> Res {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let running = builder.start()?;
+    let stopper = running.stopper();
+    ctrlc::set_handler(move || stopper.stop())?;
+    println!("{what} running; Ctrl-C to stop");
+    running.wait()?;
+    Ok(())
 }
 
 /// An error naming `what` unless `ok`.
