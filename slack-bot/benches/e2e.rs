@@ -1172,6 +1172,53 @@ mod fleet_bench {
         }
     }
 
+    /// One client's figures over the repetitions.
+    #[derive(Default)]
+    struct Figures {
+        per_sec: Vec<f64>,
+        p50_us: Vec<f64>,
+    }
+
+    impl Figures {
+        fn medians(self) -> [f64; 2] {
+            [median(self.per_sec), median(self.p50_us)]
+        }
+    }
+
+    /// `o.reps` throughput runs with `window` in flight, on and off alternating, each followed
+    /// by a round-trip run with 1 in flight when `rtt`: the fleet's figures, then the bot's.
+    fn runs(o: &Opts, url: &str, window: usize, rtt: bool) -> Res<(Figures, Figures)> {
+        let (mut on, mut off) = (Figures::default(), Figures::default());
+        for rep in 0..o.reps {
+            for client in order(rep) {
+                flush(url);
+                let r = stream_run(o, client, o.n, window, false)?;
+                let p50 = if rtt {
+                    flush(url);
+                    let mut rt = stream_run(o, client, o.rtt_n, 1, true)?.round_trips;
+                    rt.sort_unstable();
+                    Some(percentile(&rt, 0.5).as_secs_f64() * 1e6)
+                } else {
+                    None
+                };
+                eprintln!(
+                    "[e2e]   {:<15} {:>9.0} events/s with {window} in flight{}",
+                    client.name(),
+                    r.per_sec,
+                    p50.map(|p| format!(", p50 {p:.0} µs")).unwrap_or_default()
+                );
+                let f = if client == Client::Bot {
+                    &mut off
+                } else {
+                    &mut on
+                };
+                f.per_sec.push(r.per_sec);
+                f.p50_us.extend(p50);
+            }
+        }
+        Ok((on, off))
+    }
+
     pub(super) fn run(o: &Opts) -> Res<()> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -1204,48 +1251,10 @@ mod fleet_bench {
             "[e2e] fleet: shared claims on (local redis) against off: {} envelopes with {WINDOW} in flight, {} with 1, {} run(s) each",
             o.n, o.rtt_n, o.reps
         );
-        let (mut on, mut off, mut on_p50, mut off_p50) = (vec![], vec![], vec![], vec![]);
-        for rep in 0..o.reps {
-            for client in order(rep) {
-                flush(&url);
-                let r = stream_run(o, client, o.n, WINDOW, false)?;
-                flush(&url);
-                let mut rt = stream_run(o, client, o.rtt_n, 1, true)?.round_trips;
-                rt.sort_unstable();
-                let p50 = percentile(&rt, 0.5).as_secs_f64() * 1e6;
-                eprintln!(
-                    "[e2e]   {:<15} {:>9.0} events/s, p50 {p50:.0} µs",
-                    client.name(),
-                    r.per_sec
-                );
-                if client == Client::Bot {
-                    off.push(r.per_sec);
-                    off_p50.push(p50);
-                } else {
-                    on.push(r.per_sec);
-                    on_p50.push(p50);
-                }
-            }
-        }
+        let (on, off) = runs(o, &url, WINDOW, true)?;
         // The same, saturated (no round-trip runs: the throughput alone).
-        let (mut sat_on, mut sat_off) = (vec![], vec![]);
-        for rep in 0..o.reps {
-            for client in order(rep) {
-                flush(&url);
-                let r = stream_run(o, client, o.n, SATURATED, false)?;
-                eprintln!(
-                    "[e2e]   {:<15} {:>9.0} events/s with {SATURATED} in flight",
-                    client.name(),
-                    r.per_sec
-                );
-                if client == Client::Bot {
-                    sat_off.push(r.per_sec);
-                } else {
-                    sat_on.push(r.per_sec);
-                }
-            }
-        }
-        let (sat_on, sat_off) = (median(sat_on), median(sat_off));
+        let (sat_on, sat_off) = runs(o, &url, SATURATED, false)?;
+        let ([sat_on, _], [sat_off, _]) = (sat_on.medians(), sat_off.medians());
         result("fleet_sat_window", SATURATED);
         result("fleet_sat_on_per_sec", format!("{sat_on:.0}"));
         result("fleet_sat_off_per_sec", format!("{sat_off:.0}"));
@@ -1253,7 +1262,7 @@ mod fleet_bench {
             "fleet_sat_ratio",
             format!("{:.3}", sat_on / sat_off.max(1e-9)),
         );
-        let (on, off, on_p50, off_p50) = (median(on), median(off), median(on_p50), median(off_p50));
+        let ([on, on_p50], [off, off_p50]) = (on.medians(), off.medians());
         result("fleet_on_per_sec", format!("{on:.0}"));
         result("fleet_off_per_sec", format!("{off:.0}"));
         result("fleet_ratio", format!("{:.3}", on / off.max(1e-9)));
